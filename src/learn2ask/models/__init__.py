@@ -1,0 +1,1 @@
+"""Models: bundled policy model, local generation, OpenAI-compatible client and server."""

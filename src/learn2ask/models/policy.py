@@ -1,0 +1,144 @@
+"""The policy contract: the prompt the policy sees and the strict parser of what it says.
+
+The policy answers each decision point with exactly one question (assessment CONTINUE) or the
+stop tag alone (assessment STOP). The parser never guesses: anything else is reported as a
+format violation with a reason, which the format score P and the reports use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from learn2ask.data.types import Decision, Turn
+
+STOP_TAG = "<stop />"
+_STOP_RE = re.compile(r"<\s*stop\s*/?\s*>", re.IGNORECASE)
+_QUESTION_MARKS_RE = re.compile(r"[?？]+")
+
+MEDICAL_SYSTEM_PROMPT = (
+    "You are a {expert} talking with a {user} who needs help. Read the conversation and decide "
+    "what to do next.\n"
+    "- If you still need information to help them, reply with exactly ONE short, specific "
+    "question about what is still unknown. Do not repeat anything already asked or answered, "
+    "and do not give advice yet.\n"
+    "- If you already know enough, reply with only {stop_tag}\n"
+    "Reply with the question or {stop_tag} and nothing else."
+)
+
+
+@dataclass(frozen=True)
+class PolicyPromptConfig:
+    """How a decision point is shown to the policy.
+
+    ``max_context_chars`` is a prompt-time budget for small models: the sample keeps the full
+    history, the prompt keeps the first user message (the complaint) and as many of the latest
+    turns as fit. ``None`` shows everything.
+    """
+
+    expert: str = "doctor"
+    user: str = "patient"
+    system_template: str = MEDICAL_SYSTEM_PROMPT
+    stop_tag: str = STOP_TAG
+    max_context_chars: int | None = None
+
+
+@dataclass(frozen=True)
+class ParsedResponse:
+    """What a raw policy reply means, with no guessing.
+
+    ``violation`` is ``None`` exactly when the reply is one question or a clean stop tag.
+    """
+
+    raw: str
+    assessment: Decision
+    question: str | None
+    n_questions: int
+    clean_stop: bool
+    violation: str | None = field(default=None)
+
+    @property
+    def format_ok(self) -> bool:
+        """True for exactly one question, or the stop tag alone."""
+        return self.violation is None
+
+
+def system_prompt(config: PolicyPromptConfig) -> str:
+    """Render the system message for a domain configuration."""
+    return config.system_template.format(
+        expert=config.expert, user=config.user, stop_tag=config.stop_tag
+    )
+
+
+def build_policy_messages(
+    context: list[Turn], config: PolicyPromptConfig | None = None
+) -> list[dict[str, str]]:
+    """Chat messages for one decision point: system prompt, then the (budgeted) history.
+
+    User turns map to ``user``, expert turns to ``assistant``; consecutive turns of one role
+    (IM-style logs) are merged into one message so every chat template accepts them.
+    """
+    config = config or PolicyPromptConfig()
+    turns = fit_context(context, config.max_context_chars)
+    messages = [{"role": "system", "content": system_prompt(config)}]
+    for turn in turns:
+        role = "user" if turn.role == "user" else "assistant"
+        if messages[-1]["role"] == role:
+            messages[-1] = {"role": role, "content": messages[-1]["content"] + "\n" + turn.content}
+        else:
+            messages.append({"role": role, "content": turn.content})
+    return messages
+
+
+def fit_context(context: list[Turn], max_chars: int | None) -> list[Turn]:
+    """Keep the first turn and the most recent turns whose text fits in ``max_chars``."""
+    if max_chars is None or sum(len(t.content) for t in context) <= max_chars:
+        return list(context)
+    first, rest = context[0], context[1:]
+    budget = max_chars - len(first.content)
+    kept: list[Turn] = []
+    for turn in reversed(rest):
+        if budget - len(turn.content) < 0 and kept:
+            break
+        kept.append(turn)
+        budget -= len(turn.content)
+    return [first, *reversed(kept)]
+
+
+def count_questions(text: str) -> int:
+    """Number of questions in ``text``: runs of question marks count once ("??" is one)."""
+    return len(_QUESTION_MARKS_RE.findall(text))
+
+
+def parse_policy_response(raw: str, stop_tag: str = STOP_TAG) -> ParsedResponse:
+    """Parse a raw reply into (assessment, question, format flags), strictly."""
+    text = raw.strip()
+    tag_re = _STOP_RE if stop_tag == STOP_TAG else re.compile(re.escape(stop_tag))
+    if tag_re.search(text):
+        rest = tag_re.sub("", text).strip()
+        n_questions = count_questions(rest)
+        return ParsedResponse(
+            raw=raw,
+            assessment="stop",
+            question=rest or None,
+            n_questions=n_questions,
+            clean_stop=not rest,
+            violation=None if not rest else "stop tag mixed with other text",
+        )
+    n_questions = count_questions(text)
+    if not text:
+        violation: str | None = "empty reply"
+    elif n_questions == 0:
+        violation = "neither a question nor the stop tag"
+    elif n_questions > 1:
+        violation = f"{n_questions} questions in one turn"
+    else:
+        violation = None
+    return ParsedResponse(
+        raw=raw,
+        assessment="continue",
+        question=text or None,
+        n_questions=n_questions,
+        clean_stop=False,
+        violation=violation,
+    )

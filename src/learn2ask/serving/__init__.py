@@ -1,0 +1,1 @@
+"""learn2ask.serving stage."""
