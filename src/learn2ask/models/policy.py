@@ -7,8 +7,10 @@ format violation with a reason, which the format score P and the reports use.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from learn2ask.data.types import Decision, Turn
 
@@ -41,6 +43,27 @@ class PolicyPromptConfig:
     system_template: str = MEDICAL_SYSTEM_PROMPT
     stop_tag: str = STOP_TAG
     max_context_chars: int | None = None
+
+
+POLICY_CONFIG_FILE = "learn2ask_policy.json"
+
+
+def save_prompt_config(model_dir: str | Path, config: PolicyPromptConfig) -> None:
+    """Store the prompt a model was trained with beside its weights (read back by
+    :func:`load_prompt_config`, so evaluation and serving show the model what it learned on)."""
+    from learn2ask.io import write_json_atomic
+
+    write_json_atomic(Path(model_dir) / POLICY_CONFIG_FILE, asdict(config))
+
+
+def load_prompt_config(model_dir: str | Path | None) -> PolicyPromptConfig:
+    """The prompt config saved beside a model, or the default when there is none."""
+    if model_dir is None:
+        return PolicyPromptConfig()
+    path = Path(model_dir) / POLICY_CONFIG_FILE
+    if not path.is_file():
+        return PolicyPromptConfig()
+    return PolicyPromptConfig(**json.loads(path.read_text(encoding="utf-8")))
 
 
 @dataclass(frozen=True)
