@@ -1,0 +1,337 @@
+"""Readers: expert conversation logs in several formats -> typed :class:`Dialogue` records.
+
+Supported formats (auto-detected, or named with ``format=``):
+
+- ``realmedconv``: JSONL, one session per line, ``{"session_id", "diagn", "messages": [{"role":
+  "user"|"assistant", "content"}]}`` exactly as the Learn-to-Ask paper's RealMedConv set. IM-style:
+  consecutive messages of one role are kept as separate turns; the expert's terminal action
+  (``<med_search>``) stays in the dialogue as an expert turn that target extraction recognises.
+- ``chat``: OpenAI-style chat JSONL ``{"id"?, "messages": [{"role", "content"}]}``; system
+  messages are ignored; ``assistant`` is the expert.
+- ``mts-dialog``: MTS-Dialog CSV (``ID,section_header,section_text,dialogue``) whose dialogue is
+  lines ``Doctor: ...`` / ``Patient: ...``; unlabelled lines continue the previous turn.
+- ``aci-bench``: ACI-Bench JSON ``{"data": [{"src", "tgt", "file"}]}`` whose ``src`` is lines
+  ``[doctor] ...`` / ``[patient] ...``.
+
+Speaker labels map to roles through ``ReaderConfig.speaker_map`` (case-insensitive).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.types import Dialogue, Turn
+from learn2ask.errors import InputError
+from learn2ask.io import read_text_strict
+
+FORMATS: tuple[str, ...] = ("realmedconv", "chat", "mts-dialog", "aci-bench")
+
+DEFAULT_SPEAKER_MAP: dict[str, str] = {
+    "doctor": "expert",
+    "guest_clinician": "expert",
+    "guest_clinican": "expert",  # spelling found in MTS-Dialog
+    "patient": "user",
+    "guest_family": "user",
+    "gest_family": "user",  # spelling found in MTS-Dialog
+    "patient_guest": "user",
+}
+CHAT_ROLE_MAP: dict[str, str] = {"user": "user", "assistant": "expert", "expert": "expert"}
+
+UNLABELLED = "<unlabelled>"
+_MTS_LABEL_RE = re.compile(r"^\s*([A-Za-z][A-Za-z_ ]{0,30}?)\s*:\s?(.*)$")
+_ACI_LABEL_RE = re.compile(r"^\s*\[([A-Za-z_]+)\]\s?(.*)$")
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """How logs are read. ``skip_invalid`` turns record errors into counted skips."""
+
+    format: str | None = None
+    speaker_map: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPEAKER_MAP))
+    skip_invalid: bool = False
+
+
+@dataclass
+class ReadResult:
+    """Dialogues read from one or more files, and the records skipped with their reasons."""
+
+    dialogues: list[Dialogue] = field(default_factory=list)
+    skipped: list[InputError] = field(default_factory=list)
+
+
+def parse_speaker_map(text: str) -> dict[str, str]:
+    """Parse ``doctor=expert,patient=user`` into a mapping; bad entries raise ``ValueError``."""
+    mapping = {}
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        label, sep, role = entry.partition("=")
+        if not sep or role.strip() not in ("user", "expert"):
+            raise ValueError(f"bad speaker map entry {entry!r}: expected LABEL=user|expert")
+        mapping[label.strip().lower()] = role.strip()
+    return mapping
+
+
+def detect_format(path: Path) -> str:
+    """Guess the format of ``path`` from its suffix and its first record."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "mts-dialog"
+    if suffix == ".json":
+        return "aci-bench"
+    if suffix in (".jsonl", ".ndjson"):
+        for line in read_text_strict(path).splitlines():
+            if line.strip():
+                try:
+                    first = json.loads(line)
+                except json.JSONDecodeError:
+                    break
+                if isinstance(first, dict) and "session_id" in first:
+                    return "realmedconv"
+                return "chat"
+        return "chat"
+    raise InputError(path, f"cannot tell the format from suffix '{suffix}': pass --format "
+                     f"(one of {', '.join(FORMATS)})")
+
+
+def read_dialogues(paths: list[Path], config: ReaderConfig | None = None) -> ReadResult:
+    """Read every file into dialogues; invalid records raise, or are skipped and counted."""
+    config = config or ReaderConfig()
+    result = ReadResult()
+    for path in map(Path, paths):
+        fmt = config.format or detect_format(path)
+        if fmt not in FORMATS:
+            raise InputError(path, f"unknown format '{fmt}' (expected one of {FORMATS})")
+        try:
+            records = list(_READERS[fmt](path, config))
+        except InputError as exc:
+            if not config.skip_invalid:
+                raise
+            result.skipped.append(exc)
+            continue
+        found = 0
+        for item in records:
+            if isinstance(item, InputError):
+                if not config.skip_invalid:
+                    raise item
+                result.skipped.append(item)
+            else:
+                result.dialogues.append(item)
+                found += 1
+        if found == 0 and not records:
+            error = InputError(path, "file holds no dialogues")
+            if not config.skip_invalid:
+                raise error
+            result.skipped.append(error)
+    _check_unique_ids(result.dialogues)
+    return result
+
+
+def _check_unique_ids(dialogues: list[Dialogue]) -> None:
+    seen: dict[str, str] = {}
+    for dialogue in dialogues:
+        source = str(dialogue.meta.get("source", "?"))
+        if dialogue.id in seen:
+            raise InputError(
+                source, f"dialogue id '{dialogue.id}' also appears in {seen[dialogue.id]}"
+            )
+        seen[dialogue.id] = source
+
+
+def _make_turn(path: Path, line: int, role: str | None, label: str, text: str) -> Turn:
+    if role not in ("user", "expert"):
+        raise InputError(path, f"unknown role/speaker '{label}' (map it with --speaker-map)",
+                         line=line)
+    content = text.strip()
+    if not content:
+        raise InputError(path, f"empty text in a '{label}' turn", line=line)
+    return Turn(role=role, content=content)  # type: ignore[arg-type]
+
+
+def _iter_jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
+    """Yield ``(line, record)`` per non-blank line; undecodable lines yield an ``InputError``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read file ({exc.strerror})") from None
+    if not data.strip():
+        raise InputError(path, "file is empty")
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield number, InputError(path, "not valid UTF-8", line=number)
+            continue
+        except json.JSONDecodeError as exc:
+            yield number, InputError(path, f"not valid JSON ({exc.msg})", line=number)
+            continue
+        if not isinstance(obj, dict):
+            yield number, InputError(path, "expected a JSON object", line=number)
+            continue
+        yield number, obj
+
+
+def _messages_to_turns(path: Path, number: int, messages: object) -> list[Turn]:
+    if not isinstance(messages, list) or not messages:
+        raise InputError(path, "record has no 'messages' list", line=number)
+    turns = []
+    for message in messages:
+        if not isinstance(message, dict) or "role" not in message:
+            raise InputError(path, "a message lacks 'role'", line=number)
+        role_label = str(message["role"]).lower()
+        if role_label == "system":
+            continue
+        content = message.get("content")
+        if not isinstance(content, str):
+            raise InputError(path, f"a '{role_label}' message has no text content", line=number)
+        turns.append(_make_turn(path, number, CHAT_ROLE_MAP.get(role_label), role_label, content))
+    if not turns:
+        raise InputError(path, "record has no user or expert messages", line=number)
+    return turns
+
+
+def _read_realmedconv(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
+    for number, record in _iter_jsonl_records(path):
+        if isinstance(record, InputError):
+            yield record
+            continue
+        try:
+            if "session_id" not in record:
+                raise InputError(path, "record has no 'session_id'", line=number)
+            turns = _messages_to_turns(path, number, record.get("messages"))
+        except InputError as exc:
+            yield exc
+            continue
+        meta = {k: v for k, v in record.items() if k not in ("messages", "session_id")}
+        meta.update(source=str(path), line=number, format="realmedconv")
+        yield Dialogue(id=str(record["session_id"]), turns=turns, meta=meta)
+
+
+def _read_chat(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
+    for number, record in _iter_jsonl_records(path):
+        if isinstance(record, InputError):
+            yield record
+            continue
+        try:
+            turns = _messages_to_turns(path, number, record.get("messages"))
+        except InputError as exc:
+            yield exc
+            continue
+        dialogue_id = str(record.get("id", f"{path.stem}-{number}"))
+        meta = {k: v for k, v in record.items() if k not in ("messages", "id")}
+        meta.update(source=str(path), line=number, format="chat")
+        yield Dialogue(id=dialogue_id, turns=turns, meta=meta)
+
+
+def _labelled_lines_to_turns(
+    path: Path, first_line: int, text: str, label_re: re.Pattern[str], config: ReaderConfig
+) -> list[Turn]:
+    """Turn ``Label: text`` lines into turns; unlabelled lines continue the previous turn."""
+    pending: list[tuple[int, str, str]] = []  # (line, label, text)
+    for offset, raw_line in enumerate(text.splitlines()):
+        # Some MTS-Dialog records keep stray CSV quotes around the transcript.
+        line = raw_line.strip().strip('"')
+        match = label_re.match(line)
+        label = match.group(1).strip().lower().replace(" ", "_") if match else None
+        if match and (label in config.speaker_map or not pending):
+            pending.append((first_line + offset, label, match.group(2)))
+        elif line.strip():
+            if not pending:
+                # ACI-Bench has a transcript whose first line lost its label; keep the text
+                # and resolve its speaker once the first labelled line is known.
+                pending.append((first_line + offset, UNLABELLED, line))
+                continue
+            line_no, prev_label, prev_text = pending[-1]
+            pending[-1] = (line_no, prev_label, f"{prev_text} {line.strip()}")
+    pending = _resolve_unlabelled_opening(path, pending, config)
+    turns = []
+    for line_no, label, body in pending:
+        if not body.strip():
+            continue  # a bare label line with nothing said is not a turn
+        turns.append(_make_turn(path, line_no, config.speaker_map.get(label), label, body))
+    if not turns:
+        raise InputError(path, "dialogue has no turns", line=first_line)
+    return turns
+
+
+def _resolve_unlabelled_opening(
+    path: Path, pending: list[tuple[int, str, str]], config: ReaderConfig
+) -> list[tuple[int, str, str]]:
+    """Give an unlabelled opening line the speaker opposite to the first labelled one."""
+    if not pending or pending[0][1] != UNLABELLED:
+        return pending
+    if len(pending) == 1:
+        raise InputError(path, "dialogue has no speaker labels", line=pending[0][0])
+    next_role = config.speaker_map.get(pending[1][1])
+    wanted = "user" if next_role == "expert" else "expert"
+    label = next((k for k, v in config.speaker_map.items() if v == wanted), wanted)
+    return [(pending[0][0], label, pending[0][2]), *pending[1:]]
+
+
+def _read_mts_dialog(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
+    text = read_text_strict(path)
+    if not text.strip():
+        raise InputError(path, "file is empty")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames or "dialogue" not in reader.fieldnames:
+        raise InputError(path, "CSV has no 'dialogue' column", line=1)
+    start = 2
+    for row in reader:
+        end = reader.line_num
+        record_id = (row.get("ID") or row.get("id") or str(start)).strip()
+        try:
+            turns = _labelled_lines_to_turns(
+                path, start, row.get("dialogue") or "", _MTS_LABEL_RE, config
+            )
+        except InputError as exc:
+            yield exc
+        else:
+            meta = {
+                "source": str(path),
+                "line": start,
+                "format": "mts-dialog",
+                "section_header": row.get("section_header"),
+            }
+            yield Dialogue(id=f"{path.stem}-{record_id}", turns=turns, meta=meta)
+        start = end + 1
+
+
+def _read_aci_bench(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
+    text = read_text_strict(path)
+    if not text.strip():
+        raise InputError(path, "file is empty")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
+    records = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(records, list):
+        raise InputError(path, "expected {\"data\": [{\"src\", \"tgt\", \"file\"}, ...]}")
+    for position, record in enumerate(records):
+        where = f"record {position}"
+        if not isinstance(record, dict) or not isinstance(record.get("src"), str):
+            yield InputError(path, f"{where} has no 'src' transcript")
+            continue
+        try:
+            turns = _labelled_lines_to_turns(path, 1, record["src"], _ACI_LABEL_RE, config)
+        except InputError as exc:
+            yield InputError(path, f"{where}: {exc.reason}")
+            continue
+        dialogue_id = str(record.get("file") or f"{path.stem}-{position}")
+        meta = {"source": str(path), "record": position, "format": "aci-bench"}
+        yield Dialogue(id=f"{path.stem}-{dialogue_id}", turns=turns, meta=meta)
+
+
+_READERS = {
+    "realmedconv": _read_realmedconv,
+    "chat": _read_chat,
+    "mts-dialog": _read_mts_dialog,
+    "aci-bench": _read_aci_bench,
+}

@@ -1,0 +1,115 @@
+"""The offline ``qa`` extractor: I* = the expert's information-seeking questions still to come.
+
+Rules (deterministic, documented in docs/data.md):
+
+1. An item is a question sentence (ends with ``?``) in an expert turn of the future that the
+   user answers: the next turn after the expert's message(s) is a user turn. Its ``answer`` is
+   that user reply (consecutive user messages joined).
+2. Not items: pleasantries and social questions ("how are you?", "any questions?"), checks and
+   acknowledgements ("okay?", "does that sound good?"), very short tag questions (two words or
+   fewer), dictation to a scribe (an expert turn that addresses "dax" or similar), and expert
+   actions matching ``action_pattern`` (``<med_search>``).
+3. Several question sentences in one expert turn form ONE item (the expert asked them together;
+   the user answered them together).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from learn2ask.data.types import InfoItem, Turn
+from learn2ask.targets.base import ExtractionFailure
+
+DEFAULT_ACTION_PATTERN = r"^\s*<[A-Za-z_][\w-]*\s*/?>\s*$"
+DEFAULT_NON_QUESTION_PATTERNS: tuple[str, ...] = (
+    r"\bhow (are|r) (you|ya)( doing| feeling)?( today| this morning| now)?\s*\?",
+    r"\bhow('s| is| has) (it|everything|your day) (going|been)\b",
+    r"\bhow (have|are) you been\s*\?",
+    r"\b(any|do you have any|have you got any) (other )?(questions|concerns)\b",
+    r"\banything else (i can|you would|you'd|that i)\b",
+    r"\b(does|did) (that|this) (sound|make sense|work)\b",
+    r"\b(sound|sounds) (good|okay|ok|alright|like a plan)\s*\?",
+    r"\b(is|would) (that|this) (okay|ok|alright|all right|fine)( with you)?\s*\?",
+    r"\b(can|could) you hear me\b",
+    r"\bnice to meet you\b",
+    r"\bare you ready\b",
+    r"\bshall we (start|begin|get started)\b",
+    r"\b(what|how) about you\s*\?",
+)
+DEFAULT_DICTATION_PATTERN = r"\b(dax|scribe|dragon)\b"
+_SENTENCE_RE = re.compile(r"[^.!?]*[?]+|[^.!?]+[.!]*")
+
+
+@dataclass(frozen=True)
+class QAExtractorConfig:
+    """Patterns the ``qa`` extractor uses; all are case-insensitive regular expressions."""
+
+    action_pattern: str = DEFAULT_ACTION_PATTERN
+    non_question_patterns: tuple[str, ...] = DEFAULT_NON_QUESTION_PATTERNS
+    dictation_pattern: str = DEFAULT_DICTATION_PATTERN
+    min_question_words: int = 3
+
+
+@dataclass
+class QAExtractor:
+    """Offline, deterministic I* from the expert's later answered questions."""
+
+    config: QAExtractorConfig = field(default_factory=QAExtractorConfig)
+    name: str = "qa"
+
+    def __post_init__(self) -> None:
+        self._action = re.compile(self.config.action_pattern, re.IGNORECASE)
+        self._social = re.compile("|".join(self.config.non_question_patterns), re.IGNORECASE)
+        self._dictation = re.compile(self.config.dictation_pattern, re.IGNORECASE)
+        self.questions_in = lru_cache(maxsize=65536)(self._questions_in)
+
+    def extract(
+        self, points: list[tuple[list[Turn], list[Turn]]]
+    ) -> list[list[InfoItem] | ExtractionFailure]:
+        """I* for each ``(context, future)`` pair; never fails."""
+        return [self.items_in_future(future) for _, future in points]
+
+    def items_in_future(self, future: list[Turn]) -> list[InfoItem]:
+        """The answered information-seeking questions of ``future``, in order."""
+        items = []
+        i = 0
+        while i < len(future):
+            if future[i].role != "expert":
+                i += 1
+                continue
+            start = i
+            while i < len(future) and future[i].role == "expert":
+                i += 1
+            answer_end = i
+            while answer_end < len(future) and future[answer_end].role == "user":
+                answer_end += 1
+            if answer_end == i:
+                continue  # nobody answered: nothing was elicited
+            answer = "\n".join(t.content for t in future[i:answer_end])
+            for turn in future[start:i]:
+                question = self.questions_in(turn.content)
+                if question:
+                    items.append(InfoItem(text=question, question=question, answer=answer))
+        return items
+
+    def is_action(self, text: str) -> bool:
+        """True when an expert turn is an action such as ``<med_search>``, not speech."""
+        return bool(self._action.match(text))
+
+    def _questions_in(self, text: str) -> str | None:
+        """The information-seeking question sentences of one expert turn, joined, or None."""
+        if self.is_action(text) or self._dictation.search(text):
+            return None
+        kept = []
+        for sentence in _SENTENCE_RE.findall(text):
+            sentence = sentence.strip()
+            if not sentence.endswith("?"):
+                continue
+            if len(sentence.split()) < self.config.min_question_words:
+                continue
+            if self._social.search(sentence):
+                continue
+            kept.append(sentence)
+        return " ".join(kept) or None
