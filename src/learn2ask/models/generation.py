@@ -1,0 +1,110 @@
+"""Batched local chat generation: chat template, left padding, KV-cached ``generate``.
+
+Sampling is seeded per batch, so the same prompts, config and seed give the same replies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Decoding settings. ``temperature == 0`` means greedy decoding."""
+
+    max_new_tokens: int = 40
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+    batch_size: int = 8
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the first stop string (exclusive)."""
+    cut = len(text)
+    for marker in stop:
+        position = text.find(marker)
+        if position >= 0:
+            cut = min(cut, position)
+    return text[:cut]
+
+
+class LocalGenerator:
+    """Generate chat replies with a local transformers model."""
+
+    def __init__(self, model: Any, tokenizer: Any) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.tokens_generated = 0
+
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str | Path, device: str = "auto", dtype: str | None = None
+    ) -> LocalGenerator:
+        """Load a bundled name, local directory or hub id."""
+        from learn2ask.models.loading import load_policy
+
+        return cls(*load_policy(name_or_path, device=device, dtype=dtype))
+
+    @property
+    def device(self) -> Any:
+        """The device the model's weights are on."""
+        return next(self.model.parameters()).device
+
+    def render(self, messages: Messages) -> str:
+        """The prompt text for one conversation, ending where the assistant speaks."""
+        return self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=False
+        )
+
+    def generate(self, batch: Sequence[Messages], config: GenerationConfig) -> list[str]:
+        """One reply per conversation, in input order."""
+        prompts = [self.render(m) for m in batch]
+        # Similar lengths batch together so little compute goes to padding.
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        replies: list[str] = [""] * len(prompts)
+        for start in range(0, len(order), config.batch_size):
+            chunk = order[start : start + config.batch_size]
+            texts = self._generate_chunk([prompts[i] for i in chunk], config, start)
+            for index, text in zip(chunk, texts, strict=True):
+                replies[index] = text
+        return replies
+
+    def generate_n(
+        self, batch: Sequence[Messages], n: int, config: GenerationConfig
+    ) -> list[list[str]]:
+        """``n`` replies per conversation (rollout ``k`` uses seed ``config.seed + k``)."""
+        rollouts = [
+            self.generate(batch, replace(config, seed=config.seed + k)) for k in range(n)
+        ]
+        return [[rollouts[k][i] for k in range(n)] for i in range(len(batch))]
+
+    def _generate_chunk(
+        self, prompts: list[str], config: GenerationConfig, offset: int
+    ) -> list[str]:
+        import torch
+
+        encoded = self.tokenizer(
+            prompts, return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(self.device)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": config.max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if config.temperature > 0:
+            kwargs.update(do_sample=True, temperature=config.temperature, top_p=config.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        torch.manual_seed(config.seed * 1_000_003 + offset)
+        with torch.inference_mode():
+            output = self.model.generate(**encoded, **kwargs)
+        new_tokens = output[:, encoded["input_ids"].shape[1] :]
+        self.tokens_generated += int((new_tokens != self.tokenizer.pad_token_id).sum())
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [cut_at_stop(t, config.stop).strip() for t in texts]
