@@ -19,13 +19,9 @@ _STOP_RE = re.compile(r"<\s*stop\s*/?\s*>", re.IGNORECASE)
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")
 
 MEDICAL_SYSTEM_PROMPT = (
-    "You are a {expert} talking with a {user} who needs help. Read the conversation and decide "
-    "what to do next.\n"
-    "- If you still need information to help them, reply with exactly ONE short, specific "
-    "question about what is still unknown. Do not repeat anything already asked or answered, "
-    "and do not give advice yet.\n"
-    "- If you already know enough, reply with only {stop_tag}\n"
-    "Reply with the question or {stop_tag} and nothing else."
+    "You are a {expert} talking with a {user}. If you still need information, reply with ONE "
+    "short question about something not yet discussed. If you know enough, reply only "
+    "{stop_tag}"
 )
 
 

@@ -1,0 +1,59 @@
+"""``learn2ask train``: SFT, DPO or GRPO from a YAML config."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from learn2ask.cli import Command
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``learn2ask train``."""
+    parser.add_argument("--method", choices=("sft", "dpo", "grpo"), default=None,
+                        help="training recipe (overrides the config's 'method')")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="YAML training config (see configs/); defaults otherwise")
+    parser.add_argument("--train-file", default=None, help="samples JSONL (overrides config)")
+    parser.add_argument("--output", default=None, help="run directory (overrides output_dir)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps")
+    parser.add_argument("--init-from", default=None,
+                        help="start from an earlier run (its OUT/model) or a checkpoint dir")
+    parser.add_argument("--model", default=None,
+                        help="base model: bundled name, local dir or hub id (overrides config)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the last checkpoint in the run directory")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train and print where the model went."""
+    from learn2ask.training import load_train_config, run_training
+
+    config = load_train_config(
+        args.config,
+        method=args.method,
+        train_file=args.train_file,
+        output_dir=args.output,
+        max_steps=args.max_steps,
+        init_from=args.init_from,
+        model=args.model,
+    )
+    try:
+        model_dir = run_training(config, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"interrupted: resume with the same command plus --resume "
+              f"(checkpoints in {config.output_dir}/checkpoints)")
+        return 130
+    print(f"model saved to {model_dir}")
+    print(f"summary: {Path(config.output_dir) / 'training_summary.json'}")
+    return 0
+
+
+COMMANDS = [
+    Command(
+        name="train",
+        help="train the policy with SFT, DPO or GRPO (Learn-to-Ask rewards)",
+        add_arguments=add_train_arguments,
+        run=run_train,
+    )
+]

@@ -1,0 +1,242 @@
+"""Pieces every training recipe shares: data selection, model loading, LoRA, logging, saving."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.samples import load_samples
+from learn2ask.data.types import Sample
+from learn2ask.io import append_jsonl, write_json_atomic
+from learn2ask.models.policy import build_policy_messages, save_prompt_config
+from learn2ask.models.registry import resolve_model
+from learn2ask.training.config import TrainConfig
+
+LOG_FILE = "train_log.jsonl"
+SUMMARY_FILE = "training_summary.json"
+MODEL_DIR = "model"
+CHECKPOINT_DIR = "checkpoints"
+
+
+def select_samples(samples: list[Sample], config: TrainConfig) -> list[Sample]:
+    """Seeded training subset: equal CONTINUE/STOP counts when ``balance_decisions``."""
+    rng = random.Random(config.seed)
+    pool = list(samples)
+    rng.shuffle(pool)
+    if config.balance_decisions:
+        stops = [s for s in pool if s.decision == "stop"]
+        continues = [s for s in pool if s.decision == "continue"]
+        per_class = min(len(stops), len(continues))
+        if config.max_samples:
+            per_class = min(per_class, config.max_samples // 2)
+        pool = stops[:per_class] + continues[:per_class]
+        rng.shuffle(pool)
+    elif config.max_samples:
+        pool = pool[: config.max_samples]
+    if not pool:
+        raise ValueError("no training samples selected")
+    return pool
+
+
+def load_training_samples(config: TrainConfig) -> list[Sample]:
+    """Load ``train_file`` and select the training subset."""
+    return select_samples(load_samples(config.train_file), config)
+
+
+def prompt_messages(sample: Sample, config: TrainConfig) -> list[dict[str, str]]:
+    """The policy prompt for a sample under this run's prompt settings."""
+    return build_policy_messages(sample.context, config.prompt.to_policy_config())
+
+
+def use_cuda() -> bool:
+    """Whether a CUDA device is available."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def set_threads(config: TrainConfig) -> None:
+    """Pin the CPU thread count when configured (avoids oversubscription on small machines)."""
+    if config.torch_threads:
+        import torch
+
+        torch.set_num_threads(config.torch_threads)
+
+
+def load_start_model(config: TrainConfig) -> tuple[Any, Any]:
+    """Model and tokenizer to start from: ``init_from``'s model, else ``model``."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from learn2ask.models.loading import load_tokenizer
+
+    source = init_source(config)
+    dtype = torch.bfloat16 if use_cuda() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+    tokenizer = load_tokenizer(source, padding_side="left")
+    return model, tokenizer
+
+
+def init_source(config: TrainConfig) -> str:
+    """The checkpoint this run starts from (``init_from`` may be a run dir or a model dir)."""
+    if config.init_from:
+        candidate = Path(config.init_from)
+        if (candidate / MODEL_DIR / "config.json").is_file():
+            return str(candidate / MODEL_DIR)
+        return resolve_model(candidate)
+    return resolve_model(config.model)
+
+
+def lora_config(config: TrainConfig, model: Any) -> Any:
+    """A peft ``LoraConfig`` for the run, or None for full fine-tuning."""
+    if not config.lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    layers = None
+    targets = config.lora.target_modules
+    if config.lora.layers:
+        total = model.config.num_hidden_layers
+        layers = list(range(max(0, total - config.lora.layers), total))
+        if targets == "all-linear":  # peft needs explicit names to restrict layers
+            targets = linear_module_names(model)
+    return LoraConfig(
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=targets,
+        layers_to_transform=layers,
+        task_type="CAUSAL_LM",
+    )
+
+
+def linear_module_names(model: Any) -> list[str]:
+    """Names of the Linear layers inside the transformer blocks (the LM head excluded)."""
+    import torch
+
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and ".layers." in name
+    }
+    return sorted(names)
+
+
+def trainer_arguments(config: TrainConfig, out: Path) -> dict[str, Any]:
+    """Arguments every TRL config shares, from the typed config."""
+    cuda = use_cuda()
+    return {
+        "output_dir": str(out / CHECKPOINT_DIR),
+        "learning_rate": config.learning_rate,
+        "num_train_epochs": config.epochs,
+        "max_steps": config.max_steps,
+        "per_device_train_batch_size": config.batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation,
+        "warmup_steps": config.warmup_steps,
+        "logging_steps": config.logging_steps,
+        "save_strategy": "steps",
+        "save_steps": config.save_steps,
+        "save_total_limit": config.save_total_limit,
+        "report_to": list(config.report_to) or "none",
+        "seed": config.seed,
+        "use_cpu": not cuda,
+        "bf16": cuda,
+        "dataloader_num_workers": 0,
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "disable_tqdm": False,
+    }
+
+
+def has_checkpoint(out: Path) -> bool:
+    """Whether a run directory holds a checkpoint to resume from."""
+    return any((out / CHECKPOINT_DIR).glob("checkpoint-*"))
+
+
+class JsonlLogCallback:
+    """Appends every training log (one JSON object per logging step) to ``train_log.jsonl``.
+
+    Besides TRL's own keys it writes ``step``, ``loss``, ``reward``, ``r_a``, ``r_s`` and ``p``
+    under those plain names, which the reports read.
+    """
+
+    ALIASES = {"loss": ("loss",), "reward": ("reward",), "r_a": ("r_a",), "r_s": ("r_s",),
+               "p": ("p",), "grading_failures": ("grading_failures",)}
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._last = time.perf_counter()
+
+    def callback(self) -> Any:
+        """The transformers ``TrainerCallback`` that writes the log."""
+        from transformers import TrainerCallback
+
+        outer = self
+
+        class _Callback(TrainerCallback):
+            def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
+                       **kwargs: Any) -> None:
+                if logs and state.is_world_process_zero:
+                    outer.write(state.global_step, dict(logs))
+
+        return _Callback()
+
+    def write(self, step: int, logs: dict[str, Any]) -> None:
+        """Normalise and append one log record."""
+        now = time.perf_counter()
+        record: dict[str, Any] = {"step": step, "seconds": round(now - self._last, 3)}
+        self._last = now
+        for key, value in logs.items():
+            if isinstance(value, (int, float)):
+                record[key] = value
+        for plain, suffixes in self.ALIASES.items():
+            if plain not in record:
+                for key, value in logs.items():
+                    if isinstance(value, (int, float)) and key.split("/")[-1] in suffixes:
+                        record[plain] = value
+                        break
+        append_jsonl(self.path, record)
+
+
+def read_log(out: Path) -> list[dict[str, Any]]:
+    """The training log records of a run directory (empty when there is none)."""
+    path = out / LOG_FILE
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def save_final_model(trainer: Any, tokenizer: Any, config: TrainConfig, out: Path) -> Path:
+    """Save the trained policy (LoRA merged unless configured otherwise) with its tokenizer
+    and prompt settings into ``OUT/model``."""
+    model = trainer.model
+    if config.lora.enabled and config.lora.merge and hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    target = out / MODEL_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    save_prompt_config(target, config.prompt.to_policy_config())
+    return target
+
+
+def write_summary(config: TrainConfig, out: Path, trainer: Any, started: float,
+                  extra: dict[str, Any] | None = None) -> None:
+    """``training_summary.json``: config, steps, reward/loss curve, wall time."""
+    log = read_log(out)
+    summary = {
+        "method": config.method,
+        "config": config.to_dict(),
+        "steps": int(trainer.state.global_step),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "curve": [
+            {k: r[k] for k in ("step", "loss", "reward", "r_a", "r_s", "p") if k in r}
+            for r in log
+            if "loss" in r or "reward" in r
+        ],
+        "model_dir": str(out / MODEL_DIR),
+    }
+    summary.update(extra or {})
+    write_json_atomic(out / SUMMARY_FILE, summary)

@@ -1,0 +1,89 @@
+"""DPO recipe (baseline): prefer the expert's own next action over a worse sampled reply.
+
+For each training sample the starting policy samples ``rejected_candidates`` replies; the one
+with the lowest fused reward becomes ``rejected`` if it scores below the expert's action
+(``chosen``: the next question the expert asked, or ``<stop />``). Samples where every
+candidate scores as well as the expert are left out (counted in the summary).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from learn2ask.data.types import Sample
+from learn2ask.models.generation import GenerationConfig, LocalGenerator
+from learn2ask.rewards.fusion import FusionConfig
+from learn2ask.rewards.scorer import RewardScorer, build_grader
+from learn2ask.targets.base import reference_reply
+from learn2ask.training import common
+from learn2ask.training.config import TrainConfig
+
+
+def preference_pairs(
+    samples: list[Sample], generator: LocalGenerator, scorer: RewardScorer, config: TrainConfig
+) -> list[dict]:
+    """``{"prompt", "chosen", "rejected"}`` rows where a sampled reply is worse than the expert."""
+    prompts = [common.prompt_messages(s, config) for s in samples]
+    candidates = generator.generate_n(
+        prompts,
+        config.dpo.rejected_candidates,
+        GenerationConfig(max_new_tokens=config.max_completion_length,
+                         temperature=config.dpo.rejected_temperature, seed=config.seed,
+                         batch_size=config.batch_size),
+    )
+    chosen = [reference_reply(s) for s in samples]
+    flat_samples = [s for s, group in zip(samples, candidates, strict=True) for _ in group]
+    flat_replies = [r for group in candidates for r in group]
+    scores = scorer.score(flat_samples + samples, flat_replies + chosen)
+    chosen_scores = scores[len(flat_replies):]
+    rows = []
+    k = config.dpo.rejected_candidates
+    for i, sample in enumerate(samples):
+        group = list(zip(candidates[i], scores[i * k : (i + 1) * k], strict=True))
+        graded = [(r, c.reward) for r, c in group if c.reward is not None]
+        best_chosen = chosen_scores[i].reward
+        if not graded or best_chosen is None:
+            continue
+        reply, reward = min(graded, key=lambda pair: pair[1])
+        if reward < best_chosen:
+            rows.append({
+                "prompt": prompts[i],
+                "chosen": [{"role": "assistant", "content": chosen[i]}],
+                "rejected": [{"role": "assistant", "content": reply}],
+                "sample_id": sample.id,
+            })
+    return rows
+
+
+def run(config: TrainConfig, resume: bool = False) -> Path:
+    """Train with DPO; returns the directory of the saved model."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    started = time.perf_counter()
+    out = Path(config.output_dir)
+    common.set_threads(config)
+    samples = common.load_training_samples(config)
+    model, tokenizer = common.load_start_model(config)
+    scorer = RewardScorer(
+        build_grader("embedding", grader_file=config.grpo.grader_file),
+        FusionConfig(mode=config.grpo.fusion, beta=config.grpo.fusion_beta),  # type: ignore[arg-type]
+    )
+    rows = preference_pairs(samples, LocalGenerator(model, tokenizer), scorer, config)
+    if not rows:
+        raise ValueError("no preference pairs: every sampled reply scored as well as the expert")
+    trainer = DPOTrainer(
+        model=model,
+        args=DPOConfig(**common.trainer_arguments(config, out), beta=config.dpo.beta,
+                       max_length=config.max_length),
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=common.lora_config(config, model),
+        callbacks=[common.JsonlLogCallback(out / common.LOG_FILE).callback()],
+    )
+    trainer.train(resume_from_checkpoint=resume and common.has_checkpoint(out))
+    model_dir = common.save_final_model(trainer, tokenizer, config, out)
+    common.write_summary(config, out, trainer, started,
+                         {"train_samples": len(samples), "preference_pairs": len(rows)})
+    return model_dir

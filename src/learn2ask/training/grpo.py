@@ -1,0 +1,96 @@
+"""GRPO recipe: sample a group of replies per decision point, reward each with the fused
+Learn-to-Ask reward (R_a, R_s, P grounded in the observed future), and update the policy.
+
+Config in, artifacts out (``OUT/model``, ``OUT/train_log.jsonl``, ``OUT/training_summary.json``).
+Start from an SFT run with ``init_from``: the base model alone never samples ``<stop />``, so its
+groups carry no signal about stopping (see docs/training.md).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.types import Sample
+from learn2ask.errors import ConfigError
+from learn2ask.rewards.fusion import FusionConfig
+from learn2ask.rewards.scorer import RewardScorer, build_grader
+from learn2ask.rewards.trl_reward import LearnToAskReward
+from learn2ask.training import common
+from learn2ask.training.config import TrainConfig
+
+
+def build_reward(config: TrainConfig, samples: list[Sample]) -> LearnToAskReward:
+    """The fused reward function with the configured grader (embedding or remote LLM)."""
+    settings = config.grpo
+    fusion = FusionConfig(mode=settings.fusion, beta=settings.fusion_beta)  # type: ignore[arg-type]
+    if settings.grader == "embedding":
+        grader = build_grader("embedding", grader_file=settings.grader_file)
+    elif settings.grader == "llm":
+        if not settings.grader_base_url or not settings.grader_model:
+            raise ConfigError("grpo.grader llm needs grpo.grader_base_url and grpo.grader_model")
+        from learn2ask.models.client import ClientConfig
+
+        grader = build_grader(
+            "llm",
+            client=ClientConfig(base_url=settings.grader_base_url, model=settings.grader_model),
+            cache_path=Path(config.output_dir) / "grades.sqlite",
+        )
+    else:
+        raise ConfigError(f"grpo.grader must be embedding or llm, got '{settings.grader}'")
+    return LearnToAskReward(RewardScorer(grader, fusion), samples)
+
+
+def build_grpo_dataset(samples: list[Sample], config: TrainConfig):  # noqa: ANN201
+    """Conversational prompts with the ``sample_id`` column the reward function looks up."""
+    from datasets import Dataset
+
+    return Dataset.from_list(
+        [{"prompt": common.prompt_messages(s, config), "sample_id": s.id} for s in samples]
+    )
+
+
+def grpo_arguments(config: TrainConfig, out: Path) -> dict[str, Any]:
+    """GRPOConfig arguments from the typed config (vLLM options passed through)."""
+    settings = config.grpo
+    args = {
+        **common.trainer_arguments(config, out),
+        "num_generations": settings.num_generations,
+        "max_completion_length": config.max_completion_length,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "beta": settings.kl_beta,
+        "use_vllm": settings.use_vllm,
+        "log_completions": False,
+    }
+    if settings.use_vllm:
+        args["vllm_mode"] = settings.vllm_mode
+        if settings.vllm_server_base_url:
+            args["vllm_server_base_url"] = settings.vllm_server_base_url
+    return args
+
+
+def run(config: TrainConfig, resume: bool = False) -> Path:
+    """Train with GRPO; returns the directory of the saved model."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    started = time.perf_counter()
+    out = Path(config.output_dir)
+    common.set_threads(config)
+    samples = common.load_training_samples(config)
+    model, tokenizer = common.load_start_model(config)
+    reward = build_reward(config, samples)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=GRPOConfig(**grpo_arguments(config, out)),
+        train_dataset=build_grpo_dataset(samples, config),
+        processing_class=tokenizer,
+        peft_config=common.lora_config(config, model),
+        callbacks=[common.JsonlLogCallback(out / common.LOG_FILE).callback()],
+    )
+    trainer.train(resume_from_checkpoint=resume and common.has_checkpoint(out))
+    model_dir = common.save_final_model(trainer, tokenizer, config, out)
+    common.write_summary(config, out, trainer, started, {"train_samples": len(samples)})
+    return model_dir

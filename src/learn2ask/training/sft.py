@@ -1,0 +1,61 @@
+"""SFT recipe: imitate the expert's next action (its next question, or ``<stop />``).
+
+Config in, artifacts out (``OUT/model``, ``OUT/train_log.jsonl``, ``OUT/training_summary.json``).
+The target for a CONTINUE sample is the next question the expert really went on to ask (the
+first item of I*), not the raw next turn, which is often an acknowledgement ("Okay.") or advice;
+for a STOP sample it is the stop tag.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from learn2ask.targets.base import reference_reply
+from learn2ask.training import common
+from learn2ask.training.config import TrainConfig
+
+
+def build_sft_dataset(config: TrainConfig):  # noqa: ANN201 - datasets.Dataset
+    """Conversational prompt/completion rows for TRL's SFTTrainer."""
+    from datasets import Dataset
+
+    samples = common.load_training_samples(config)
+    return Dataset.from_list(
+        [
+            {
+                "prompt": common.prompt_messages(s, config),
+                "completion": [{"role": "assistant", "content": reference_reply(s)}],
+                "sample_id": s.id,
+            }
+            for s in samples
+        ]
+    )
+
+
+def run(config: TrainConfig, resume: bool = False) -> Path:
+    """Train with SFT; returns the directory of the saved model."""
+    from trl import SFTConfig, SFTTrainer
+
+    started = time.perf_counter()
+    out = Path(config.output_dir)
+    common.set_threads(config)
+    model, tokenizer = common.load_start_model(config)
+    dataset = build_sft_dataset(config)
+    args = SFTConfig(
+        **common.trainer_arguments(config, out),
+        max_length=config.max_length,
+        completion_only_loss=True,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=common.lora_config(config, model),
+        callbacks=[common.JsonlLogCallback(out / common.LOG_FILE).callback()],
+    )
+    trainer.train(resume_from_checkpoint=resume and common.has_checkpoint(out))
+    model_dir = common.save_final_model(trainer, tokenizer, config, out)
+    common.write_summary(config, out, trainer, started, {"train_samples": len(dataset)})
+    return model_dir
