@@ -1,0 +1,63 @@
+"""Wiring for ``evaluate``: build the policy, scorer and configs, then run the evaluations."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.samples import load_samples
+from learn2ask.errors import ConfigError
+from learn2ask.evaluation.replay import ReplayConfig, replay_dialogues
+from learn2ask.evaluation.rollouts import EvalConfig, evaluate_policy
+from learn2ask.models.backends import LocalPolicy, PolicyBackend, RemotePolicy
+from learn2ask.models.client import ClientConfig
+from learn2ask.models.generation import GenerationConfig
+from learn2ask.models.policy import PolicyPromptConfig
+from learn2ask.rewards.fusion import FusionConfig
+from learn2ask.rewards.scorer import RewardScorer, build_grader
+
+
+def build_policy(model: str, base_url: str | None, device: str = "auto") -> PolicyBackend:
+    """A local policy, or a remote one when ``base_url`` is given."""
+    if base_url:
+        return RemotePolicy(ClientConfig(base_url=base_url, model=model), model,
+                            PolicyPromptConfig())
+    return LocalPolicy.load(model, device=device)
+
+
+def build_scorer(grader: str, fusion: str, beta: float, grader_file: Path | None = None,
+                 grader_base_url: str | None = None, grader_model: str | None = None,
+                 cache_path: Path | None = None) -> RewardScorer:
+    """The reward scorer used to grade rollouts."""
+    if grader == "llm":
+        if not grader_base_url or not grader_model:
+            raise ConfigError("--grader llm needs --grader-base-url and --grader-model")
+        content = build_grader("llm", client=ClientConfig(base_url=grader_base_url,
+                                                          model=grader_model),
+                               cache_path=cache_path)
+    else:
+        content = build_grader("embedding", grader_file=grader_file)
+    return RewardScorer(content, FusionConfig(mode=fusion, beta=beta))  # type: ignore[arg-type]
+
+
+def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Run ``evaluate`` as the CLI options describe; returns the per-turn metrics."""
+    samples = load_samples(args.samples)
+    policy = build_policy(args.model, args.base_url, args.device)
+    scorer = build_scorer(args.grader, args.fusion, args.beta, args.grader_file,
+                          args.grader_base_url, args.grader_model, args.out / "grades.sqlite")
+    generation = GenerationConfig(max_new_tokens=args.max_new_tokens,
+                                  temperature=args.temperature, top_p=args.top_p,
+                                  seed=args.seed, batch_size=args.batch_size)
+    config = EvalConfig(name=args.name or args.out.name, n_rollouts=args.n_rollouts,
+                        max_samples=args.max_samples, balanced=args.balanced, seed=args.seed,
+                        generation=generation)
+    metrics = evaluate_policy(policy, samples, scorer, config, args.out)
+    if args.replay:
+        embedder = scorer.grader if hasattr(scorer.grader, "embed") else build_grader("embedding")
+        replay_dialogues(policy, samples, embedder,
+                         ReplayConfig(max_dialogues=args.replay_dialogues,
+                                      max_turns=args.replay_turns, generation=generation),
+                         args.out)
+    return metrics

@@ -1,0 +1,136 @@
+"""Per-turn offline evaluation: roll the policy out on held-out samples, grade, aggregate.
+
+Outputs in ``OUT``: ``rollouts.jsonl`` (one graded rollout per line, appended as batches finish
+so an interrupted run resumes), ``metrics.json`` and ``eval_summary.json`` (written atomically).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.types import Sample
+from learn2ask.evaluation.metrics import compute_metrics
+from learn2ask.io import append_jsonl, write_json_atomic
+from learn2ask.models.backends import PolicyBackend
+from learn2ask.models.generation import GenerationConfig
+from learn2ask.models.policy import build_policy_messages, parse_policy_response
+from learn2ask.rewards.scorer import RewardScorer
+
+ROLLOUTS_FILE = "rollouts.jsonl"
+METRICS_FILE = "metrics.json"
+SUMMARY_FILE = "eval_summary.json"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What to evaluate on and how to sample."""
+
+    name: str
+    n_rollouts: int = 1
+    max_samples: int | None = None
+    balanced: bool = False
+    seed: int = 0
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    chunk_size: int = 32
+    n_boot: int = 1000
+
+
+def select_eval_samples(samples: list[Sample], config: EvalConfig) -> list[Sample]:
+    """Seeded subset: ``balanced`` takes equal CONTINUE/STOP counts, ``max_samples`` caps."""
+    pool = sorted(samples, key=lambda s: s.id)
+    random.Random(config.seed).shuffle(pool)
+    if config.balanced:
+        limit = (config.max_samples or len(pool)) // 2
+        stops = [s for s in pool if s.decision == "stop"][:limit]
+        continues = [s for s in pool if s.decision == "continue"][:limit]
+        per_class = min(len(stops), len(continues))
+        pool = stops[:per_class] + continues[:per_class]
+    elif config.max_samples:
+        pool = pool[: config.max_samples]
+    return sorted(pool, key=lambda s: s.id)
+
+
+def read_rollouts(path: Path) -> list[dict[str, Any]]:
+    """Rows already written; a torn last line from an interrupted run is ignored."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def evaluate_policy(
+    policy: PolicyBackend,
+    samples: list[Sample],
+    scorer: RewardScorer,
+    config: EvalConfig,
+    out: Path,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Generate, grade and aggregate; returns the metrics written to ``metrics.json``."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = select_eval_samples(samples, config)
+    path = out / ROLLOUTS_FILE
+    rows = read_rollouts(path)
+    done = {r["sample_id"] for r in rows}
+    todo = [s for s in chosen if s.id not in done]
+    for start in range(0, len(todo), config.chunk_size):
+        chunk = todo[start : start + config.chunk_size]
+        messages = [build_policy_messages(s.context, policy.prompt_config) for s in chunk]
+        replies = policy.generate_n(messages, config.n_rollouts, config.generation)
+        flat = [(s, k, r) for s, group in zip(chunk, replies, strict=True)
+                for k, r in enumerate(group)]
+        components = scorer.score([s for s, _, _ in flat], [r for _, _, r in flat])
+        for (sample, k, reply), c in zip(flat, components, strict=True):
+            row = rollout_row(sample, k, reply, c)
+            append_jsonl(path, row)
+            rows.append(row)
+        if progress:
+            print(f"  [{config.name}] {min(start + len(chunk), len(todo))}/{len(todo)} samples "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+    chosen_ids = {s.id for s in chosen}
+    rows = [r for r in rows if r["sample_id"] in chosen_ids]
+    metrics = compute_metrics(rows, n_boot=config.n_boot, seed=config.seed)
+    write_json_atomic(out / METRICS_FILE, metrics)
+    write_json_atomic(
+        out / SUMMARY_FILE,
+        {
+            "name": config.name,
+            "model": policy.name,
+            "prompt": asdict(policy.prompt_config),
+            "eval": {**asdict(config), "generation": asdict(config.generation)},
+            "grader": scorer.grader.version,
+            "fusion": asdict(scorer.fusion),
+            "samples": len(chosen),
+            "stop_samples": sum(s.decision == "stop" for s in chosen),
+            "dialogues": len({s.dialogue_id for s in chosen}),
+            "rollouts": len(rows),
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+    )
+    return metrics
+
+
+def rollout_row(sample: Sample, rollout: int, reply: str, components: Any) -> dict[str, Any]:
+    """One graded rollout as written to ``rollouts.jsonl``."""
+    parsed = parse_policy_response(reply)
+    return {
+        "sample_id": sample.id,
+        "dialogue_id": sample.dialogue_id,
+        "decision": sample.decision,
+        "rollout": rollout,
+        "response": reply,
+        "assessment": parsed.assessment,
+        "violation": parsed.violation,
+        **asdict(components),
+    }
