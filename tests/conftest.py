@@ -44,3 +44,104 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, bundled_model_dir: 
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def local_llm_server(bundled_model_dir: Path):
+    """The project's own OpenAI-compatible server with the bundled model, on loopback.
+
+    Yields the base URL (``http://127.0.0.1:PORT/v1``); the process is stopped at the end.
+    """
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "learn2ask", "serve-model", "smollm2-135m-instruct",
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start within 180 s")
+            time.sleep(0.5)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture()
+def faulty_endpoint():
+    """A local HTTP endpoint that misbehaves on purpose (failure injection only).
+
+    Set ``endpoint.mode`` to ``"500"``, ``"sleep"``, ``"nonjson"``, ``"reply"`` (the content in
+    ``endpoint.content``); ``endpoint.requests`` counts the requests received.
+    """
+    import json
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from types import SimpleNamespace
+
+    state = SimpleNamespace(mode="500", content="", requests=0, sleep_s=5.0, base_url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+        def do_POST(self):  # noqa: N802 - http.server API
+            length = int(self.headers.get("content-length", 0))
+            self.rfile.read(length)
+            state.requests += 1
+            if state.mode == "sleep":
+                time.sleep(state.sleep_s)
+            if state.mode == "500":
+                body, status = b'{"error": {"message": "boom"}}', 500
+            elif state.mode == "nonjson":
+                body, status = b"<html>gateway</html>", 200
+            else:
+                body = json.dumps({"choices": [{"index": 0, "message": {
+                    "role": "assistant", "content": state.content}}]}).encode()
+                status = 200
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    yield state
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,59 @@
+"""Bundled model resolution and local generation."""
+
+from __future__ import annotations
+
+import pytest
+
+from learn2ask.models.generation import GenerationConfig, LocalGenerator, cut_at_stop
+from learn2ask.models.registry import BUNDLED_MODELS, BUNDLED_POLICY, resolve_model
+
+CHAT = [[{"role": "user", "content": "Name a fruit."}],
+        [{"role": "user", "content": "What is the capital of France? Answer briefly."}]]
+
+
+@pytest.mark.slow
+def test_bundled_model_converts_once_then_uses_cache(tmp_path, monkeypatch):
+    import learn2ask.models.registry as registry
+
+    calls = []
+    original = registry._convert_gguf
+    monkeypatch.setattr(registry, "_convert_gguf",
+                        lambda gguf, target: (calls.append(gguf), original(gguf, target)))
+    first = resolve_model(BUNDLED_POLICY, cache_dir=tmp_path)
+    second = resolve_model(BUNDLED_POLICY, cache_dir=tmp_path)
+    assert first == second and len(calls) == 1
+    assert (tmp_path / BUNDLED_POLICY / "model.safetensors").is_file()
+    assert BUNDLED_MODELS[BUNDLED_POLICY].filename in str(calls[0])
+
+
+def test_local_directory_passes_through(tiny_model_dir):
+    assert resolve_model(tiny_model_dir) == str(tiny_model_dir)
+    assert resolve_model("some-org/some-model") == "some-org/some-model"
+
+
+def test_cut_at_stop():
+    assert cut_at_stop("Why?\nUser: x", ["\nUser:"]) == "Why?"
+    assert cut_at_stop("abc", []) == "abc"
+
+
+@pytest.fixture(scope="module")
+def bundled_generator(bundled_model_dir):
+    return LocalGenerator.from_pretrained(bundled_model_dir, device="cpu")
+
+
+@pytest.mark.slow
+def test_greedy_generation_is_batched_and_deterministic(bundled_generator):
+    config = GenerationConfig(max_new_tokens=12, batch_size=2)
+    batched = bundled_generator.generate(CHAT, config)
+    one_by_one = [bundled_generator.generate([c], config)[0] for c in CHAT]
+    assert batched == one_by_one
+    assert "paris" in batched[1].lower()
+
+
+@pytest.mark.slow
+def test_seeded_sampling_repeats_and_n_rollouts_differ(bundled_generator):
+    config = GenerationConfig(max_new_tokens=12, temperature=1.0, seed=7)
+    assert bundled_generator.generate(CHAT, config) == bundled_generator.generate(CHAT, config)
+    rollouts = bundled_generator.generate_n(CHAT[:1], 3, config)
+    assert len(rollouts) == 1 and len(rollouts[0]) == 3
+    assert len(set(rollouts[0])) > 1

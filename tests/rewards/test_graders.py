@@ -1,0 +1,102 @@
+"""Content graders: the embedding grader ranks like a clinician; the scorer gates and counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from learn2ask.rewards.fusion import FusionConfig
+from learn2ask.rewards.graders.base import GradeResult
+from learn2ask.rewards.graders.embedding import EmbeddingGraderConfig
+from learn2ask.rewards.scorer import RewardScorer
+from learn2ask.rewards.trl_reward import LearnToAskReward
+from tests.rewards.conftest import make_sample
+
+
+def test_bundled_grader_file_is_versioned_and_fitted():
+    config = EmbeddingGraderConfig.load()
+    assert config.version == "v1"
+    assert 0.0 < config.half_threshold < config.full_threshold < 1.0
+    assert "fitted_on" in config.provenance
+
+
+def test_expert_question_outranks_bad_questions(embedding_grader, headache_sample):
+    questions = {
+        "expert": "When did your headache start?",
+        "greeting": "How are you?",
+        "unrelated organ": "Have you noticed any swelling in your ankles?",
+        "generic": "Is there anything else?",
+    }
+    sims = dict(zip(questions, embedding_grader.similarities(
+        list(questions.values()), [headache_sample] * len(questions)), strict=True))
+    assert sims["expert"] > max(sims["greeting"], sims["unrelated organ"], sims["generic"])
+    grades = embedding_grader(list(questions.values()), [headache_sample] * len(questions))
+    assert grades[0].score == 1.0
+    assert all(g.score == 0.0 for g in grades[1:])
+
+
+def test_empty_info_set_cannot_be_graded(embedding_grader):
+    (result,) = embedding_grader(["Any fever?"], [make_sample("e_0", [])])
+    assert result.score is None and "no I*" in result.error
+
+
+def test_continuous_mode(embedding_grader, headache_sample):
+    from learn2ask.rewards.graders.embedding import EmbeddingGrader
+
+    continuous = EmbeddingGrader(
+        EmbeddingGraderConfig(version="t", full_threshold=0.7, half_threshold=0.4,
+                              continuous=True))
+    assert continuous.score(0.3) == 0.0
+    assert continuous.score(0.55) == pytest.approx(0.75)
+    assert continuous.score(0.95) == 1.0
+
+
+class CountingGrader:
+    """Records what it was asked to grade; fails on demand (failure injection)."""
+
+    version = "counting"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[str] = []
+        self.fail = fail
+
+    def __call__(self, questions, samples):
+        self.calls.extend(questions)
+        if self.fail:
+            return [GradeResult(None, "judge unreachable") for _ in questions]
+        return [GradeResult(0.5) for _ in questions]
+
+
+def test_scorer_grades_only_right_continue_decisions(headache_sample):
+    grader = CountingGrader()
+    scorer = RewardScorer(grader, FusionConfig())
+    stop_sample = make_sample("s_0", [])
+    results = scorer.score(
+        [headache_sample, headache_sample, stop_sample, stop_sample],
+        ["Where does it hurt?", "<stop />", "<stop />", "Any fever?"],
+    )
+    assert grader.calls == ["Where does it hurt?"]
+    assert [r.reward for r in results] == [pytest.approx(3.0), 0.0, 4.0, 0.0]
+
+
+def test_scorer_failures_are_counted_not_zeroed(headache_sample):
+    scorer = RewardScorer(CountingGrader(fail=True), FusionConfig())
+    (result,) = scorer.score([headache_sample], ["Where does it hurt?"])
+    assert result.reward is None and result.error == "judge unreachable"
+
+
+def test_trl_reward_function_handles_conversational_completions(embedding_grader,
+                                                                headache_sample):
+    scorer = RewardScorer(embedding_grader, FusionConfig())
+    reward = LearnToAskReward(scorer, [headache_sample])
+    logged: dict[str, float] = {}
+    values = reward(
+        prompts=[[{"role": "user", "content": "x"}]] * 2,
+        completions=[[{"role": "assistant", "content": "When did the headache start?"}],
+                     "How are you? Fine? Good?"],
+        sample_id=[headache_sample.id] * 2,
+        log_metric=lambda name, value: logged.__setitem__(name, value),
+    )
+    assert values[0] == pytest.approx(4.0)
+    assert values[1] == pytest.approx(1.0)  # right decision, R_a 0, three questions -> P 0
+    assert reward.__name__ == "learn2ask_hierarchical"
+    assert logged["r_s"] == 1.0 and logged["grading_failures"] == 0.0
