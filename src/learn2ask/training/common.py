@@ -211,10 +211,12 @@ def read_log(out: Path) -> list[dict[str, Any]]:
 def save_final_model(trainer: Any, tokenizer: Any, config: TrainConfig, out: Path) -> Path:
     """Save the trained policy (LoRA merged unless configured otherwise) with its tokenizer
     and prompt settings into ``OUT/model``."""
+    target = out / MODEL_DIR
+    if not trainer.is_world_process_zero():
+        return target
     model = trainer.model
     if config.lora.enabled and config.lora.merge and hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
-    target = out / MODEL_DIR
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
@@ -225,11 +227,14 @@ def save_final_model(trainer: Any, tokenizer: Any, config: TrainConfig, out: Pat
 def write_summary(config: TrainConfig, out: Path, trainer: Any, started: float,
                   extra: dict[str, Any] | None = None) -> None:
     """``training_summary.json``: config, steps, reward/loss curve, wall time."""
+    if not trainer.is_world_process_zero():
+        return
     log = read_log(out)
     summary = {
         "method": config.method,
         "config": config.to_dict(),
         "steps": int(trainer.state.global_step),
+        "world_size": int(trainer.args.world_size),
         "wall_seconds": round(time.perf_counter() - started, 1),
         "curve": [
             {k: r[k] for k in ("step", "loss", "reward", "r_a", "r_s", "p") if k in r}
