@@ -1,0 +1,58 @@
+"""Metrics under the authors' names: per-sample then per-dialogue averaging, bootstrap CIs."""
+
+from __future__ import annotations
+
+import pytest
+
+from learn2ask.evaluation.metrics import METRIC_NAMES, bootstrap_ci, compute_metrics
+
+
+def row(dialogue, sample, decision, r_a, r_s, p, reward, rollout=0):
+    return {"dialogue_id": dialogue, "sample_id": sample, "decision": decision, "rollout": rollout,
+            "r_a": r_a, "r_s": r_s, "p": p, "reward": reward}
+
+
+def test_hand_computed_metrics():
+    rows = [
+        # dialogue A: one CONTINUE sample with two rollouts, one STOP sample
+        row("A", "A_0", "continue", 1.0, 1.0, 1.0, 4.0, 0),
+        row("A", "A_0", "continue", 0.0, 0.0, 0.0, 0.0, 1),
+        row("A", "A_1", "stop", 1.0, 1.0, 1.0, 4.0),
+        # dialogue B: one CONTINUE sample answered with a half-relevant question
+        row("B", "B_0", "continue", 0.5, 1.0, 0.5, 2.5),
+    ]
+    m = compute_metrics(rows, n_boot=200)
+    # A_0 averages its rollouts (0.5); dialogue A's content = 0.5, B's = 0.5.
+    assert m["ave_continue_content"]["mean"] == pytest.approx(0.5)
+    assert m["win_continue_content"]["mean"] == pytest.approx((0.5 + 0.0) / 2)
+    assert m["ave_continue_decision"]["mean"] == pytest.approx((0.5 + 1.0) / 2)
+    assert m["ave_stop_decision"]["mean"] == pytest.approx(1.0)
+    assert m["ave_stop_decision"]["n_dialogues"] == 1
+    # total reward: dialogue A = mean(A_0=2.0, A_1=4.0) = 3.0; B = 2.5 -> 2.75
+    assert m["ave_total_reward"]["mean"] == pytest.approx(2.75)
+    assert m["ave_total_format"]["mean"] == pytest.approx(((0.5 + 1.0) / 2 + 0.5) / 2)
+    for name in METRIC_NAMES:
+        stat = m[name]
+        assert stat["ci_low"] <= stat["mean"] <= stat["ci_high"]
+
+
+def test_long_dialogue_does_not_outweigh_short_ones():
+    long_dialogue = [row("L", f"L_{i}", "stop", 1.0, 1.0, 1.0, 4.0) for i in range(20)]
+    short = [row("S", "S_0", "stop", 0.0, 0.0, 0.0, 0.0)]
+    assert compute_metrics(long_dialogue + short)["ave_total_reward"]["mean"] == 2.0
+
+
+def test_grading_failures_are_excluded_and_counted():
+    rows = [row("A", "A_0", "continue", None, 1.0, 1.0, None),
+            row("A", "A_1", "continue", 1.0, 1.0, 1.0, 4.0)]
+    m = compute_metrics(rows)
+    assert m["ave_total_reward"]["mean"] == 4.0
+    assert m["grading_failures"]["mean"] == 1
+
+
+def test_bootstrap_ci_brackets_mean_and_is_seeded():
+    values = [0.0, 1.0] * 20
+    low, high = bootstrap_ci(values, seed=1)
+    assert low < 0.5 < high
+    assert (low, high) == bootstrap_ci(values, seed=1)
+    assert bootstrap_ci([3.0]) == (3.0, 3.0)
