@@ -14,6 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from learn2ask.cli import Command
+from learn2ask.models.policy import PolicyPromptConfig
 
 DEMO_CONFIGS = {
     "sft": "resources/configs/demo_sft.yaml",
@@ -58,8 +59,10 @@ def run_demo(settings: DemoSettings) -> Path:
         prepare_dataset(PrepareConfig(inputs=preset_paths("demo"), out=data), QAExtractor())
     test = data / "test.jsonl"
 
-    evals = []
-    evals.append(_evaluate(settings, settings.model, "base", test, started))
+    # The base model sees the prompt the recipe trains with (same context budget), so the
+    # comparison measures training, not a different prompt.
+    recipe_prompt = load_train_config(bundled_config("sft")).prompt.to_policy_config()
+    evals = [_evaluate(settings, settings.model, "base", test, started, prompt=recipe_prompt)]
     for method, init in (("sft", None), ("grpo", out / "runs" / "sft")):
         run_dir = out / "runs" / method
         if not (run_dir / "training_summary.json").is_file():
@@ -85,7 +88,8 @@ def run_demo(settings: DemoSettings) -> Path:
     return report
 
 
-def _evaluate(settings: DemoSettings, model: str, name: str, test: Path, started: float) -> Path:
+def _evaluate(settings: DemoSettings, model: str, name: str, test: Path, started: float,
+              prompt: PolicyPromptConfig | None = None) -> Path:
     from learn2ask.data.samples import load_samples
     from learn2ask.evaluation.pipeline import build_policy, build_scorer
     from learn2ask.evaluation.replay import ReplayConfig, replay_dialogues
@@ -99,7 +103,7 @@ def _evaluate(settings: DemoSettings, model: str, name: str, test: Path, started
         return out
     _say(f"evaluate {name}", started)
     samples = load_samples(test)
-    policy = build_policy(model, None)
+    policy = build_policy(model, None, prompt=prompt)
     scorer = build_scorer("embedding", "hierarchical", 2.0)
     generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, batch_size=8)
     evaluate_policy(policy, samples, scorer,

@@ -31,6 +31,9 @@ def test_hand_computed_metrics():
     # total reward: dialogue A = mean(A_0=2.0, A_1=4.0) = 3.0; B = 2.5 -> 2.75
     assert m["ave_total_reward"]["mean"] == pytest.approx(2.75)
     assert m["ave_total_format"]["mean"] == pytest.approx(((0.5 + 1.0) / 2 + 0.5) / 2)
+    # "if correct": only rollouts that asked; A_0 keeps its first rollout (1.0), B_0 has 0.5.
+    assert m["ave_continue_content_if_correct"]["mean"] == pytest.approx(0.75)
+    assert m["win_continue_content_if_correct"]["mean"] == pytest.approx(0.5)
     for name in METRIC_NAMES:
         stat = m[name]
         assert stat["ci_low"] <= stat["mean"] <= stat["ci_high"]

@@ -43,6 +43,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also run the dialogue-level replay evaluation")
     parser.add_argument("--replay-dialogues", type=int, default=16, help="dialogues to replay")
     parser.add_argument("--replay-turns", type=int, default=6, help="question limit per dialogue")
+    parser.add_argument("--max-context-chars", type=int, default=None,
+                        help="prompt context budget in characters, replacing the one saved "
+                        "beside the model (0 = whole history)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
 
 

@@ -11,7 +11,13 @@ Definitions (one graded rollout has ``r_a``, ``r_s``, ``p``, ``reward``):
 - ``ave_total_decision``: R_s over all samples.
 - ``ave_total_format``: P over all samples.
 - ``ave_total_reward``: the fused reward over all samples.
+- ``ave_continue_content_if_correct`` / ``win_continue_content_if_correct``: the two content
+  metrics over CONTINUE rollouts that did ask (the authors' "... if correct" variants), so a
+  policy that rarely asks is judged on the questions it did ask.
 - ``grading_failures``: rollouts whose grading failed; they are left out of every mean above.
+
+The names, populations and gating follow the authors' ``compute_score`` (Trinity-RFT
+``examples/learn2ask``): a wrong decision scores R_a = P = 0; a right STOP scores R_a = 1.
 
 Aggregation: rollouts are averaged within a sample, samples within a dialogue, then dialogues,
 so a long dialogue with many decision points does not outweigh short ones. The bootstrap
@@ -35,17 +41,35 @@ METRIC_NAMES: tuple[str, ...] = (
     "ave_total_decision",
     "ave_total_format",
     "ave_total_reward",
+    "ave_continue_content_if_correct",
+    "win_continue_content_if_correct",
 )
 
-# metric -> (which samples, value of one graded rollout)
-_DEFINITIONS: dict[str, tuple[str | None, Callable[[Row], float]]] = {
-    "ave_continue_content": ("continue", lambda r: float(r["r_a"] or 0.0)),
-    "win_continue_content": ("continue", lambda r: 1.0 if (r["r_a"] or 0.0) >= 1.0 else 0.0),
-    "ave_continue_decision": ("continue", lambda r: float(r["r_s"])),
-    "ave_stop_decision": ("stop", lambda r: float(r["r_s"])),
-    "ave_total_decision": (None, lambda r: float(r["r_s"])),
-    "ave_total_format": (None, lambda r: float(r["p"])),
-    "ave_total_reward": (None, lambda r: float(r["reward"])),
+
+def _content(row: Row) -> float:
+    return float(row["r_a"] or 0.0)
+
+
+def _content_win(row: Row) -> float:
+    return 1.0 if _content(row) >= 1.0 else 0.0
+
+
+def _asked(row: Row) -> bool:
+    return float(row["r_s"]) == 1.0
+
+
+# metric -> (which samples, which of their rollouts, value of one graded rollout)
+_Definition = tuple[str | None, Callable[[Row], bool] | None, Callable[[Row], float]]
+_DEFINITIONS: dict[str, _Definition] = {
+    "ave_continue_content": ("continue", None, _content),
+    "win_continue_content": ("continue", None, _content_win),
+    "ave_continue_decision": ("continue", None, lambda r: float(r["r_s"])),
+    "ave_stop_decision": ("stop", None, lambda r: float(r["r_s"])),
+    "ave_total_decision": (None, None, lambda r: float(r["r_s"])),
+    "ave_total_format": (None, None, lambda r: float(r["p"])),
+    "ave_total_reward": (None, None, lambda r: float(r["reward"])),
+    "ave_continue_content_if_correct": ("continue", _asked, _content),
+    "win_continue_content_if_correct": ("continue", _asked, _content_win),
 }
 
 
@@ -56,12 +80,14 @@ def mean(values: Sequence[float]) -> float:
 
 def dialogue_means(rows: Sequence[Row], metric: str) -> dict[str, float]:
     """Per-dialogue value of ``metric``: mean over its samples of the mean over rollouts."""
-    population, value = _DEFINITIONS[metric]
+    population, keep, value = _DEFINITIONS[metric]
     per_sample: dict[tuple[str, str], list[float]] = defaultdict(list)
     for row in rows:
         if row.get("reward") is None:
             continue
         if population is not None and row["decision"] != population:
+            continue
+        if keep is not None and not keep(row):
             continue
         per_sample[(row["dialogue_id"], row["sample_id"])].append(value(row))
     per_dialogue: dict[str, list[float]] = defaultdict(list)

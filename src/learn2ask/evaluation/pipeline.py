@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,30 @@ from learn2ask.rewards.fusion import FusionConfig
 from learn2ask.rewards.scorer import RewardScorer, build_grader
 
 
-def build_policy(model: str, base_url: str | None, device: str = "auto") -> PolicyBackend:
-    """A local policy, or a remote one when ``base_url`` is given."""
+def build_policy(model: str, base_url: str | None, device: str = "auto",
+                 prompt: PolicyPromptConfig | None = None) -> PolicyBackend:
+    """A local policy, or a remote one when ``base_url`` is given.
+
+    ``prompt`` replaces the prompt settings saved beside the model (e.g. to show an untrained
+    base model the same context budget the trained ones learned with).
+    """
+    policy: PolicyBackend
     if base_url:
-        return RemotePolicy(ClientConfig(base_url=base_url, model=model), model,
-                            PolicyPromptConfig())
-    return LocalPolicy.load(model, device=device)
+        policy = RemotePolicy(ClientConfig(base_url=base_url, model=model), model,
+                              PolicyPromptConfig())
+    else:
+        policy = LocalPolicy.load(model, device=device)
+    if prompt is not None:
+        policy.prompt_config = prompt
+    return policy
+
+
+def prompt_override(policy_prompt: PolicyPromptConfig,
+                    max_context_chars: int | None) -> PolicyPromptConfig | None:
+    """The prompt with a new context budget, or None to keep the model's own."""
+    if max_context_chars is None:
+        return None
+    return replace(policy_prompt, max_context_chars=max_context_chars or None)
 
 
 def build_scorer(grader: str, fusion: str, beta: float, grader_file: Path | None = None,
@@ -45,6 +64,9 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Run ``evaluate`` as the CLI options describe; returns the per-turn metrics."""
     samples = load_samples(args.samples)
     policy = build_policy(args.model, args.base_url, args.device)
+    override = prompt_override(policy.prompt_config, args.max_context_chars)
+    if override is not None:
+        policy.prompt_config = override
     scorer = build_scorer(args.grader, args.fusion, args.beta, args.grader_file,
                           args.grader_base_url, args.grader_model, args.out / "grades.sqlite")
     generation = GenerationConfig(max_new_tokens=args.max_new_tokens,

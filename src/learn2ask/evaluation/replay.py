@@ -70,7 +70,8 @@ def opening_samples(samples: list[Sample], limit: int) -> list[Sample]:
 
 
 def replay_dialogues(
-    policy: PolicyBackend, samples: list[Sample], embedder: Any, config: ReplayConfig, out: Path
+    policy: PolicyBackend, samples: list[Sample], embedder: Any, config: ReplayConfig, out: Path,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Run every episode turn by turn (all active episodes batched) and write the results."""
     started = time.perf_counter()
@@ -78,7 +79,7 @@ def replay_dialogues(
         Episode(s.dialogue_id, list(s.items), list(s.context))
         for s in opening_samples(samples, config.max_dialogues)
     ]
-    for _turn in range(config.max_turns):
+    for turn in range(config.max_turns):
         active = [e for e in episodes if not e.stopped]
         if not active:
             break
@@ -86,6 +87,9 @@ def replay_dialogues(
         replies = [group[0] for group in policy.generate_n(messages, 1, config.generation)]
         for episode, reply in zip(active, replies, strict=True):
             step(episode, reply, embedder, config)
+        if progress:
+            print(f"  [replay] turn {turn + 1}/{config.max_turns}: {len(active)} dialogues "
+                  f"still talking ({time.perf_counter() - started:.0f} s)", flush=True)
     rows = [episode_row(e) for e in episodes]
     metrics = summarize_replay(rows)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
@@ -110,7 +114,9 @@ def step(episode: Episode, reply: str, embedder: Any, config: ReplayConfig) -> N
         if float((earlier @ embedder.embed([question])[0]).max()) >= config.repeat_threshold:
             episode.repeats += 1
     episode.questions.append(question)
-    sims = embedder.embed([i.text for i in episode.items]) @ embedder.embed([question])[0]
+    # Match against the logged expert questions (the item text when a log has no question).
+    logged = [i.question or i.text for i in episode.items]
+    sims = embedder.embed(logged) @ embedder.embed([question])[0]
     best = int(sims.argmax())
     if float(sims[best]) >= config.match_threshold:
         answer = episode.items[best].answer or UNKNOWN_ANSWER

@@ -103,8 +103,12 @@ def plot_metric_bars(runs: list[Run], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(METRIC_NAMES), figsize=(3.0 * len(METRIC_NAMES), 3.2))
-    for ax, name in zip(axes, METRIC_NAMES, strict=True):
+    columns = 3
+    rows = -(-len(METRIC_NAMES) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.0 * rows), squeeze=False)
+    for ax in axes.flat[len(METRIC_NAMES):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, METRIC_NAMES, strict=False):
         means, lows, highs, labels = [], [], [], []
         for run in runs:
             stat = run.metrics.get(name) or {}
@@ -181,6 +185,27 @@ def example_rows(runs: list[Run], samples_path: Path | None, count: int = 4) -> 
     return examples
 
 
+REPLAY_FILE = "replay.jsonl"
+
+
+def replay_examples(runs: list[Run], count: int = 2) -> list[dict[str, Any]]:
+    """The first ``count`` dialogues every replayed run has, with each run's conversation."""
+    replayed = [(run, {r["dialogue_id"]: r for r in read_rollouts(run.path / REPLAY_FILE)})
+                for run in runs]
+    replayed = [(run, episodes) for run, episodes in replayed if episodes]
+    if not replayed:
+        return []
+    common = sorted(set.intersection(*(set(episodes) for _, episodes in replayed)))[:count]
+    return [{"dialogue_id": d, "episodes": [(run.name, episodes[d]) for run, episodes in replayed]}
+            for d in common]
+
+
+def _episode_caption(episode: dict[str, Any]) -> str:
+    return (f"coverage {episode['coverage']:.2f} ({episode['elicited']}/{episode['items']} "
+            f"items), {episode['questions']} questions, "
+            f"{'stopped' if episode['stopped'] else 'never stopped'}")
+
+
 def write_report(run_dirs: list[Path], out: Path, samples_path: Path | None = None,
                  title: str = "learn2ask evaluation report") -> Path:
     """Write ``report.md``, ``report.html`` and the PNG figures into ``out``."""
@@ -190,23 +215,30 @@ def write_report(run_dirs: list[Path], out: Path, samples_path: Path | None = No
     bars = plot_metric_bars(runs, out / "metrics.png")
     curves = plot_reward_curves(runs, out / "reward_curves.png")
     examples = example_rows(runs, samples_path)
+    replays = replay_examples(runs)
     notes = [
         "Per-turn metrics: mean [95% bootstrap CI]. Rollouts are averaged within a sample, "
         "samples within a dialogue, then dialogues, so a long dialogue does not outweigh short "
         "ones; the bootstrap resamples dialogues. Grading failures are excluded and counted.",
     ]
-    sources = [str(p) for run in runs for p in run.sources] + [str(bars)]
+    sources = [str(p) for run in runs for p in run.sources]
+    sources += [str(run.path / ROLLOUTS_FILE) for run in runs]
+    sources += [str(run.path / REPLAY_FILE) for run in runs if (run.path / REPLAY_FILE).is_file()]
+    if samples_path:
+        sources.append(str(samples_path))
+    sources.append(str(bars))
     if curves:
         sources.append(str(curves))
-    md = _markdown(title, runs, table, notes, examples, curves is not None, sources)
+    md = _markdown(title, runs, table, notes, examples, replays, curves is not None, sources)
     write_text_atomic(out / "report.md", md)
-    write_text_atomic(out / "report.html", _html(title, runs, table, notes, examples, bars,
+    write_text_atomic(out / "report.html", _html(title, table, notes, examples, replays, bars,
                                                  curves, sources))
     return out / "report.html"
 
 
 def _markdown(title: str, runs: list[Run], table: list[list[str]], notes: list[str],
-              examples: list[dict], curves: bool, sources: list[str]) -> str:
+              examples: list[dict], replays: list[dict], curves: bool,
+              sources: list[str]) -> str:
     parts = [f"# {title}", "", markdown_table(table), "", *notes, "", "![metrics](metrics.png)"]
     if curves:
         parts += ["", "![reward curves](reward_curves.png)"]
@@ -225,6 +257,15 @@ def _markdown(title: str, runs: list[Run], table: list[list[str]], notes: list[s
         for name, row in ex["replies"]:
             parts.append(f"- {name}: `{row['response'][:160]}` -> reward {row['reward']}")
         parts.append("")
+    if replays:
+        parts += ["## Replayed conversations", ""]
+    for ex in replays:
+        parts.append(f"### {ex['dialogue_id']}")
+        for name, episode in ex["episodes"]:
+            parts.append(f"- **{name}**: {_episode_caption(episode)}")
+            for turn in episode["turns"]:
+                parts.append(f"  - expert: `{turn['expert'][:160]}` / user: {turn['user']}")
+        parts.append("")
     parts += ["## Sources", "", *[f"- `{s}`" for s in sources], ""]
     return "\n".join(parts)
 
@@ -234,8 +275,8 @@ def _img(path: Path) -> str:
     return f'<img alt="{path.name}" src="data:image/png;base64,{data}" style="max-width:100%">'
 
 
-def _html(title: str, runs: list[Run], table: list[list[str]], notes: list[str],
-          examples: list[dict], bars: Path, curves: Path | None, sources: list[str]) -> str:
+def _html(title: str, table: list[list[str]], notes: list[str], examples: list[dict],
+          replays: list[dict], bars: Path, curves: Path | None, sources: list[str]) -> str:
     esc = html.escape
     head = "".join(f"<th>{esc(c)}</th>" for c in table[0])
     body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
@@ -249,6 +290,14 @@ def _html(title: str, runs: list[Run], table: list[list[str]], notes: list[str],
         ex_html.append(f"<h3>{esc(ex['id'])} (s* = {esc(ex['decision'].upper())})</h3>"
                        f"<blockquote>{turns}</blockquote><p>I*: {esc(str(ex['info_set'][:3]))}"
                        f"</p><ul>{replies}</ul>")
+    replay_html = ["<h2>Replayed conversations</h2>" if replays else ""]
+    for ex in replays:
+        replay_html.append(f"<h3>{esc(ex['dialogue_id'])}</h3>")
+        for name, episode in ex["episodes"]:
+            turns = "".join(f"<li>expert: <code>{esc(t['expert'][:200])}</code><br>user: "
+                            f"{esc(str(t['user']))}</li>" for t in episode["turns"])
+            replay_html.append(f"<p><b>{esc(name)}</b>: {esc(_episode_caption(episode))}</p>"
+                               f"<ol>{turns}</ol>")
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{esc(title)}</title><style>body{{font-family:sans-serif;max-width:1100px;"
@@ -257,7 +306,7 @@ def _html(title: str, runs: list[Run], table: list[list[str]], notes: list[str],
         f"<h1>{esc(title)}</h1><table><tr>{head}</tr>{body}</table>"
         + "".join(f"<p>{esc(n)}</p>" for n in notes)
         + _img(bars) + (_img(curves) if curves else "")
-        + "<h2>Examples</h2>" + "".join(ex_html)
+        + "<h2>Examples</h2>" + "".join(ex_html) + "".join(replay_html)
         + "<h2>Sources</h2><ul>" + "".join(f"<li><code>{esc(s)}</code></li>" for s in sources)
         + "</ul></body></html>"
     )

@@ -1,0 +1,139 @@
+"""Graders: can they tell the expert's real next question from another dialogue's (AUC), and
+how fast are they (embedding responses/s; async vs one-at-a-time LLM grading; cache hits)."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import demo_samples, local_server, row
+from learn2ask.data.samples import load_samples
+from learn2ask.data.types import Sample
+from learn2ask.models.client import ClientConfig
+from learn2ask.rewards.graders.embedding import EmbeddingGrader
+from learn2ask.rewards.graders.llm import LLMGrader, LLMGraderConfig
+from learn2ask.targets.base import reference_reply
+
+
+def auc(positives: list[float], negatives: list[float]) -> float:
+    """Probability that a positive outscores a negative (ties count half)."""
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+def separation_pairs(samples: list[Sample], limit: int, seed: int = 0) -> list[tuple]:
+    """(sample, expert's next question, another dialogue's question) for CONTINUE samples."""
+    rng = random.Random(seed)
+    pool = [(s.dialogue_id, reference_reply(s)) for s in samples if s.decision == "continue"]
+    pairs = []
+    for sample in samples:
+        if sample.decision != "continue":
+            continue
+        dialogue, other = rng.choice(pool)
+        while dialogue == sample.dialogue_id:
+            dialogue, other = rng.choice(pool)
+        pairs.append((sample, reference_reply(sample), other))
+    rng.shuffle(pairs)
+    return pairs[:limit]
+
+
+def embedding_rows(grader: EmbeddingGrader, pairs: list[tuple]) -> list[dict]:
+    samples = [p[0] for p in pairs]
+    pos = [g.score for g in grader([p[1] for p in pairs], samples)]
+    neg = [g.score for g in grader([p[2] for p in pairs], samples)]
+    pos_sim = grader.similarities([p[1] for p in pairs], samples)
+    neg_sim = grader.similarities([p[2] for p in pairs], samples)
+    # Harder: hide the exact next question from I*, keep the items the expert asked later.
+    loo = [(dataclasses.replace(s, info_set=[t for t in s.info_set if t != q]), q, o)
+           for s, q, o in pairs]
+    loo = [p for p in loo if p[0].info_set]
+    loo_pos = grader.similarities([p[1] for p in loo], [p[0] for p in loo])
+    loo_neg = grader.similarities([p[2] for p in loo], [p[0] for p in loo])
+    n = len(pairs)
+    return [
+        row("grader AUC", "embedding R_a (0/0.5/1): real next question vs other dialogue's",
+            round(auc(pos, neg), 3), "AUC", f"{n} test pairs; goal >= 0.75"),
+        row("grader AUC", "embedding similarity (continuous)", round(auc(pos_sim, neg_sim), 3),
+            "AUC", f"{n} test pairs"),
+        row("grader AUC", "embedding, next question hidden from I* (harder)",
+            round(auc(loo_pos, loo_neg), 3), "AUC",
+            f"{len(loo)} pairs: only the expert's LATER questions remain in I*"),
+    ]
+
+
+def embedding_speed(grader: EmbeddingGrader, samples: list[Sample]) -> list[dict]:
+    continues = [s for s in samples if s.decision == "continue"][:1000]
+    questions = [reference_reply(s) for s in continues]
+    fresh = EmbeddingGrader()
+    started = time.perf_counter()
+    fresh(questions, continues)
+    cold = len(questions) / (time.perf_counter() - started)
+    other = [f"{q} Please say." for q in questions]  # new questions, item cache warm
+    started = time.perf_counter()
+    fresh(other, continues)
+    warm = len(questions) / (time.perf_counter() - started)
+    return [
+        row("grader speed", "embedding, cold item cache", round(cold), "responses/s",
+            f"{len(questions)} responses; goal >= 300"),
+        row("grader speed", "embedding, items cached", round(warm), "responses/s",
+            f"{len(questions)} responses"),
+    ]
+
+
+def llm_rows(pairs: list[tuple]) -> list[dict]:
+    rows = []
+    with local_server() as base_url:
+        def grader(concurrency: int, cache: Path) -> LLMGrader:
+            client = ClientConfig(base_url=base_url, model="smollm2-135m-instruct",
+                                  max_concurrency=concurrency, timeout_s=300)
+            return LLMGrader(LLMGraderConfig(client=client, cache_path=cache, max_tokens=48,
+                                             parse_retries=0))
+
+        speed_pairs = pairs[:16]
+        questions, samples = [p[1] for p in speed_pairs], [p[0] for p in speed_pairs]
+        timings = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for concurrency in (1, 8):
+                g = grader(concurrency, Path(tmp) / f"c{concurrency}.sqlite")
+                started = time.perf_counter()
+                g(questions, samples)
+                timings[concurrency] = time.perf_counter() - started
+            rerun = grader(8, Path(tmp) / "c8.sqlite")
+            started = time.perf_counter()
+            rerun(questions, samples)
+            cached = time.perf_counter() - started
+            rows += [
+                row("grader speed", "LLM grader, one request at a time",
+                    round(len(questions) / timings[1], 2), "responses/s",
+                    "local serve-model, SmolLM2-135M judge"),
+                row("grader speed", "LLM grader, async concurrency 8",
+                    round(len(questions) / timings[8], 2), "responses/s"),
+                row("grader speed", "LLM grader async / sequential",
+                    round(timings[1] / timings[8], 2), "x", "server batches concurrent requests"),
+                row("grader speed", "LLM grader rerun from cache: model calls",
+                    rerun.stats["model_calls"], "calls",
+                    f"{rerun.stats['cache_hits']} cache hits in {cached:.2f} s"),
+            ]
+            auc_pairs = pairs[:30]
+            g = grader(8, Path(tmp) / "auc.sqlite")
+            pos = g([p[1] for p in auc_pairs], [p[0] for p in auc_pairs])
+            neg = g([p[2] for p in auc_pairs], [p[0] for p in auc_pairs])
+        ok = [(a.score, b.score) for a, b in zip(pos, neg, strict=True)
+              if a.score is not None and b.score is not None]
+        failures = sum(r.score is None for r in pos + neg)
+        value = round(auc([a for a, _ in ok], [b for _, b in ok]), 3) if ok else "n/a"
+        rows.append(row("grader AUC", "LLM rubric, SmolLM2-135M as judge", value, "AUC",
+                        f"{len(ok)} pairs graded, {failures}/{2 * len(auc_pairs)} grading "
+                        "failures (a 135M judge is far too small; use a real judge model)"))
+    return rows
+
+
+def run() -> list[dict]:
+    """All grader figures."""
+    test = load_samples(demo_samples() / "test.jsonl")
+    grader = EmbeddingGrader()
+    pairs = separation_pairs(test, limit=400)
+    return embedding_rows(grader, pairs) + embedding_speed(grader, test) + llm_rows(pairs)
