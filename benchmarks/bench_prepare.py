@@ -1,4 +1,4 @@
-"""Benchmark: ``prepare`` with the ``qa`` extractor over every bundled dialogue."""
+"""`prepare` with the qa extractor over every bundled dialogue (goal: under 10 s on 2 cores)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import row
 from learn2ask.data.prepare import PrepareConfig, prepare_dataset, preset_paths
 from learn2ask.targets.qa import QAExtractor
 
 
 def run() -> list[dict]:
-    """Time one full ``prepare`` of the ``all`` preset (MTS-Dialog + ACI-Bench)."""
+    """Time prepare over the `all` preset (MTS-Dialog + ACI-Bench)."""
     with tempfile.TemporaryDirectory() as tmp:
-        config = PrepareConfig(inputs=preset_paths("all"), out=Path(tmp))
-        start = time.perf_counter()
-        stats = prepare_dataset(config, QAExtractor())
-        seconds = time.perf_counter() - start
-    note = f"{stats.dialogues} dialogues, {stats.samples} samples"
+        started = time.perf_counter()
+        stats = prepare_dataset(PrepareConfig(inputs=preset_paths("all"), out=Path(tmp)),
+                                QAExtractor())
+        seconds = time.perf_counter() - started
     return [
-        {"benchmark": "prepare", "metric": "wall (qa, all bundled)", "value": round(seconds, 2),
-         "unit": "s", "note": note},
-        {"benchmark": "prepare", "metric": "samples per second", "value":
-         round(stats.samples / seconds, 1), "unit": "samples/s", "note": note},
+        row("prepare", "wall time, all bundled dialogues", round(seconds, 2), "s",
+            f"{stats.dialogues} dialogues -> {stats.samples} samples; goal < 10 s"),
+        row("prepare", "samples per second", round(stats.samples / seconds), "samples/s"),
     ]
-
-
-if __name__ == "__main__":
-    for row in run():
-        print(row)
