@@ -22,17 +22,19 @@ CHECKPOINT_DIR = "checkpoints"
 
 
 def select_samples(samples: list[Sample], config: TrainConfig) -> list[Sample]:
-    """Seeded training subset: equal CONTINUE/STOP counts when ``balance_decisions``."""
+    """Seeded training subset with ``stop_fraction`` STOP samples (None: as in the data)."""
     rng = random.Random(config.seed)
     pool = list(samples)
     rng.shuffle(pool)
-    if config.balance_decisions:
+    if config.stop_fraction is not None:
         stops = [s for s in pool if s.decision == "stop"]
         continues = [s for s in pool if s.decision == "continue"]
-        per_class = min(len(stops), len(continues))
+        fraction = config.stop_fraction
+        total = min(len(stops) / fraction, len(continues) / (1 - fraction))
         if config.max_samples:
-            per_class = min(per_class, config.max_samples // 2)
-        pool = stops[:per_class] + continues[:per_class]
+            total = min(total, config.max_samples)
+        n_stop = round(total * fraction)
+        pool = stops[:n_stop] + continues[: round(total) - n_stop]
         rng.shuffle(pool)
     elif config.max_samples:
         pool = pool[: config.max_samples]

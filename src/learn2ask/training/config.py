@@ -84,7 +84,7 @@ class TrainConfig:
     output_dir: str = "runs/train"
     seed: int = 0
     max_samples: int | None = None
-    balance_decisions: bool = True
+    stop_fraction: float | None = 0.5
     learning_rate: float = 2e-4
     epochs: float = 1.0
     max_steps: int = -1
@@ -125,6 +125,8 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>") -> TrainCon
         else:
             kwargs[key] = value
     config = TrainConfig(**kwargs)
+    if config.stop_fraction is not None and not 0.0 < config.stop_fraction < 1.0:
+        raise ConfigError(f"{source}: stop_fraction must be in (0, 1) or null")
     if config.method not in METHODS:
         raise ConfigError(f"{source}: method must be one of {METHODS}, got '{config.method}'")
     return config
