@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from learn2ask.rewards.fusion import FusionConfig
@@ -100,3 +102,32 @@ def test_trl_reward_function_handles_conversational_completions(embedding_grader
     assert values[1] == pytest.approx(1.0)  # right decision, R_a 0, three questions -> P 0
     assert reward.__name__ == "learn2ask_hierarchical"
     assert logged["r_s"] == 1.0 and logged["grading_failures"] == 0.0
+
+
+def test_trl_reward_excludes_grading_failures_by_default(headache_sample):
+    # TRL 1.16 maps None to NaN and gives an all-NaN completion no advantage: no made-up R_a.
+    reward = LearnToAskReward(RewardScorer(CountingGrader(fail=True), FusionConfig()),
+                              [headache_sample])
+    values = reward(prompts=["p", "p"], completions=["Where does it hurt?", "<stop />"],
+                    sample_id=[headache_sample.id] * 2, trainer_state=None, log_extra=None)
+    assert values == [None, 0.0]
+    assert reward.last_metrics["grading_failures"] == 1.0
+
+
+def test_trl_reward_zero_policy_and_unknown_ids(headache_sample):
+    reward = LearnToAskReward(RewardScorer(CountingGrader(fail=True), FusionConfig()),
+                              [headache_sample], on_failure="zero")
+    assert reward(prompts=["p"], completions=["Where does it hurt?"],
+                  sample_id=[headache_sample.id]) == [pytest.approx(2.0)]  # R_s (1+0) + P
+    with pytest.raises(KeyError, match="not among"):
+        reward(prompts=["p"], completions=["Why?"], sample_id=["nope"])
+
+
+def test_int8_grader_still_ranks_the_expert_first(headache_sample):
+    from learn2ask.rewards.graders.embedding import EmbeddingGrader
+
+    config = dataclasses.replace(EmbeddingGraderConfig.load(), quantize_int8=True)
+    grader = EmbeddingGrader(config)
+    sims = grader.similarities(["When did your headache start?", "How are you?"],
+                               [headache_sample] * 2)
+    assert sims[0] > 0.8 > sims[1]

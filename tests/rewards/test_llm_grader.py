@@ -34,7 +34,9 @@ def test_parse_grade_rejects_out_of_range_and_junk(text):
 
 @pytest.mark.slow
 def test_real_server_grades_or_counts_failures(local_llm_server, tmp_path, headache_sample):
-    grader = grader_for(local_llm_server, tmp_path, model="smollm2-135m-instruct", timeout=120)
+    # Short replies, no re-ask: keeps the CPU cost of a 135M judge small in CI.
+    grader = grader_for(local_llm_server, tmp_path, model="smollm2-135m-instruct", timeout=120,
+                        max_tokens=48, parse_retries=0)
     questions = ["When did the headache start?", "How are you?", "Any ankle swelling?"]
     results = grader(questions, [headache_sample] * 3)
     assert len(results) == 3

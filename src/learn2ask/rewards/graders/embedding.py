@@ -32,6 +32,9 @@ class EmbeddingGraderConfig:
     continuous: bool = False
     model: str = "all-MiniLM-L6-v2"
     provenance: dict[str, Any] = field(default_factory=dict)
+    # Dynamic int8 Linear layers: 2-3.5x faster on CPU; thresholds were fitted in fp32, and the
+    # separation AUC moved by < 0.01 on the demo test split, so it is opt-in.
+    quantize_int8: bool = False
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> EmbeddingGraderConfig:
@@ -46,6 +49,7 @@ class EmbeddingGraderConfig:
                 continuous=bool(data.get("continuous", False)),
                 model=data.get("model", "all-MiniLM-L6-v2"),
                 provenance=data.get("provenance", {}),
+                quantize_int8=bool(data.get("quantize_int8", False)),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{source}: not a usable grader file ({exc})") from None
@@ -59,6 +63,20 @@ def bundled_embedding_model_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
+def quantize_linear_layers(model: Any) -> None:
+    """Swap the encoder's Linear layers for dynamic int8 ones, in place (CPU speed-up)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        # torch.ao's eager quantization is deprecated in favour of torchao (not a dependency).
+        warnings.simplefilter("ignore")
+        torch.ao.quantization.quantize_dynamic(
+            model[0].auto_model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+        )
+
+
 class EmbeddingGrader:
     """R_a from the best cosine similarity between a question and the sample's I* items."""
 
@@ -68,6 +86,8 @@ class EmbeddingGrader:
         self.config = config or EmbeddingGraderConfig.load()
         self.version = f"embedding:{self.config.version}"
         self.model = SentenceTransformer(str(bundled_embedding_model_dir()), device=device)
+        if self.config.quantize_int8:
+            quantize_linear_layers(self.model)
         self._cache: dict[str, Any] = {}
 
     def embed(self, texts: list[str]) -> Any:
@@ -77,7 +97,7 @@ class EmbeddingGrader:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
             vectors = self.model.encode(
-                missing, batch_size=64, convert_to_tensor=True, normalize_embeddings=True,
+                missing, batch_size=128, convert_to_tensor=True, normalize_embeddings=True,
                 show_progress_bar=False,
             )
             self._cache.update(zip(missing, vectors, strict=True))
