@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 Messages = list[dict[str, str]]
+T = TypeVar("T")
 
 
 class LLMError(Exception):
@@ -255,3 +256,47 @@ def chat_many_sync(
             return await client.chat_many(conversations, **kwargs)
 
     return asyncio.run(run())
+
+
+class InvalidReplyError(ValueError):
+    """The endpoint answered, but every reply failed validation; ``reason`` says why."""
+
+    def __init__(self, attempts: int, reason: str) -> None:
+        self.attempts = attempts
+        self.reason = reason
+        super().__init__(f"invalid reply after {attempts} tries: {reason}")
+
+
+async def chat_validated(
+    client: ChatClient,
+    messages: Messages,
+    parse: Callable[[str], T],
+    *,
+    max_tokens: int,
+    json_schema: dict[str, Any] | None = None,
+    parse_retries: int = 1,
+    stats: dict[str, int] | None = None,
+) -> T:
+    """Ask at temperature 0 and validate the reply with ``parse`` (which raises ``ValueError``).
+
+    An invalid reply is re-asked at most ``parse_retries`` times with the reason appended;
+    after that :class:`InvalidReplyError` is raised. Transport failures raise :class:`LLMError`
+    (already retried by the client). ``stats["model_calls"]`` counts the requests made.
+    """
+    reason = "no reply"
+    attempts = 1 + parse_retries
+    for _ in range(attempts):
+        if stats is not None:
+            stats["model_calls"] = stats.get("model_calls", 0) + 1
+        text = await client.chat(messages, temperature=0.0, max_tokens=max_tokens,
+                                 json_schema=json_schema)
+        try:
+            return parse(text)
+        except ValueError as exc:
+            reason = f"{exc} (reply: {text[:80]!r})"
+            messages = [
+                *messages,
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": f"Invalid reply: {exc}. Reply with the JSON only."},
+            ]
+    raise InvalidReplyError(attempts, reason)

@@ -20,7 +20,13 @@ from pydantic import BaseModel, Field, ValidationError
 
 from learn2ask.data.types import InfoItem, Turn
 from learn2ask.io import write_json_atomic
-from learn2ask.models.client import ChatClient, ClientConfig, LLMError
+from learn2ask.models.client import (
+    ChatClient,
+    ClientConfig,
+    InvalidReplyError,
+    LLMError,
+    chat_validated,
+)
 from learn2ask.targets.base import ExtractionFailure
 
 PROMPT_VERSION = "extract-v1"
@@ -136,30 +142,19 @@ class LLMExtractor:
             self.stats["cache_hits"] += 1
             cached = json.loads(cache_path.read_text(encoding="utf-8"))
             return [InfoItem.from_dict(i) for i in cached["items"]]
-        reason = "no reply"
-        for _ in range(1 + self.config.parse_retries):
-            try:
-                self.stats["model_calls"] += 1
-                text = await client.chat(
-                    messages, temperature=0.0, max_tokens=self.config.max_tokens,
-                    json_schema=ExtractionReply.model_json_schema(),
-                )
-            except LLMError as exc:
-                return ExtractionFailure(reason=f"endpoint error: {exc}")
-            try:
-                items = parse_extraction(text, self.config.attributes)
-            except ValueError as exc:
-                reason = str(exc)
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": text},
-                    {"role": "user", "content": f"That reply is invalid ({reason}). Reply "
-                     "with the JSON object only."},
-                ]
-                continue
-            write_json_atomic(cache_path, {"items": [i.to_dict() for i in items]})
-            return items
-        return ExtractionFailure(reason=f"invalid extraction reply: {reason}")
+        try:
+            items = await chat_validated(
+                client, messages, lambda text: parse_extraction(text, self.config.attributes),
+                max_tokens=self.config.max_tokens,
+                json_schema=ExtractionReply.model_json_schema(),
+                parse_retries=self.config.parse_retries, stats=self.stats,
+            )
+        except LLMError as exc:
+            return ExtractionFailure(reason=f"endpoint error: {exc}")
+        except InvalidReplyError as exc:
+            return ExtractionFailure(reason=f"invalid extraction reply: {exc.reason}")
+        write_json_atomic(cache_path, {"items": [i.to_dict() for i in items]})
+        return items
 
     def _cache_path(self, messages: list[dict[str, str]]) -> Path:
         key = json.dumps(

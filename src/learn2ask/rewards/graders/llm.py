@@ -23,7 +23,13 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from learn2ask.data.types import Sample
-from learn2ask.models.client import ChatClient, ClientConfig, LLMError
+from learn2ask.models.client import (
+    ChatClient,
+    ClientConfig,
+    InvalidReplyError,
+    LLMError,
+    chat_validated,
+)
 from learn2ask.rewards.graders.base import GradeResult
 from learn2ask.targets.llm import render_turns
 
@@ -149,29 +155,17 @@ class LLMGrader:
             self.stats["cache_hits"] += 1
             return GradeResult(cached)
         messages = grading_messages(question, sample, self.config.context_turns)
-        reason = "no reply"
-        for _ in range(1 + self.config.parse_retries):
-            try:
-                self.stats["model_calls"] += 1
-                text = await client.chat(
-                    messages, temperature=0.0, max_tokens=self.config.max_tokens,
-                    json_schema=GradeReply.model_json_schema(),
-                )
-            except LLMError as exc:
-                self.stats["failures"] += 1
-                return GradeResult(None, f"endpoint error: {exc}")
-            try:
-                score = parse_grade(text)
-            except ValueError as exc:
-                reason = f"{exc} (reply: {text[:80]!r})"
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": text},
-                    {"role": "user", "content": f"Invalid reply: {exc}. Reply with the JSON only."},
-                ]
-                continue
-            self._cache.put(key, score)
-            return GradeResult(score)
-        self.stats["failures"] += 1
-        return GradeResult(None, f"unparseable grade after {1 + self.config.parse_retries} "
-                           f"tries: {reason}")
+        try:
+            score = await chat_validated(
+                client, messages, parse_grade, max_tokens=self.config.max_tokens,
+                json_schema=GradeReply.model_json_schema(),
+                parse_retries=self.config.parse_retries, stats=self.stats,
+            )
+        except LLMError as exc:
+            self.stats["failures"] += 1
+            return GradeResult(None, f"endpoint error: {exc}")
+        except InvalidReplyError as exc:
+            self.stats["failures"] += 1
+            return GradeResult(None, f"unparseable grade after {exc.attempts} tries: {exc.reason}")
+        self._cache.put(key, score)
+        return GradeResult(score)
