@@ -23,6 +23,10 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
     assert (tmp_path / "report" / "report.html").is_file()
     printed = capsys.readouterr().out
     assert "| ave_total_reward |" in printed and "report.html" in printed
+    assert "grpo − sft (paired)" in printed  # what GRPO added over the SFT stage
+    base = json.loads((tmp_path / "eval" / "base" / "eval_summary.json").read_text())
+    sft = json.loads((tmp_path / "eval" / "sft" / "eval_summary.json").read_text())
+    assert base["prompt"] == sft["prompt"]  # base sees the prompt the recipe trains with
     # Every stage's outputs exist: a rerun skips them all.
     assert main(args) == 0
     rerun = capsys.readouterr().out

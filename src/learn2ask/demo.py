@@ -47,7 +47,7 @@ def bundled_config(method: str) -> Path:
 def run_demo(settings: DemoSettings) -> Path:
     """Run (or resume) every stage; returns the report's HTML path."""
     from learn2ask.data.prepare import PrepareConfig, prepare_dataset, preset_paths
-    from learn2ask.evaluation.report import load_run, markdown_table, metrics_table, write_report
+    from learn2ask.evaluation.report import write_report
     from learn2ask.targets.qa import QAExtractor
     from learn2ask.training import load_train_config, run_training
 
@@ -79,10 +79,13 @@ def run_demo(settings: DemoSettings) -> Path:
         evals.append(_evaluate(settings, str(run_dir), method, test, started))
 
     _say("report", started)
-    report = write_report(evals, out / "report", samples_path=test,
-                          title="learn2ask demo: base vs SFT vs SFT+GRPO (SmolLM2-135M)")
+    report, table = write_report(
+        evals, out / "report", samples_path=test,
+        title="learn2ask demo: base vs SFT vs SFT+GRPO (SmolLM2-135M)",
+        diff_pairs=(("grpo", "sft"), ("grpo", "base")),
+    )
     print()
-    print(markdown_table(metrics_table([load_run(p) for p in evals])))
+    print(table)
     print()
     _say(f"done. report: {report}", started)
     return report

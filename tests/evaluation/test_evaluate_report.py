@@ -39,11 +39,14 @@ def test_evaluate_resume_and_report(tiny_model_dir, test_samples, tmp_path):
     args = ["evaluate", "--model", str(tiny_model_dir), "--samples", str(test_samples),
             "--out", str(out), "--max-samples", "6", "--balanced", "--n-rollouts", "2",
             "--temperature", "1.0", "--max-new-tokens", "6", "--replay",
-            "--replay-dialogues", "2", "--replay-turns", "2", "--name", "tiny"]
+            "--replay-dialogues", "2", "--replay-turns", "2", "--name", "tiny",
+            "--max-context-chars", "200"]
     assert main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"ave_total_reward", "ave_stop_decision", "grading_failures"}
     assert all({"mean", "ci_low", "ci_high"} <= set(v) for v in metrics.values())
+    summary = json.loads((out / "eval_summary.json").read_text())
+    assert summary["prompt"]["max_context_chars"] == 200
     rollouts = (out / "rollouts.jsonl").read_text().splitlines()
     assert len(rollouts) == 12  # 6 samples x 2 rollouts
     replay = json.loads((out / "replay_metrics.json").read_text())

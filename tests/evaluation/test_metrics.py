@@ -59,3 +59,17 @@ def test_bootstrap_ci_brackets_mean_and_is_seeded():
     assert low < 0.5 < high
     assert (low, high) == bootstrap_ci(values, seed=1)
     assert bootstrap_ci([3.0]) == (3.0, 3.0)
+
+
+def test_resume_drops_incomplete_samples_and_torn_lines(tmp_path):
+    import json
+
+    from learn2ask.evaluation.rollouts import resume_rollouts
+
+    path = tmp_path / "rollouts.jsonl"
+    full = [row("A", "A_0", "stop", 1.0, 1.0, 1.0, 4.0, k) for k in range(2)]
+    half = [row("B", "B_0", "stop", 1.0, 1.0, 1.0, 4.0, 0)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in full + half) + '{"sample_id": "C')
+    assert resume_rollouts(path, n_rollouts=2) == full
+    # The file now holds only whole samples, so appending after it is safe.
+    assert [json.loads(x) for x in path.read_text().splitlines()] == full

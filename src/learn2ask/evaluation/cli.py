@@ -67,14 +67,26 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=Path, default=None,
                         help="test samples JSONL, to show contexts in the examples")
     parser.add_argument("--title", default="learn2ask evaluation report", help="page title")
+    parser.add_argument("--diff", action="append", default=[], metavar="NEW:OLD",
+                        type=parse_diff_pair,
+                        help="add a column NEW − OLD (run names) with a paired bootstrap CI; "
+                        "repeatable")
+
+
+def parse_diff_pair(text: str) -> tuple[str, str]:
+    """``"grpo:sft"`` -> ``("grpo", "sft")``."""
+    new, sep, old = text.partition(":")
+    if not sep or not new or not old:
+        raise argparse.ArgumentTypeError(f"expected NEW:OLD run names, got '{text}'")
+    return new, old
 
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the comparison report."""
-    from learn2ask.evaluation.report import load_run, markdown_table, metrics_table, write_report
+    from learn2ask.evaluation.report import write_report
 
-    path = write_report(args.runs, args.out, args.samples, args.title)
-    print(markdown_table(metrics_table([load_run(p) for p in args.runs])))
+    path, table = write_report(args.runs, args.out, args.samples, args.title, args.diff)
+    print(table)
     print(f"report: {path}")
     return 0
 

@@ -31,6 +31,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from learn2ask.rewards.fusion import FusionConfig, fuse
+
 Row = dict[str, Any]
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -129,3 +131,39 @@ def compute_metrics(rows: Sequence[Row], n_boot: int = 1000, seed: int = 0) -> d
     results["grading_failures"] = {"mean": failures, "ci_low": failures, "ci_high": failures,
                                    "n_rollouts": len(rows)}
     return results
+
+
+def paired_difference(
+    rows_new: Sequence[Row], rows_old: Sequence[Row], n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """``new - old`` per metric over the dialogues both runs evaluated, with a paired 95%
+    bootstrap CI (dialogues resampled, each keeping both runs' values)."""
+    results: dict[str, Any] = {}
+    for name in METRIC_NAMES:
+        new, old = dialogue_means(rows_new, name), dialogue_means(rows_old, name)
+        diffs = [new[d] - old[d] for d in sorted(set(new) & set(old))]
+        if not diffs:
+            results[name] = {"mean": None, "ci_low": None, "ci_high": None, "n_dialogues": 0}
+            continue
+        low, high = bootstrap_ci(diffs, n_boot=n_boot, seed=seed)
+        results[name] = {"mean": round(mean(diffs), 4), "ci_low": round(low, 4),
+                         "ci_high": round(high, 4), "n_dialogues": len(diffs)}
+    return results
+
+
+def always_stop_rows(rows: Sequence[Row], fusion: FusionConfig) -> list[Row]:
+    """What a policy that always replies ``<stop />`` would score on the same samples.
+
+    A reference point for the table: on a balanced set such a policy already earns a high
+    ``ave_total_reward`` (a right STOP scores R_a = 1 by the authors' gating), so a trained
+    policy must beat it, not only the base model, to show it learned *when* to stop.
+    """
+    reference = []
+    for row in rows:
+        if row.get("rollout", 0) != 0:
+            continue
+        right = 1.0 if row["decision"] == "stop" else 0.0
+        reference.append({"sample_id": row["sample_id"], "dialogue_id": row["dialogue_id"],
+                          "decision": row["decision"], "rollout": 0, "r_a": right,
+                          "r_s": right, "p": right, "reward": fuse(right, right, right, fusion)})
+    return reference

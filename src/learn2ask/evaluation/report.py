@@ -10,14 +10,21 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from learn2ask.errors import InputError
-from learn2ask.evaluation.metrics import METRIC_NAMES
+from learn2ask.errors import ConfigError, InputError
+from learn2ask.evaluation.metrics import (
+    METRIC_NAMES,
+    always_stop_rows,
+    compute_metrics,
+    paired_difference,
+)
 from learn2ask.evaluation.rollouts import METRICS_FILE, ROLLOUTS_FILE, SUMMARY_FILE, read_rollouts
 from learn2ask.io import write_text_atomic
+from learn2ask.rewards.fusion import FusionConfig
 
 REPLAY_KEYS = ("coverage", "turns_used", "premature_stop_rate", "late_stop_rate")
 
@@ -75,17 +82,46 @@ def fmt(stat: dict[str, Any] | None) -> str:
     return f"{stat['mean']:.3f} [{stat['ci_low']:.3f}, {stat['ci_high']:.3f}]"
 
 
-def metrics_table(runs: list[Run]) -> list[list[str]]:
-    """Rows of the side-by-side table: header, then one row per metric."""
-    table = [["metric", *[r.name for r in runs]]]
+def differences(runs: list[Run], pairs: Sequence[tuple[str, str]]) -> list[tuple[str, dict]]:
+    """``(header, paired difference)`` for each ``(new, old)`` pair of run names."""
+    by_name = {run.name: run for run in runs}
+    columns = []
+    for new, old in pairs:
+        missing = [n for n in (new, old) if n not in by_name]
+        if missing:
+            raise ConfigError(f"--diff names unknown run(s) {missing}; runs: {sorted(by_name)}")
+        rows_new = read_rollouts(by_name[new].path / ROLLOUTS_FILE)
+        rows_old = read_rollouts(by_name[old].path / ROLLOUTS_FILE)
+        columns.append((f"{new} − {old} (paired)", paired_difference(rows_new, rows_old)))
+    return columns
+
+
+ALWAYS_STOP = "always <stop /> (reference)"
+
+
+def always_stop_reference(run: Run) -> tuple[str, dict]:
+    """Column of what an always-``<stop />`` policy scores on ``run``'s samples and fusion."""
+    fusion = FusionConfig(**run.summary.get("fusion", {}))
+    rows = always_stop_rows(read_rollouts(run.path / ROLLOUTS_FILE), fusion)
+    return ALWAYS_STOP, compute_metrics(rows)
+
+
+def metrics_table(runs: list[Run], diffs: Sequence[tuple[str, dict]] = ()) -> list[list[str]]:
+    """Rows of the side-by-side table: header, then one row per metric; ``diffs`` (extra
+    columns such as :func:`differences` or :func:`always_stop_reference`) add one each."""
+    table = [["metric", *[r.name for r in runs], *[header for header, _ in diffs]]]
     for name in METRIC_NAMES:
-        table.append([name, *[fmt(r.metrics.get(name)) for r in runs]])
+        table.append([name, *[fmt(r.metrics.get(name)) for r in runs],
+                      *[fmt(d.get(name)) for _, d in diffs]])
+    blank = [""] * len(diffs)
     table.append(["grading_failures",
-                  *[str(r.metrics.get("grading_failures", {}).get("mean", "n/a")) for r in runs]])
+                  *[str(r.metrics.get("grading_failures", {}).get("mean", "n/a")) for r in runs],
+                  *blank])
     if any(r.replay for r in runs):
         for key in REPLAY_KEYS:
             table.append([f"replay_{key}",
-                          *[fmt(r.replay.get(key)) if r.replay else "n/a" for r in runs]])
+                          *[fmt(r.replay.get(key)) if r.replay else "n/a" for r in runs],
+                          *blank])
     return table
 
 
@@ -207,11 +243,17 @@ def _episode_caption(episode: dict[str, Any]) -> str:
 
 
 def write_report(run_dirs: list[Path], out: Path, samples_path: Path | None = None,
-                 title: str = "learn2ask evaluation report") -> Path:
-    """Write ``report.md``, ``report.html`` and the PNG figures into ``out``."""
+                 title: str = "learn2ask evaluation report",
+                 diff_pairs: Sequence[tuple[str, str]] = ()) -> tuple[Path, str]:
+    """Write ``report.md``, ``report.html`` and the PNG figures into ``out``.
+
+    ``diff_pairs`` are ``(new, old)`` run names to show as paired differences. Returns the HTML
+    path and the metrics table as Markdown.
+    """
     runs = [load_run(p) for p in run_dirs]
+    table = metrics_table(runs, [always_stop_reference(runs[0]),
+                                 *differences(runs, diff_pairs)])
     out.mkdir(parents=True, exist_ok=True)
-    table = metrics_table(runs)
     bars = plot_metric_bars(runs, out / "metrics.png")
     curves = plot_reward_curves(runs, out / "reward_curves.png")
     examples = example_rows(runs, samples_path)
@@ -221,6 +263,15 @@ def write_report(run_dirs: list[Path], out: Path, samples_path: Path | None = No
         "samples within a dialogue, then dialogues, so a long dialogue does not outweigh short "
         "ones; the bootstrap resamples dialogues. Grading failures are excluded and counted.",
     ]
+    notes.append(f"Column '{ALWAYS_STOP}': the score of a policy that always stops, computed on "
+                 f"the samples of {runs[0].name} (same fusion). A right STOP earns R_a = 1, so "
+                 "on a balanced set this trivial policy scores high: a trained policy has to "
+                 "beat it on ave_total_reward while keeping ave_continue_decision up.")
+    if diff_pairs:
+        notes.append("Columns 'A − B (paired)': mean over the dialogues both runs evaluated of "
+                     "A's per-dialogue value minus B's, with a paired bootstrap CI (dialogues "
+                     "resampled); an interval excluding 0 is a difference beyond resampling "
+                     "noise. Computed from both runs' rollouts.jsonl.")
     sources = [str(p) for run in runs for p in run.sources]
     sources += [str(run.path / ROLLOUTS_FILE) for run in runs]
     sources += [str(run.path / REPLAY_FILE) for run in runs if (run.path / REPLAY_FILE).is_file()]
@@ -233,7 +284,7 @@ def write_report(run_dirs: list[Path], out: Path, samples_path: Path | None = No
     write_text_atomic(out / "report.md", md)
     write_text_atomic(out / "report.html", _html(title, table, notes, examples, replays, bars,
                                                  curves, sources))
-    return out / "report.html"
+    return out / "report.html", markdown_table(table)
 
 
 def _markdown(title: str, runs: list[Run], table: list[list[str]], notes: list[str],

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import compute_metrics
-from learn2ask.io import append_jsonl, write_json_atomic
+from learn2ask.io import append_jsonl, write_json_atomic, write_jsonl_atomic
 from learn2ask.models.backends import PolicyBackend
 from learn2ask.models.generation import GenerationConfig
 from learn2ask.models.policy import build_policy_messages, parse_policy_response
@@ -68,6 +69,22 @@ def read_rollouts(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def resume_rollouts(path: Path, n_rollouts: int) -> list[dict[str, Any]]:
+    """Rows of samples that already have all ``n_rollouts`` rollouts.
+
+    A sample cut off mid-way (or evaluated with fewer rollouts before) is dropped from the file
+    and generated again as a whole, so its rollouts all come from one pass.
+    """
+    rows = read_rollouts(path)
+    counts = Counter(r["sample_id"] for r in rows)
+    complete = [r for r in rows if counts[r["sample_id"]] >= n_rollouts]
+    # Rewrite also when a torn last line was skipped: appending after it would corrupt a row.
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    if len(complete) != sum(1 for line in lines if line.strip()):
+        write_jsonl_atomic(path, complete)
+    return complete
+
+
 def evaluate_policy(
     policy: PolicyBackend,
     samples: list[Sample],
@@ -81,7 +98,7 @@ def evaluate_policy(
     out.mkdir(parents=True, exist_ok=True)
     chosen = select_eval_samples(samples, config)
     path = out / ROLLOUTS_FILE
-    rows = read_rollouts(path)
+    rows = resume_rollouts(path, config.n_rollouts)
     done = {r["sample_id"] for r in rows}
     todo = [s for s in chosen if s.id not in done]
     for start in range(0, len(todo), config.chunk_size):
