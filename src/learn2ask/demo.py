@@ -29,7 +29,8 @@ class DemoSettings:
     out: Path
     model: str = "smollm2-135m-instruct"
     eval_samples: int = 40
-    replay_dialogues: int = 8
+    replay_dialogues: int = 6
+    replay_turns: int = 4
     sft_steps: int | None = None
     grpo_steps: int | None = None
     max_new_tokens: int = 32
@@ -115,7 +116,8 @@ def _evaluate(settings: DemoSettings, model: str, name: str, test: Path, started
     if settings.replay_dialogues:
         replay_dialogues(policy, samples, scorer.grader,
                          ReplayConfig(max_dialogues=settings.replay_dialogues,
-                                      generation=generation), out)
+                                      max_turns=settings.replay_turns, generation=generation),
+                         out)
     return out
 
 
@@ -125,8 +127,10 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="smollm2-135m-instruct", help="base policy model")
     parser.add_argument("--eval-samples", type=int, default=40,
                         help="balanced held-out samples per evaluation")
-    parser.add_argument("--replay-dialogues", type=int, default=8,
+    parser.add_argument("--replay-dialogues", type=int, default=6,
                         help="dialogues in the replay evaluation (0 = skip)")
+    parser.add_argument("--replay-turns", type=int, default=4,
+                        help="question limit per replayed dialogue")
     parser.add_argument("--sft-steps", type=int, default=None, help="override SFT max_steps")
     parser.add_argument("--grpo-steps", type=int, default=None, help="override GRPO max_steps")
 
@@ -134,7 +138,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 def run_demo_command(args: argparse.Namespace) -> int:
     """Entry point of ``learn2ask demo``."""
     run_demo(DemoSettings(out=args.out, model=args.model, eval_samples=args.eval_samples,
-                          replay_dialogues=args.replay_dialogues, sft_steps=args.sft_steps,
+                          replay_dialogues=args.replay_dialogues,
+                          replay_turns=args.replay_turns, sft_steps=args.sft_steps,
                           grpo_steps=args.grpo_steps))
     return 0
 
