@@ -68,3 +68,9 @@ def test_failed_grade_is_never_a_silent_zero():
                               error="endpoint error: HTTP 500")
     assert result.reward is None and result.r_a is None
     assert result.error == "endpoint error: HTTP 500"
+
+
+def test_text_without_question_or_stop_makes_no_decision():
+    rambling = score_components(parse_policy_response("do do do do"), "continue", None,
+                                FusionConfig())
+    assert (rambling.r_s, rambling.r_a, rambling.p, rambling.reward) == (0.0, 0.0, 0.0, 0.0)

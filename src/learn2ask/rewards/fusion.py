@@ -6,7 +6,8 @@ Hierarchical fusion (the paper's default, beta = 2 in the authors' code)::
 
 Variants: ``sum`` = R_s + R_a + P, ``ra_only`` = beta * R_a + P, ``rs_only`` = (1 + beta) * R_s + P.
 Gating as in the authors' code: a wrong decision gets R_a = 0 and P = 0; a right STOP gets
-R_a = 1, and P = 1 only for a clean ``<stop />``.
+R_a = 1, and P = 1 only for a clean ``<stop />``. A reply that neither asks a question nor
+stops makes no decision, so it gets R_s = 0.
 """
 
 from __future__ import annotations
@@ -54,9 +55,18 @@ def format_score(parsed: ParsedResponse) -> float:
     return {1: 1.0, 2: 0.5}.get(parsed.n_questions, 0.0)
 
 
+def made_decision(parsed: ParsedResponse) -> Decision | None:
+    """The decision a reply actually makes: STOP (stop tag), CONTINUE (it asks at least one
+    question), or None for text that does neither. Such text is not read as "continue": that
+    guess would pay a policy for rambling instead of asking (GRPO finds it quickly)."""
+    if parsed.assessment == "stop":
+        return "stop"
+    return "continue" if parsed.n_questions >= 1 else None
+
+
 def decision_score(parsed: ParsedResponse, target: Decision) -> float:
-    """R_s: 1 when the reply's assessment equals s*, else 0."""
-    return 1.0 if parsed.assessment == target else 0.0
+    """R_s: 1 when the decision the reply makes equals s*, else 0."""
+    return 1.0 if made_decision(parsed) == target else 0.0
 
 
 def fuse(r_a: float, r_s: float, p: float, config: FusionConfig) -> float:
@@ -72,7 +82,7 @@ def fuse(r_a: float, r_s: float, p: float, config: FusionConfig) -> float:
 
 def needs_content_grade(parsed: ParsedResponse, target: Decision) -> bool:
     """Only a right CONTINUE decision is graded for content; everything else is gated."""
-    return parsed.assessment == "continue" and target == "continue"
+    return target == "continue" and made_decision(parsed) == "continue"
 
 
 def score_components(
