@@ -40,19 +40,22 @@ def _load_times() -> list[dict]:
 
 
 async def _server_load(base_url: str, requests: int, concurrency: int) -> tuple[float, list]:
+    """``concurrency`` workers send ``requests`` in all; latency is per request (no queueing)."""
     latencies: list[float] = []
     config = ClientConfig(base_url=base_url, model=BUNDLED_POLICY, max_concurrency=concurrency,
                           timeout_s=300)
     async with ChatClient(config) as client:
 
-        async def one(i: int) -> None:
-            started = time.perf_counter()
-            await client.chat([{"role": "user", "content": f"Question {i}: what is a cold?"}],
-                              max_tokens=16)
-            latencies.append(time.perf_counter() - started)
+        async def worker(first: int) -> None:
+            for i in range(first, requests, concurrency):
+                started = time.perf_counter()
+                await client.chat(
+                    [{"role": "user", "content": f"Question {i}: what is a cold?"}], max_tokens=16
+                )
+                latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(requests)))
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
         return time.perf_counter() - started, latencies
 
 

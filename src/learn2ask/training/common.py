@@ -247,3 +247,12 @@ def write_summary(config: TrainConfig, out: Path, trainer: Any, started: float,
     }
     summary.update(extra or {})
     write_json_atomic(out / SUMMARY_FILE, summary)
+
+
+def train_and_save(trainer: Any, tokenizer: Any, config: TrainConfig, out: Path, started: float,
+                   resume: bool, extra: dict[str, Any] | None = None) -> Path:
+    """Train (from the last checkpoint when ``resume``), save the model, write the summary."""
+    trainer.train(resume_from_checkpoint=resume and has_checkpoint(out))
+    model_dir = save_final_model(trainer, tokenizer, config, out)
+    write_summary(config, out, trainer, started, extra)
+    return model_dir

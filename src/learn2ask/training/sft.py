@@ -55,7 +55,5 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         peft_config=common.lora_config(config, model),
         callbacks=[common.JsonlLogCallback(out / common.LOG_FILE).callback()],
     )
-    trainer.train(resume_from_checkpoint=resume and common.has_checkpoint(out))
-    model_dir = common.save_final_model(trainer, tokenizer, config, out)
-    common.write_summary(config, out, trainer, started, {"train_samples": len(dataset)})
-    return model_dir
+    return common.train_and_save(trainer, tokenizer, config, out, started, resume,
+                                 {"train_samples": len(dataset)})
