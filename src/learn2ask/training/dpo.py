@@ -13,11 +13,11 @@ from pathlib import Path
 
 from learn2ask.data.types import Sample
 from learn2ask.models.generation import GenerationConfig, LocalGenerator
-from learn2ask.rewards.fusion import FusionConfig
-from learn2ask.rewards.scorer import RewardScorer, build_grader
+from learn2ask.rewards.scorer import RewardScorer
 from learn2ask.targets.base import reference_reply
 from learn2ask.training import common
 from learn2ask.training.config import TrainConfig
+from learn2ask.training.grpo import build_reward
 
 
 def preference_pairs(
@@ -66,10 +66,8 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     common.set_threads(config)
     samples = common.load_training_samples(config)
     model, tokenizer = common.load_start_model(config)
-    scorer = RewardScorer(
-        build_grader("embedding", grader_file=config.grpo.grader_file),
-        FusionConfig(mode=config.grpo.fusion, beta=config.grpo.fusion_beta),  # type: ignore[arg-type]
-    )
+    # The same grader and fusion GRPO would use (embedding, or a remote LLM judge).
+    scorer = build_reward(config, samples).scorer
     rows = preference_pairs(samples, LocalGenerator(model, tokenizer), scorer, config)
     if not rows:
         raise ValueError("no preference pairs: every sampled reply scored as well as the expert")
