@@ -64,30 +64,44 @@ def embedding_rows(grader: EmbeddingGrader, pairs: list[tuple]) -> list[dict]:
     ]
 
 
+def responses_per_s(grader: EmbeddingGrader, questions: list[str], samples: list[Sample]) -> float:
+    """Throughput of one grader call."""
+    started = time.perf_counter()
+    grader(questions, samples)
+    return len(questions) / (time.perf_counter() - started)
+
+
 def embedding_speed(grader: EmbeddingGrader, samples: list[Sample]) -> list[dict]:
+    """Cold (items encoded too) and steady-state (items cached, as in training) throughput."""
+    import torch
+
     continues = [s for s in samples if s.decision == "continue"][:1000]
     questions = [reference_reply(s) for s in continues]
     fresh = EmbeddingGrader()
-    started = time.perf_counter()
-    fresh(questions, continues)
-    cold = len(questions) / (time.perf_counter() - started)
-    other = [f"{q} Please say." for q in questions]  # new questions, item cache warm
-    started = time.perf_counter()
-    fresh(other, continues)
-    warm = len(questions) / (time.perf_counter() - started)
+    cold = responses_per_s(fresh, questions, continues)
+    # New question texts each round; the item cache stays warm, as across GRPO steps.
+    warm = responses_per_s(fresh, [f"{q} Please say." for q in questions], continues)
     quantized = EmbeddingGrader(dataclasses.replace(fresh.config, quantize_int8=True))
-    quantized(questions[:16], continues[:16])  # warm-up
-    started = time.perf_counter()
-    int8_pos = quantized(questions, continues)
-    int8 = len(questions) / (time.perf_counter() - started)
-    agree = sum(a.score == b.score for a, b in zip(int8_pos, fresh(questions, continues),
+    quantized(questions, continues)  # warm-up and item cache
+    int8 = responses_per_s(quantized, [f"{q} Please say." for q in questions], continues)
+    agree = sum(a.score == b.score for a, b in zip(quantized(questions, continues),
+                                                    fresh(questions, continues),
                                                     strict=True)) / len(questions)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        single = responses_per_s(fresh, [f"{q} Tell me." for q in questions], continues)
+    finally:
+        torch.set_num_threads(threads)
+    n = len(questions)
     return [
         row("grader speed", "embedding, cold item cache", round(cold), "responses/s",
-            f"{len(questions)} responses; goal >= 300"),
+            f"{n} responses, their I* items encoded too (once per sample set)"),
         row("grader speed", "embedding, items cached", round(warm), "responses/s",
-            f"{len(questions)} responses"),
-        row("grader speed", "embedding int8 (quantize_int8), cold cache", round(int8),
+            f"{n} new responses, {threads} threads; goal >= 300"),
+        row("grader speed", "embedding, items cached, 1 thread", round(single), "responses/s",
+            "robust when other jobs share the cores (2 busy threads stall each other)"),
+        row("grader speed", "embedding int8 (quantize_int8), items cached", round(int8),
             "responses/s", f"R_a equal to fp32 on {agree:.0%} of responses"),
     ]
 

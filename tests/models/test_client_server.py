@@ -16,6 +16,7 @@ from learn2ask.models.client import (
     LLMRetriesExhausted,
     LLMTimeoutError,
     chat_many_sync,
+    chat_sync,
 )
 
 pytestmark = pytest.mark.slow
@@ -47,11 +48,24 @@ def test_concurrent_requests_are_batched_and_answered(local_llm_server):
     config = ClientConfig(base_url=local_llm_server, model="smollm2-135m-instruct",
                           max_concurrency=8)
     conversations = [[{"role": "user", "content": f"Count to {i}."}] for i in range(8)]
+    health = local_llm_server.removesuffix("/v1") + "/health"
+    before = httpx.get(health).json()
     replies = chat_many_sync(config, conversations, max_tokens=6)
+    after = httpx.get(health).json()
     assert all(isinstance(r, str) and r for r in replies)
+    served = after["requests_served"] - before["requests_served"]
+    assert served == 8
+    assert after["batches_run"] - before["batches_run"] < served  # some shared a generate call
     # Greedy decoding: the same request gives the same text whether batched or alone.
-    alone = chat_many_sync(config, conversations[:1], max_tokens=6)
-    assert alone[0] == replies[0]
+    assert chat_sync(config, conversations[0], max_tokens=6) == replies[0]
+
+
+def test_json_schema_request_is_accepted(local_llm_server):
+    config = ClientConfig(base_url=local_llm_server, model="smollm2-135m-instruct")
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    reply = chat_sync(config, [{"role": "user", "content": "Reply in JSON."}], max_tokens=8,
+                      json_schema=schema)
+    assert isinstance(reply, str) and reply
 
 
 def test_n_choices_and_seed(local_llm_server):

@@ -31,6 +31,20 @@ def test_local_directory_passes_through(tiny_model_dir):
     assert resolve_model("some-org/some-model") == "some-org/some-model"
 
 
+def test_load_policy_sets_pad_token_and_left_padding(tiny_model_dir):
+    from learn2ask.models.loading import load_policy
+
+    model, tokenizer = load_policy(tiny_model_dir, device="cpu")
+    assert tokenizer.pad_token is not None and tokenizer.padding_side == "left"
+    assert model.generation_config.pad_token_id == tokenizer.pad_token_id
+    assert not model.training
+    generator = LocalGenerator(model, tokenizer)
+    config = GenerationConfig(max_new_tokens=4, stop=("\n",), batch_size=2)
+    replies = generator.generate(CHAT, config)
+    assert len(replies) == 2 and all("\n" not in r for r in replies)
+    assert "<|im_end|>" not in "".join(replies)  # special tokens are stripped
+
+
 def test_cut_at_stop():
     assert cut_at_stop("Why?\nUser: x", ["\nUser:"]) == "Why?"
     assert cut_at_stop("abc", []) == "abc"

@@ -246,6 +246,17 @@ class ChatClient:
         return base * (0.5 + random.random() / 2)
 
 
+def chat_sync(config: ClientConfig, messages: Messages, **kwargs: Any) -> str:
+    """Blocking convenience wrapper around :meth:`ChatClient.chat` for scripts; raises
+    :class:`LLMError` on failure."""
+
+    async def run() -> str:
+        async with ChatClient(config) as client:
+            return await client.chat(messages, **kwargs)
+
+    return asyncio.run(run())
+
+
 def chat_many_sync(
     config: ClientConfig, conversations: Sequence[Messages], **kwargs: Any
 ) -> list[str | LLMError]:

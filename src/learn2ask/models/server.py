@@ -143,8 +143,10 @@ def create_app(generator: LocalGenerator, model_name: str, max_batch_size: int =
         return _error(400, f"{where}: {first['msg']}" if where else str(first["msg"]))
 
     @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health() -> dict[str, Any]:
+        # The counters let clients (and tests) see that concurrent requests were batched.
+        return {"status": "ok", "batches_run": engine.batches_run,
+                "requests_served": engine.requests_served}
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:

@@ -35,6 +35,9 @@ class EmbeddingGraderConfig:
     # Dynamic int8 Linear layers: 2-3.5x faster on CPU; thresholds were fitted in fp32, and the
     # separation AUC moved by < 0.01 on the demo test split, so it is opt-in.
     quantize_int8: bool = False
+    # Questions are ~12 tokens: small batches waste less padding; on 2 idle cores 32 graded
+    # 400-450 responses/s against 340 for 128.
+    batch_size: int = 32
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> EmbeddingGraderConfig:
@@ -50,6 +53,7 @@ class EmbeddingGraderConfig:
                 model=data.get("model", "all-MiniLM-L6-v2"),
                 provenance=data.get("provenance", {}),
                 quantize_int8=bool(data.get("quantize_int8", False)),
+                batch_size=int(data.get("batch_size", 32)),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{source}: not a usable grader file ({exc})") from None
@@ -97,8 +101,8 @@ class EmbeddingGrader:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
             vectors = self.model.encode(
-                missing, batch_size=128, convert_to_tensor=True, normalize_embeddings=True,
-                show_progress_bar=False,
+                missing, batch_size=self.config.batch_size, convert_to_tensor=True,
+                normalize_embeddings=True, show_progress_bar=False,
             )
             self._cache.update(zip(missing, vectors, strict=True))
         return torch.stack([self._cache[t] for t in texts]) if texts else torch.empty(0)
