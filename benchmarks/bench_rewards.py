@@ -12,16 +12,11 @@ from pathlib import Path
 from benchmarks.common import demo_samples, local_server, row
 from learn2ask.data.samples import load_samples
 from learn2ask.data.types import Sample
+from learn2ask.evaluation.metrics import roc_auc
 from learn2ask.models.client import ClientConfig
 from learn2ask.rewards.graders.embedding import EmbeddingGrader
 from learn2ask.rewards.graders.llm import LLMGrader, LLMGraderConfig
 from learn2ask.targets.base import reference_reply
-
-
-def auc(positives: list[float], negatives: list[float]) -> float:
-    """Probability that a positive outscores a negative (ties count half)."""
-    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
-    return wins / (len(positives) * len(negatives))
 
 
 def separation_pairs(samples: list[Sample], limit: int, seed: int = 0) -> list[tuple]:
@@ -55,11 +50,11 @@ def embedding_rows(grader: EmbeddingGrader, pairs: list[tuple]) -> list[dict]:
     n = len(pairs)
     return [
         row("grader AUC", "embedding R_a (0/0.5/1): real next question vs other dialogue's",
-            round(auc(pos, neg), 3), "AUC", f"{n} test pairs; goal >= 0.75"),
-        row("grader AUC", "embedding similarity (continuous)", round(auc(pos_sim, neg_sim), 3),
+            round(roc_auc(pos, neg), 3), "AUC", f"{n} test pairs; goal >= 0.75"),
+        row("grader AUC", "embedding similarity (continuous)", round(roc_auc(pos_sim, neg_sim), 3),
             "AUC", f"{n} test pairs"),
         row("grader AUC", "embedding, next question hidden from I* (harder)",
-            round(auc(loo_pos, loo_neg), 3), "AUC",
+            round(roc_auc(loo_pos, loo_neg), 3), "AUC",
             f"{len(loo)} pairs: only the expert's LATER questions remain in I*"),
     ]
 
@@ -148,7 +143,7 @@ def llm_rows(pairs: list[tuple]) -> list[dict]:
         ok = [(a.score, b.score) for a, b in zip(pos, neg, strict=True)
               if a.score is not None and b.score is not None]
         failures = sum(r.score is None for r in pos + neg)
-        value = round(auc([a for a, _ in ok], [b for _, b in ok]), 3) if ok else "n/a"
+        value = round(roc_auc([a for a, _ in ok], [b for _, b in ok]), 3) if ok else "n/a"
         rows.append(row("grader AUC", "LLM rubric, SmolLM2-135M as judge", value, "AUC",
                         f"{len(ok)} pairs graded, {failures}/{2 * len(auc_pairs)} grading "
                         "failures (a 135M judge is far too small; use a real judge model)"))

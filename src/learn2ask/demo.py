@@ -14,6 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from learn2ask.cli import Command
+from learn2ask.evaluation.stop_scores import STOP_SCORES_FILE
 from learn2ask.models.policy import PolicyPromptConfig
 
 DEMO_CONFIGS = {
@@ -76,7 +77,7 @@ def run_demo(settings: DemoSettings) -> Path:
                 init_from=str(init) if init else None,
                 max_steps=settings.sft_steps if method == "sft" else settings.grpo_steps,
             )
-            run_training(config, resume=(run_dir / "checkpoints").is_dir())
+            run_training(config, resume=True)  # from the last complete checkpoint, if any
         evals.append(_evaluate(settings, str(run_dir), method, test, started))
 
     _say("report", started)
@@ -95,13 +96,17 @@ def run_demo(settings: DemoSettings) -> Path:
 def _evaluate(settings: DemoSettings, model: str, name: str, test: Path, started: float,
               prompt: PolicyPromptConfig | None = None) -> Path:
     from learn2ask.data.samples import load_samples
-    from learn2ask.evaluation.pipeline import build_policy, build_scorer
+    from learn2ask.evaluation.pipeline import (
+        build_policy,
+        build_scorer,
+        score_local_stop_probabilities,
+    )
     from learn2ask.evaluation.replay import ReplayConfig, replay_dialogues
     from learn2ask.evaluation.rollouts import EvalConfig, evaluate_policy
     from learn2ask.models.generation import GenerationConfig
 
     out = settings.out / "eval" / name
-    if (out / "metrics.json").is_file() and (
+    if all((out / f).is_file() for f in ("metrics.json", STOP_SCORES_FILE)) and (
         settings.replay_dialogues == 0 or (out / "replay_metrics.json").is_file()
     ):
         return out
@@ -110,9 +115,10 @@ def _evaluate(settings: DemoSettings, model: str, name: str, test: Path, started
     policy = build_policy(model, None, prompt=prompt)
     scorer = build_scorer("embedding", "hierarchical", 2.0)
     generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, batch_size=8)
-    evaluate_policy(policy, samples, scorer,
-                    EvalConfig(name=name, max_samples=settings.eval_samples, balanced=True,
-                               generation=generation), out)
+    config = EvalConfig(name=name, max_samples=settings.eval_samples, balanced=True,
+                        generation=generation)
+    evaluate_policy(policy, samples, scorer, config, out)
+    score_local_stop_probabilities(policy, samples, config, out)
     if settings.replay_dialogues:
         replay_dialogues(policy, samples, scorer.grader,
                          ReplayConfig(max_dialogues=settings.replay_dialogues,

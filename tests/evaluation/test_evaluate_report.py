@@ -40,7 +40,7 @@ def test_evaluate_resume_and_report(tiny_model_dir, test_samples, tmp_path):
             "--out", str(out), "--max-samples", "6", "--balanced", "--n-rollouts", "2",
             "--temperature", "1.0", "--max-new-tokens", "6", "--replay",
             "--replay-dialogues", "2", "--replay-turns", "2", "--name", "tiny",
-            "--max-context-chars", "200"]
+            "--max-context-chars", "200", "--stop-probs"]
     assert main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"ave_total_reward", "ave_stop_decision", "grading_failures"}
@@ -51,6 +51,10 @@ def test_evaluate_resume_and_report(tiny_model_dir, test_samples, tmp_path):
     assert len(rollouts) == 12  # 6 samples x 2 rollouts
     replay = json.loads((out / "replay_metrics.json").read_text())
     assert replay["dialogues"] == 2 and 0.0 <= replay["coverage"]["mean"] <= 1.0
+    stop_scores = json.loads((out / "stop_scores.json").read_text())
+    assert len(stop_scores["samples"]) == 6
+    assert all(0.0 < row["p_stop"] < 1.0 for row in stop_scores["samples"])
+    assert 0.0 <= stop_scores["summary"]["stop_auc"]["mean"] <= 1.0
     # A rerun finds every rollout written and generates nothing new.
     assert main(args) == 0
     assert (out / "rollouts.jsonl").read_text().splitlines() == rollouts
@@ -63,6 +67,8 @@ def test_evaluate_resume_and_report(tiny_model_dir, test_samples, tmp_path):
     assert str(out / "metrics.json") in html  # every figure names its source file
     assert (report_dir / "metrics.png").is_file()
     assert "| ave_total_reward |" in (report_dir / "report.md").read_text()
+    assert "| stop_auc |" in (report_dir / "report.md").read_text()
+    assert str(out / "stop_scores.json") in html
 
 
 def test_report_on_missing_run_is_a_clear_error(tmp_path, capsys):

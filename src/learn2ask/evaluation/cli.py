@@ -39,6 +39,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fusion", choices=("hierarchical", "sum", "ra_only", "rs_only"),
                         default="hierarchical", help="reward fusion")
     parser.add_argument("--beta", type=float, default=2.0, help="weight of R_a")
+    parser.add_argument("--stop-probs", action="store_true",
+                        help="also score P(<stop />) per sample (local models): does the "
+                        "policy tell STOP from CONTINUE points, whatever the decoding?")
     parser.add_argument("--replay", action="store_true",
                         help="also run the dialogue-level replay evaluation")
     parser.add_argument("--replay-dialogues", type=int, default=16, help="dialogues to replay")

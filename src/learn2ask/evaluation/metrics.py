@@ -98,6 +98,12 @@ def dialogue_means(rows: Sequence[Row], metric: str) -> dict[str, float]:
     return {d: mean(v) for d, v in per_dialogue.items()}
 
 
+def roc_auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """Probability that a positive outscores a negative (ties count half)."""
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
 def bootstrap_ci(
     values: Sequence[float], n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from learn2ask.data.samples import load_samples
+from learn2ask.data.types import Sample
 from learn2ask.errors import ConfigError
 from learn2ask.evaluation.replay import ReplayConfig, replay_dialogues
-from learn2ask.evaluation.rollouts import EvalConfig, evaluate_policy
+from learn2ask.evaluation.rollouts import EvalConfig, evaluate_policy, select_eval_samples
+from learn2ask.evaluation.stop_scores import score_stop_probabilities
 from learn2ask.models.backends import LocalPolicy, PolicyBackend, RemotePolicy
 from learn2ask.models.client import ClientConfig
 from learn2ask.models.generation import GenerationConfig
@@ -76,6 +78,8 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
                         max_samples=args.max_samples, balanced=args.balanced, seed=args.seed,
                         generation=generation)
     metrics = evaluate_policy(policy, samples, scorer, config, args.out)
+    if args.stop_probs:
+        score_local_stop_probabilities(policy, samples, config, args.out)
     if args.replay:
         embedder = scorer.grader if hasattr(scorer.grader, "embed") else build_grader("embedding")
         replay_dialogues(policy, samples, embedder,
@@ -83,3 +87,13 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
                                       max_turns=args.replay_turns, generation=generation),
                          args.out)
     return metrics
+
+
+def score_local_stop_probabilities(policy: PolicyBackend, samples: list[Sample],
+                                   config: EvalConfig, out: Path) -> dict[str, Any]:
+    """P(stop) on the samples the per-turn evaluation used (``stop_scores.json``)."""
+    if not isinstance(policy, LocalPolicy):
+        raise ConfigError("--stop-probs needs a local model: an endpoint does not return "
+                          "the probability of a given reply")
+    return score_stop_probabilities(policy.generator, select_eval_samples(samples, config),
+                                    policy.prompt_config, out, seed=config.seed)

@@ -23,10 +23,12 @@ from learn2ask.evaluation.metrics import (
     paired_difference,
 )
 from learn2ask.evaluation.rollouts import METRICS_FILE, ROLLOUTS_FILE, SUMMARY_FILE, read_rollouts
+from learn2ask.evaluation.stop_scores import STOP_SCORES_FILE
 from learn2ask.io import write_text_atomic
 from learn2ask.rewards.fusion import FusionConfig
 
 REPLAY_KEYS = ("coverage", "turns_used", "premature_stop_rate", "late_stop_rate")
+STOP_SCORE_KEYS = ("p_stop_on_stop", "p_stop_on_continue", "stop_auc")
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Run:
     metrics: dict[str, Any]
     summary: dict[str, Any]
     replay: dict[str, Any] | None = None
+    stop_scores: dict[str, Any] | None = None
     train_log: list[dict[str, Any]] = field(default_factory=list)
     train_log_path: Path | None = None
     sources: list[Path] = field(default_factory=list)
@@ -57,6 +60,10 @@ def load_run(path: Path) -> Run:
     if replay_path.is_file():
         run.replay = json.loads(replay_path.read_text(encoding="utf-8"))
         run.sources.append(replay_path)
+    stop_path = path / STOP_SCORES_FILE
+    if stop_path.is_file():
+        run.stop_scores = json.loads(stop_path.read_text(encoding="utf-8"))["summary"]
+        run.sources.append(stop_path)
     log_path = training_log_for(summary.get("model", ""))
     if log_path is not None:
         run.train_log = [json.loads(x) for x in log_path.read_text(encoding="utf-8").splitlines()
@@ -122,6 +129,9 @@ def metrics_table(runs: list[Run], diffs: Sequence[tuple[str, dict]] = ()) -> li
             table.append([f"replay_{key}",
                           *[fmt(r.replay.get(key)) if r.replay else "n/a" for r in runs],
                           *blank])
+    if any(r.stop_scores for r in runs):
+        for key in STOP_SCORE_KEYS:
+            table.append([key, *[fmt((r.stop_scores or {}).get(key)) for r in runs], *blank])
     return table
 
 
@@ -272,6 +282,13 @@ def write_report(run_dirs: list[Path], out: Path, samples_path: Path | None = No
                      "A's per-dialogue value minus B's, with a paired bootstrap CI (dialogues "
                      "resampled); an interval excluding 0 is a difference beyond resampling "
                      "noise. Computed from both runs' rollouts.jsonl.")
+    if any(r.stop_scores for r in runs):
+        notes.append("Rows p_stop_*: the probability the model gives to replying exactly the "
+                     "stop tag (teacher-forced, stop_scores.json), on STOP and on CONTINUE "
+                     "samples; stop_auc: how well that probability tells the two apart (0.5 = "
+                     "not at all, CI over dialogues). Greedy decoding stops whenever the stop "
+                     "tag's first token beats every single question opening, so a policy can "
+                     "over-stop with P(stop) well under 0.5.")
     sources = [str(p) for run in runs for p in run.sources]
     sources += [str(run.path / ROLLOUTS_FILE) for run in runs]
     sources += [str(run.path / REPLAY_FILE) for run in runs if (run.path / REPLAY_FILE).is_file()]

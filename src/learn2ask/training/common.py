@@ -10,7 +10,7 @@ from typing import Any
 
 from learn2ask.data.samples import load_samples
 from learn2ask.data.types import Sample
-from learn2ask.io import append_jsonl, write_json_atomic
+from learn2ask.io import append_jsonl, write_json_atomic, write_jsonl_atomic
 from learn2ask.models.policy import build_policy_messages, save_prompt_config
 from learn2ask.models.registry import resolve_model
 from learn2ask.training.config import TrainConfig
@@ -152,9 +152,32 @@ def trainer_arguments(config: TrainConfig, out: Path) -> dict[str, Any]:
     }
 
 
-def has_checkpoint(out: Path) -> bool:
-    """Whether a run directory holds a checkpoint to resume from."""
-    return any((out / CHECKPOINT_DIR).glob("checkpoint-*"))
+def last_complete_checkpoint(out: Path) -> Path | None:
+    """The newest checkpoint of a run that was written to the end, or None.
+
+    transformers writes ``trainer_state.json`` last, so a checkpoint without it was cut off
+    (Ctrl-C or a crash while saving) and resuming from it would fail; the one before is used.
+    """
+    complete = [
+        path for path in (out / CHECKPOINT_DIR).glob("checkpoint-*")
+        if path.name.split("-")[-1].isdigit() and (path / "trainer_state.json").is_file()
+    ]
+    return max(complete, key=lambda path: int(path.name.split("-")[-1]), default=None)
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    """The global step a checkpoint was saved at."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    return int(state["global_step"])
+
+
+def trim_log(out: Path, last_step: int) -> None:
+    """Drop log records after ``last_step`` (a resumed run repeats and logs those steps again)."""
+    path = out / LOG_FILE
+    if not path.is_file():
+        return
+    kept = [record for record in read_log(out) if record.get("step", 0) <= last_step]
+    write_jsonl_atomic(path, kept)
 
 
 class JsonlLogCallback:
@@ -207,7 +230,13 @@ def read_log(out: Path) -> list[dict[str, Any]]:
     path = out / LOG_FILE
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a line torn by an interruption; the step is redone
+            continue
+    return records
 
 
 def save_final_model(trainer: Any, tokenizer: Any, config: TrainConfig, out: Path) -> Path:
@@ -252,7 +281,10 @@ def write_summary(config: TrainConfig, out: Path, trainer: Any, started: float,
 def train_and_save(trainer: Any, tokenizer: Any, config: TrainConfig, out: Path, started: float,
                    resume: bool, extra: dict[str, Any] | None = None) -> Path:
     """Train (from the last checkpoint when ``resume``), save the model, write the summary."""
-    trainer.train(resume_from_checkpoint=resume and has_checkpoint(out))
+    checkpoint = last_complete_checkpoint(out) if resume else None
+    if trainer.is_world_process_zero():  # a fresh start keeps no log of an earlier attempt
+        trim_log(out, checkpoint_step(checkpoint) if checkpoint else 0)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     model_dir = save_final_model(trainer, tokenizer, config, out)
     write_summary(config, out, trainer, started, extra)
     return model_dir

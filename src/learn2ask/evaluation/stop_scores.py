@@ -1,0 +1,111 @@
+"""Does the policy know when to stop, whatever the decoding? P(stop) per held-out sample.
+
+Greedy decoding picks the single likeliest first token. A policy that puts 30% on ``<stop />``
+and spreads the other 70% over many different question openings ("Do", "How", "Any", ...) stops
+under greedy decoding although it would ask 70% of the time when sampled. Scoring the
+probability of the stop tag itself (teacher-forced, one forward pass per sample) separates "the
+policy cannot tell STOP from CONTINUE points" (AUC near 0.5) from "it can, and greedy decoding
+hides it" (high AUC, skewed greedy decisions). Local models only: an OpenAI-compatible endpoint
+does not return the probability of a given continuation.
+
+Output: ``OUT/stop_scores.json`` (per-sample P(stop) and the summary) for the same samples the
+per-turn evaluation used.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.types import Sample
+from learn2ask.evaluation.metrics import bootstrap_ci, mean, roc_auc
+from learn2ask.io import write_json_atomic
+from learn2ask.models.generation import LocalGenerator, Messages
+from learn2ask.models.policy import PolicyPromptConfig, build_policy_messages
+
+STOP_SCORES_FILE = "stop_scores.json"
+
+
+def stop_probability(generator: LocalGenerator, messages: Messages, stop_tag: str) -> float:
+    """P(the reply begins with ``stop_tag``) under the model, teacher-forced."""
+    import torch
+
+    tokenizer = generator.tokenizer
+    prompt_ids = tokenizer(generator.render(messages), add_special_tokens=False)["input_ids"]
+    tag_ids = tokenizer(stop_tag, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt_ids + tag_ids], device=generator.device)
+    with torch.inference_mode():
+        logits = generator.model(input_ids=ids).logits[0].float()
+    # Position i predicts token i + 1: the tag's tokens are predicted from len(prompt) - 1 on.
+    start = len(prompt_ids) - 1
+    log_probs = torch.log_softmax(logits[start : start + len(tag_ids)], dim=-1)
+    targets = torch.tensor(tag_ids, device=log_probs.device)
+    return float(log_probs.gather(1, targets[:, None]).sum().exp())
+
+
+def stop_auc_ci(rows: Sequence[dict[str, Any]], n_boot: int = 1000,
+                seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of the AUC, resampling dialogues (samples of one dialogue
+    are not independent)."""
+    by_dialogue: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_dialogue[row["dialogue_id"]].append(row)
+    dialogues = list(by_dialogue)
+    rng = random.Random(seed)
+    values = []
+    for _ in range(n_boot):
+        drawn = [r for _ in dialogues for r in by_dialogue[rng.choice(dialogues)]]
+        positives = [r["p_stop"] for r in drawn if r["decision"] == "stop"]
+        negatives = [r["p_stop"] for r in drawn if r["decision"] == "continue"]
+        if positives and negatives:
+            values.append(roc_auc(positives, negatives))
+    values.sort()
+    return values[int(0.025 * len(values))], values[min(len(values) - 1, int(0.975 * len(values)))]
+
+
+def summarize_stop_scores(rows: Sequence[dict[str, Any]], n_boot: int = 1000,
+                          seed: int = 0) -> dict[str, Any]:
+    """Mean P(stop) on STOP and on CONTINUE samples (per dialogue first), the AUC of P(stop)
+    as a STOP detector, and the decision accuracy if one stopped whenever P(stop) > 0.5."""
+    summary: dict[str, Any] = {}
+    for decision in ("stop", "continue"):
+        per_dialogue: dict[str, list[float]] = defaultdict(list)
+        for row in rows:
+            if row["decision"] == decision:
+                per_dialogue[row["dialogue_id"]].append(row["p_stop"])
+        values = [mean(v) for v in per_dialogue.values()]
+        if values:
+            low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+            summary[f"p_stop_on_{decision}"] = {"mean": round(mean(values), 4),
+                                                "ci_low": round(low, 4), "ci_high": round(high, 4)}
+    positives = [r["p_stop"] for r in rows if r["decision"] == "stop"]
+    negatives = [r["p_stop"] for r in rows if r["decision"] == "continue"]
+    if positives and negatives:
+        low, high = stop_auc_ci(rows, n_boot=n_boot, seed=seed)
+        summary["stop_auc"] = {"mean": round(roc_auc(positives, negatives), 4),
+                               "ci_low": round(low, 4), "ci_high": round(high, 4)}
+        correct = [(r["p_stop"] > 0.5) == (r["decision"] == "stop") for r in rows]
+        summary["decision_accuracy_at_half"] = round(mean([float(c) for c in correct]), 4)
+    return summary
+
+
+def score_stop_probabilities(generator: LocalGenerator, samples: Sequence[Sample],
+                             prompt: PolicyPromptConfig, out: Path,
+                             n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """P(stop) for each sample; writes ``OUT/stop_scores.json`` and returns its summary."""
+    rows = [
+        {
+            "sample_id": sample.id,
+            "dialogue_id": sample.dialogue_id,
+            "decision": sample.decision,
+            "p_stop": stop_probability(
+                generator, build_policy_messages(sample.context, prompt), prompt.stop_tag),
+        }
+        for sample in samples
+    ]
+    summary = summarize_stop_scores(rows, n_boot=n_boot, seed=seed)
+    write_json_atomic(out / STOP_SCORES_FILE, {"summary": summary, "samples": rows})
+    return summary
