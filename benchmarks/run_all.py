@@ -2,7 +2,9 @@
 
 Each ``benchmarks/bench_*.py`` module exposes ``run() -> list[dict]``: rows with at least
 ``benchmark``, ``metric``, ``value`` and ``unit`` (plus free-form ``note``). ``make bench``
-prints them as one table and writes ``benchmarks/results/latest.json``.
+prints them as one table and writes ``benchmarks/results/latest.json``; every module's rows also
+go to ``benchmarks/results/<module>.json``, so running a few (``python -m benchmarks.run_all
+NAME``) updates those without discarding the full run's file.
 """
 
 from __future__ import annotations
@@ -61,16 +63,19 @@ def main() -> None:
         module_rows = module.run()
         print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
         rows.extend(module_rows)
+        write_json_atomic(RESULTS_DIR / f"{name}.json", _results(module_rows))
     print()
     print(format_table(rows))
-    write_json_atomic(
-        RESULTS_DIR / "latest.json",
-        {
-            "date": time.strftime("%Y-%m-%d %H:%M"),
-            "machine": f"{platform.machine()} {platform.processor()} cores={_cores()}",
-            "rows": rows,
-        },
-    )
+    if not args.only:
+        write_json_atomic(RESULTS_DIR / "latest.json", _results(rows))
+
+
+def _results(rows: list[dict]) -> dict:
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()} {platform.processor()} cores={_cores()}",
+        "rows": rows,
+    }
 
 
 def _cores() -> int:

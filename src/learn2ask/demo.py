@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 
@@ -32,6 +32,7 @@ class DemoSettings:
     eval_samples: int = 40
     replay_dialogues: int = 6
     replay_turns: int = 4
+    stop_score_samples: int = 200
     sft_steps: int | None = None
     grpo_steps: int | None = None
     max_new_tokens: int = 32
@@ -118,7 +119,9 @@ def _evaluate(settings: DemoSettings, model: str, name: str, test: Path, started
     config = EvalConfig(name=name, max_samples=settings.eval_samples, balanced=True,
                         generation=generation)
     evaluate_policy(policy, samples, scorer, config, out)
-    score_local_stop_probabilities(policy, samples, config, out)
+    # One forward pass per sample: cheap enough for a larger set, which the AUC's CI needs.
+    score_local_stop_probabilities(
+        policy, samples, replace(config, max_samples=settings.stop_score_samples), out)
     if settings.replay_dialogues:
         replay_dialogues(policy, samples, scorer.grader,
                          ReplayConfig(max_dialogues=settings.replay_dialogues,
@@ -137,6 +140,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dialogues in the replay evaluation (0 = skip)")
     parser.add_argument("--replay-turns", type=int, default=4,
                         help="question limit per replayed dialogue")
+    parser.add_argument("--stop-score-samples", type=int, default=200,
+                        help="balanced held-out samples scored for P(<stop />) per model")
     parser.add_argument("--sft-steps", type=int, default=None, help="override SFT max_steps")
     parser.add_argument("--grpo-steps", type=int, default=None, help="override GRPO max_steps")
 
@@ -145,7 +150,8 @@ def run_demo_command(args: argparse.Namespace) -> int:
     """Entry point of ``learn2ask demo``."""
     run_demo(DemoSettings(out=args.out, model=args.model, eval_samples=args.eval_samples,
                           replay_dialogues=args.replay_dialogues,
-                          replay_turns=args.replay_turns, sft_steps=args.sft_steps,
+                          replay_turns=args.replay_turns,
+                          stop_score_samples=args.stop_score_samples, sft_steps=args.sft_steps,
                           grpo_steps=args.grpo_steps))
     return 0
 

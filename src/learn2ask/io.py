@@ -69,6 +69,22 @@ def append_jsonl(path: str | Path, row: dict[str, Any]) -> None:
         handle.flush()
 
 
+def read_jsonl_tolerant(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file that an interrupted writer may have left with a torn last line:
+    unparsable lines are skipped (their work is redone by the resuming job); a missing file is
+    empty."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
 def read_text_strict(path: str | Path) -> str:
     """Read a UTF-8 file, turning a missing file or bad encoding into an ``InputError``."""
     path = Path(path)

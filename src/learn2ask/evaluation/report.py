@@ -283,9 +283,10 @@ def write_report(run_dirs: list[Path], out: Path, samples_path: Path | None = No
                      "resampled); an interval excluding 0 is a difference beyond resampling "
                      "noise. Computed from both runs' rollouts.jsonl.")
     if any(r.stop_scores for r in runs):
-        notes.append("Rows p_stop_*: the probability the model gives to replying exactly the "
-                     "stop tag (teacher-forced, stop_scores.json), on STOP and on CONTINUE "
-                     "samples; stop_auc: how well that probability tells the two apart (0.5 = "
+        notes.append("Rows p_stop_*: the probability the model gives to replying with the "
+                     "stop tag (teacher-forced; stop_scores.json, which lists its samples: "
+                     "possibly more than the rollouts), on STOP and on CONTINUE samples; "
+                     "stop_auc: how well that probability tells the two apart (0.5 = "
                      "not at all, CI over dialogues). Greedy decoding stops whenever the stop "
                      "tag's first token beats every single question opening, so a policy can "
                      "over-stop with P(stop) well under 0.5.")

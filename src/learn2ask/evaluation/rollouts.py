@@ -6,7 +6,6 @@ so an interrupted run resumes), ``metrics.json`` and ``eval_summary.json`` (writ
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections import Counter
@@ -16,7 +15,12 @@ from typing import Any
 
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import compute_metrics
-from learn2ask.io import append_jsonl, write_json_atomic, write_jsonl_atomic
+from learn2ask.io import (
+    append_jsonl,
+    read_jsonl_tolerant,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 from learn2ask.models.backends import PolicyBackend
 from learn2ask.models.generation import GenerationConfig
 from learn2ask.models.policy import build_policy_messages, parse_policy_response
@@ -58,15 +62,7 @@ def select_eval_samples(samples: list[Sample], config: EvalConfig) -> list[Sampl
 
 def read_rollouts(path: Path) -> list[dict[str, Any]]:
     """Rows already written; a torn last line from an interrupted run is ignored."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+    return read_jsonl_tolerant(path)
 
 
 def resume_rollouts(path: Path, n_rollouts: int) -> list[dict[str, Any]]:

@@ -70,7 +70,10 @@ def summarize_stop_scores(rows: Sequence[dict[str, Any]], n_boot: int = 1000,
                           seed: int = 0) -> dict[str, Any]:
     """Mean P(stop) on STOP and on CONTINUE samples (per dialogue first), the AUC of P(stop)
     as a STOP detector, and the decision accuracy if one stopped whenever P(stop) > 0.5."""
-    summary: dict[str, Any] = {}
+    summary: dict[str, Any] = {
+        "n_stop": sum(r["decision"] == "stop" for r in rows),
+        "n_continue": sum(r["decision"] == "continue" for r in rows),
+    }
     for decision in ("stop", "continue"):
         per_dialogue: dict[str, list[float]] = defaultdict(list)
         for row in rows:

@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from learn2ask.data.samples import load_samples
 from learn2ask.data.types import Sample
-from learn2ask.io import append_jsonl, write_json_atomic, write_jsonl_atomic
+from learn2ask.io import (
+    append_jsonl,
+    read_jsonl_tolerant,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 from learn2ask.models.policy import build_policy_messages, save_prompt_config
 from learn2ask.models.registry import resolve_model
 from learn2ask.training.config import TrainConfig
@@ -66,6 +72,24 @@ def set_threads(config: TrainConfig) -> None:
         import torch
 
         torch.set_num_threads(config.torch_threads)
+
+
+@dataclass
+class RunStart:
+    """What every recipe begins with: the clock, the run directory, the model to train."""
+
+    started: float
+    out: Path
+    model: Any
+    tokenizer: Any
+
+
+def start_run(config: TrainConfig) -> RunStart:
+    """Start the clock, pin threads, load the start model and tokenizer."""
+    started = time.perf_counter()
+    set_threads(config)
+    model, tokenizer = load_start_model(config)
+    return RunStart(started, Path(config.output_dir), model, tokenizer)
 
 
 def load_start_model(config: TrainConfig) -> tuple[Any, Any]:
@@ -227,16 +251,7 @@ class JsonlLogCallback:
 
 def read_log(out: Path) -> list[dict[str, Any]]:
     """The training log records of a run directory (empty when there is none)."""
-    path = out / LOG_FILE
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:  # a line torn by an interruption; the step is redone
-            continue
-    return records
+    return read_jsonl_tolerant(out / LOG_FILE)
 
 
 def save_final_model(trainer: Any, tokenizer: Any, config: TrainConfig, out: Path) -> Path:
@@ -278,13 +293,14 @@ def write_summary(config: TrainConfig, out: Path, trainer: Any, started: float,
     write_json_atomic(out / SUMMARY_FILE, summary)
 
 
-def train_and_save(trainer: Any, tokenizer: Any, config: TrainConfig, out: Path, started: float,
-                   resume: bool, extra: dict[str, Any] | None = None) -> Path:
+def train_and_save(trainer: Any, run: RunStart, config: TrainConfig, resume: bool,
+                   extra: dict[str, Any] | None = None) -> Path:
     """Train (from the last checkpoint when ``resume``), save the model, write the summary."""
+    out = run.out
     checkpoint = last_complete_checkpoint(out) if resume else None
     if trainer.is_world_process_zero():  # a fresh start keeps no log of an earlier attempt
         trim_log(out, checkpoint_step(checkpoint) if checkpoint else 0)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    model_dir = save_final_model(trainer, tokenizer, config, out)
-    write_summary(config, out, trainer, started, extra)
+    model_dir = save_final_model(trainer, run.tokenizer, config, out)
+    write_summary(config, out, trainer, run.started, extra)
     return model_dir

@@ -8,7 +8,6 @@ candidate scores as well as the expert are left out (counted in the summary).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from learn2ask.data.types import Sample
@@ -61,24 +60,21 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    started = time.perf_counter()
-    out = Path(config.output_dir)
-    common.set_threads(config)
+    run = common.start_run(config)
     samples = common.load_training_samples(config)
-    model, tokenizer = common.load_start_model(config)
     # The same grader and fusion GRPO would use (embedding, or a remote LLM judge).
     scorer = build_reward(config, samples).scorer
-    rows = preference_pairs(samples, LocalGenerator(model, tokenizer), scorer, config)
+    rows = preference_pairs(samples, LocalGenerator(run.model, run.tokenizer), scorer, config)
     if not rows:
         raise ValueError("no preference pairs: every sampled reply scored as well as the expert")
     trainer = DPOTrainer(
-        model=model,
-        args=DPOConfig(**common.trainer_arguments(config, out), beta=config.dpo.beta,
+        model=run.model,
+        args=DPOConfig(**common.trainer_arguments(config, run.out), beta=config.dpo.beta,
                        max_length=config.max_length),
         train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        peft_config=common.lora_config(config, model),
-        callbacks=[common.JsonlLogCallback(out / common.LOG_FILE).callback()],
+        processing_class=run.tokenizer,
+        peft_config=common.lora_config(config, run.model),
+        callbacks=[common.JsonlLogCallback(run.out / common.LOG_FILE).callback()],
     )
-    return common.train_and_save(trainer, tokenizer, config, out, started, resume,
+    return common.train_and_save(trainer, run, config, resume,
                                  {"train_samples": len(samples), "preference_pairs": len(rows)})

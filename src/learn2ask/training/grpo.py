@@ -8,7 +8,6 @@ groups carry no signal about stopping (see docs/training.md).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -75,20 +74,16 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     """Train with GRPO; returns the directory of the saved model."""
     from trl import GRPOConfig, GRPOTrainer
 
-    started = time.perf_counter()
-    out = Path(config.output_dir)
-    common.set_threads(config)
+    run = common.start_run(config)
     samples = common.load_training_samples(config)
-    model, tokenizer = common.load_start_model(config)
-    reward = build_reward(config, samples)
     trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=[reward],
-        args=GRPOConfig(**grpo_arguments(config, out)),
+        model=run.model,
+        reward_funcs=[build_reward(config, samples)],
+        args=GRPOConfig(**grpo_arguments(config, run.out)),
         train_dataset=build_grpo_dataset(samples, config),
-        processing_class=tokenizer,
-        peft_config=common.lora_config(config, model),
-        callbacks=[common.JsonlLogCallback(out / common.LOG_FILE).callback()],
+        processing_class=run.tokenizer,
+        peft_config=common.lora_config(config, run.model),
+        callbacks=[common.JsonlLogCallback(run.out / common.LOG_FILE).callback()],
     )
-    return common.train_and_save(trainer, tokenizer, config, out, started, resume,
+    return common.train_and_save(trainer, run, config, resume,
                                  {"train_samples": len(samples)})

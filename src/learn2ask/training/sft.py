@@ -8,7 +8,6 @@ for a STOP sample it is the stop tag.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from learn2ask.targets.base import reference_reply
@@ -37,23 +36,20 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     """Train with SFT; returns the directory of the saved model."""
     from trl import SFTConfig, SFTTrainer
 
-    started = time.perf_counter()
-    out = Path(config.output_dir)
-    common.set_threads(config)
-    model, tokenizer = common.load_start_model(config)
+    run = common.start_run(config)
     dataset = build_sft_dataset(config)
     args = SFTConfig(
-        **common.trainer_arguments(config, out),
+        **common.trainer_arguments(config, run.out),
         max_length=config.max_length,
         completion_only_loss=True,
     )
     trainer = SFTTrainer(
-        model=model,
+        model=run.model,
         args=args,
         train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=common.lora_config(config, model),
-        callbacks=[common.JsonlLogCallback(out / common.LOG_FILE).callback()],
+        processing_class=run.tokenizer,
+        peft_config=common.lora_config(config, run.model),
+        callbacks=[common.JsonlLogCallback(run.out / common.LOG_FILE).callback()],
     )
-    return common.train_and_save(trainer, tokenizer, config, out, started, resume,
+    return common.train_and_save(trainer, run, config, resume,
                                  {"train_samples": len(dataset)})

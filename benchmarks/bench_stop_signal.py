@@ -1,0 +1,73 @@
+"""How predictable is s* (STOP vs CONTINUE) from the context alone? A data-side yardstick.
+
+A logistic regression on five surface features of the context (turns so far, length of the
+user's last message, whether it or the expert's last turn ends with "?", how many questions the
+expert has asked), trained on the demo train split and scored on the demo test split, both
+balanced. Its AUC says how much "when to stop" signal the prompt carries before any language
+understanding; compare it with the policy's ``stop_auc`` (``stop_scores.json``) to tell "no
+signal in the data" from "the model did not learn it".
+"""
+
+from __future__ import annotations
+
+import random
+
+from benchmarks.common import demo_samples, row
+from learn2ask.data.samples import load_samples
+from learn2ask.data.types import Sample
+from learn2ask.evaluation.metrics import roc_auc
+
+FEATURES = ("turns_so_far", "user_last_chars", "user_last_is_question",
+            "expert_last_is_question", "expert_questions_so_far")
+
+
+def balanced(samples: list[Sample], per_class: int, seed: int = 0) -> list[Sample]:
+    """Up to ``per_class`` STOP and as many CONTINUE samples, seeded."""
+    pool = list(samples)
+    random.Random(seed).shuffle(pool)
+    stops = [s for s in pool if s.decision == "stop"]
+    continues = [s for s in pool if s.decision == "continue"]
+    n = min(per_class, len(stops), len(continues))
+    return stops[:n] + continues[:n]
+
+
+def surface_features(sample: Sample) -> list[float]:
+    """The five features, in ``FEATURES`` order."""
+    def last(role: str) -> str:
+        turns = [t.content for t in sample.context if t.role == role]
+        return turns[-1].strip() if turns else ""
+
+    return [
+        float(len(sample.context)),
+        float(len(last("user"))),
+        float(last("user").endswith("?")),
+        float(last("expert").endswith("?")),
+        float(sum(t.content.count("?") for t in sample.context if t.role == "expert")),
+    ]
+
+
+def run() -> list[dict]:
+    """Fit on the balanced train split, report test AUCs (the model and each feature alone)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    data = demo_samples()
+    train = balanced(load_samples(data / "train.jsonl"), 1000)
+    test = balanced(load_samples(data / "test.jsonl"), 100)
+    scaler = StandardScaler().fit([surface_features(s) for s in train])
+    model = LogisticRegression(max_iter=2000).fit(
+        scaler.transform([surface_features(s) for s in train]),
+        [s.decision == "stop" for s in train])
+    scores = model.predict_proba(scaler.transform([surface_features(s) for s in test]))[:, 1]
+    stop = [p for p, s in zip(scores, test, strict=True) if s.decision == "stop"]
+    cont = [p for p, s in zip(scores, test, strict=True) if s.decision == "continue"]
+    rows = [row("stop signal", "logistic regression, 5 surface features", round(
+        roc_auc(stop, cont), 3), "AUC",
+        f"{len(train)} balanced train / {len(test)} balanced test samples; 0.5 = no signal")]
+    for index, name in enumerate(FEATURES):
+        values = {s.id: surface_features(s)[index] for s in test}
+        auc = roc_auc([values[s.id] for s in test if s.decision == "stop"],
+                      [values[s.id] for s in test if s.decision == "continue"])
+        rows.append(row("stop signal", f"feature alone: {name}", round(auc, 3), "AUC",
+                        "below 0.5: the feature is lower on STOP samples"))
+    return rows
