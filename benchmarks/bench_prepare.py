@@ -15,11 +15,17 @@ def run() -> list[dict]:
     """Time prepare over the `all` preset (MTS-Dialog + ACI-Bench)."""
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        stats = prepare_dataset(PrepareConfig(inputs=preset_paths("all"), out=Path(tmp)),
-                                QAExtractor())
+        stats = prepare_dataset(
+            PrepareConfig(inputs=preset_paths("all"), out=Path(tmp)), QAExtractor()
+        )
         seconds = time.perf_counter() - started
     return [
-        row("prepare", "wall time, all bundled dialogues", round(seconds, 2), "s",
-            f"{stats.dialogues} dialogues -> {stats.samples} samples; goal < 10 s"),
+        row(
+            "prepare",
+            "wall time, all bundled dialogues",
+            round(seconds, 2),
+            "s",
+            f"{stats.dialogues} dialogues -> {stats.samples} samples; goal < 10 s",
+        ),
         row("prepare", "samples per second", round(stats.samples / seconds), "samples/s"),
     ]

@@ -17,8 +17,13 @@ from learn2ask.data.samples import load_samples
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import roc_auc
 
-FEATURES = ("turns_so_far", "user_last_chars", "user_last_is_question",
-            "expert_last_is_question", "expert_questions_so_far")
+FEATURES = (
+    "turns_so_far",
+    "user_last_chars",
+    "user_last_is_question",
+    "expert_last_is_question",
+    "expert_questions_so_far",
+)
 
 
 def balanced(samples: list[Sample], per_class: int, seed: int = 0) -> list[Sample]:
@@ -33,6 +38,7 @@ def balanced(samples: list[Sample], per_class: int, seed: int = 0) -> list[Sampl
 
 def surface_features(sample: Sample) -> list[float]:
     """The five features, in ``FEATURES`` order."""
+
     def last(role: str) -> str:
         turns = [t.content for t in sample.context if t.role == role]
         return turns[-1].strip() if turns else ""
@@ -57,17 +63,33 @@ def run() -> list[dict]:
     scaler = StandardScaler().fit([surface_features(s) for s in train])
     model = LogisticRegression(max_iter=2000).fit(
         scaler.transform([surface_features(s) for s in train]),
-        [s.decision == "stop" for s in train])
+        [s.decision == "stop" for s in train],
+    )
     scores = model.predict_proba(scaler.transform([surface_features(s) for s in test]))[:, 1]
     stop = [p for p, s in zip(scores, test, strict=True) if s.decision == "stop"]
     cont = [p for p, s in zip(scores, test, strict=True) if s.decision == "continue"]
-    rows = [row("stop signal", "logistic regression, 5 surface features", round(
-        roc_auc(stop, cont), 3), "AUC",
-        f"{len(train)} balanced train / {len(test)} balanced test samples; 0.5 = no signal")]
+    rows = [
+        row(
+            "stop signal",
+            "logistic regression, 5 surface features",
+            round(roc_auc(stop, cont), 3),
+            "AUC",
+            f"{len(train)} balanced train / {len(test)} balanced test samples; 0.5 = no signal",
+        )
+    ]
     for index, name in enumerate(FEATURES):
         values = {s.id: surface_features(s)[index] for s in test}
-        auc = roc_auc([values[s.id] for s in test if s.decision == "stop"],
-                      [values[s.id] for s in test if s.decision == "continue"])
-        rows.append(row("stop signal", f"feature alone: {name}", round(auc, 3), "AUC",
-                        "below 0.5: the feature is lower on STOP samples"))
+        auc = roc_auc(
+            [values[s.id] for s in test if s.decision == "stop"],
+            [values[s.id] for s in test if s.decision == "continue"],
+        )
+        rows.append(
+            row(
+                "stop signal",
+                f"feature alone: {name}",
+                round(auc, 3),
+                "AUC",
+                "below 0.5: the feature is lower on STOP samples",
+            )
+        )
     return rows

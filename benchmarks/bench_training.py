@@ -25,14 +25,25 @@ def run() -> list[dict]:
         sft_out = Path(tmp) / "sft"
         for method, init in (("sft", None), ("grpo", sft_out)):
             out = Path(tmp) / method
-            config = load_train_config(bundled_config(method), train_file=str(data / "train.jsonl"),
-                                       output_dir=str(out), max_steps=3, save_steps=100,
-                                       init_from=str(init) if init else None)
+            config = load_train_config(
+                bundled_config(method),
+                train_file=str(data / "train.jsonl"),
+                output_dir=str(out),
+                max_steps=3,
+                save_steps=100,
+                init_from=str(init) if init else None,
+            )
             run_training(config)
             times = step_seconds(out)
-            rows.append(row("training", f"{method.upper()} step, demo recipe",
-                            round(sum(times) / len(times), 1), "s/step",
-                            f"batch {config.batch_size}, LoRA top {config.lora.layers} layers, "
-                            f"prompt <= {config.prompt.max_context_chars} chars"))
+            rows.append(
+                row(
+                    "training",
+                    f"{method.upper()} step, demo recipe",
+                    round(sum(times) / len(times), 1),
+                    "s/step",
+                    f"batch {config.batch_size}, LoRA top {config.lora.layers} layers, "
+                    f"prompt <= {config.prompt.max_context_chars} chars",
+                )
+            )
     rows.append(row("training", "peak RSS", round(peak_rss_mib()), "MiB"))
     return rows

@@ -68,8 +68,15 @@ def local_llm_server(bundled_model_dir: Path):
 
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "learn2ask", "serve-model", "smollm2-135m-instruct",
-         "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "learn2ask",
+            "serve-model",
+            "smollm2-135m-instruct",
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -126,8 +133,13 @@ def faulty_endpoint():
             elif state.mode == "nonjson":
                 body, status = b"<html>gateway</html>", 200
             else:
-                body = json.dumps({"choices": [{"index": 0, "message": {
-                    "role": "assistant", "content": state.content}}]}).encode()
+                body = json.dumps(
+                    {
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": state.content}}
+                        ]
+                    }
+                ).encode()
                 status = 200
             try:
                 self.send_response(status)

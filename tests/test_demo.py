@@ -12,9 +12,23 @@ pytestmark = pytest.mark.slow
 
 
 def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, capsys):
-    args = ["demo", "--out", str(tmp_path), "--model", str(tiny_model_dir), "--eval-samples",
-            "4", "--replay-dialogues", "1", "--sft-steps", "1", "--grpo-steps", "1",
-            "--stop-score-samples", "6"]
+    args = [
+        "demo",
+        "--out",
+        str(tmp_path),
+        "--model",
+        str(tiny_model_dir),
+        "--eval-samples",
+        "4",
+        "--replay-dialogues",
+        "1",
+        "--sft-steps",
+        "1",
+        "--grpo-steps",
+        "1",
+        "--stop-score-samples",
+        "6",
+    ]
     assert main(args) == 0
     for stage in ("base", "sft", "grpo"):
         metrics = json.loads((tmp_path / "eval" / stage / "metrics.json").read_text())

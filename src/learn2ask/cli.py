@@ -64,9 +64,7 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
         "train -> evaluate -> serve.",
     )
     parser.add_argument("--version", action="version", version=f"learn2ask {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log debug messages to stderr"
-    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in commands:
         sub_parser = sub.add_parser(

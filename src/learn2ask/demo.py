@@ -83,7 +83,9 @@ def run_demo(settings: DemoSettings) -> Path:
 
     _say("report", started)
     report, table = write_report(
-        evals, out / "report", samples_path=test,
+        evals,
+        out / "report",
+        samples_path=test,
         title="learn2ask demo: base vs SFT vs SFT+GRPO (SmolLM2-135M)",
         diff_pairs=(("grpo", "sft"), ("grpo", "base")),
     )
@@ -94,8 +96,14 @@ def run_demo(settings: DemoSettings) -> Path:
     return report
 
 
-def _evaluate(settings: DemoSettings, model: str, name: str, test: Path, started: float,
-              prompt: PolicyPromptConfig | None = None) -> Path:
+def _evaluate(
+    settings: DemoSettings,
+    model: str,
+    name: str,
+    test: Path,
+    started: float,
+    prompt: PolicyPromptConfig | None = None,
+) -> Path:
     from learn2ask.data.samples import load_samples
     from learn2ask.evaluation.pipeline import (
         build_policy,
@@ -116,17 +124,26 @@ def _evaluate(settings: DemoSettings, model: str, name: str, test: Path, started
     policy = build_policy(model, None, prompt=prompt)
     scorer = build_scorer("embedding", "hierarchical", 2.0)
     generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, batch_size=8)
-    config = EvalConfig(name=name, max_samples=settings.eval_samples, balanced=True,
-                        generation=generation)
+    config = EvalConfig(
+        name=name, max_samples=settings.eval_samples, balanced=True, generation=generation
+    )
     evaluate_policy(policy, samples, scorer, config, out)
     # One forward pass per sample: cheap enough for a larger set, which the AUC's CI needs.
     score_local_stop_probabilities(
-        policy, samples, replace(config, max_samples=settings.stop_score_samples), out)
+        policy, samples, replace(config, max_samples=settings.stop_score_samples), out
+    )
     if settings.replay_dialogues:
-        replay_dialogues(policy, samples, scorer.grader,
-                         ReplayConfig(max_dialogues=settings.replay_dialogues,
-                                      max_turns=settings.replay_turns, generation=generation),
-                         out)
+        replay_dialogues(
+            policy,
+            samples,
+            scorer.grader,
+            ReplayConfig(
+                max_dialogues=settings.replay_dialogues,
+                max_turns=settings.replay_turns,
+                generation=generation,
+            ),
+            out,
+        )
     return out
 
 
@@ -134,25 +151,42 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``learn2ask demo``."""
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output directory")
     parser.add_argument("--model", default="smollm2-135m-instruct", help="base policy model")
-    parser.add_argument("--eval-samples", type=int, default=40,
-                        help="balanced held-out samples per evaluation")
-    parser.add_argument("--replay-dialogues", type=int, default=6,
-                        help="dialogues in the replay evaluation (0 = skip)")
-    parser.add_argument("--replay-turns", type=int, default=4,
-                        help="question limit per replayed dialogue")
-    parser.add_argument("--stop-score-samples", type=int, default=200,
-                        help="balanced held-out samples scored for P(<stop />) per model")
+    parser.add_argument(
+        "--eval-samples", type=int, default=40, help="balanced held-out samples per evaluation"
+    )
+    parser.add_argument(
+        "--replay-dialogues",
+        type=int,
+        default=6,
+        help="dialogues in the replay evaluation (0 = skip)",
+    )
+    parser.add_argument(
+        "--replay-turns", type=int, default=4, help="question limit per replayed dialogue"
+    )
+    parser.add_argument(
+        "--stop-score-samples",
+        type=int,
+        default=200,
+        help="balanced held-out samples scored for P(<stop />) per model",
+    )
     parser.add_argument("--sft-steps", type=int, default=None, help="override SFT max_steps")
     parser.add_argument("--grpo-steps", type=int, default=None, help="override GRPO max_steps")
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
     """Entry point of ``learn2ask demo``."""
-    run_demo(DemoSettings(out=args.out, model=args.model, eval_samples=args.eval_samples,
-                          replay_dialogues=args.replay_dialogues,
-                          replay_turns=args.replay_turns,
-                          stop_score_samples=args.stop_score_samples, sft_steps=args.sft_steps,
-                          grpo_steps=args.grpo_steps))
+    run_demo(
+        DemoSettings(
+            out=args.out,
+            model=args.model,
+            eval_samples=args.eval_samples,
+            replay_dialogues=args.replay_dialogues,
+            replay_turns=args.replay_turns,
+            stop_score_samples=args.stop_score_samples,
+            sft_steps=args.sft_steps,
+            grpo_steps=args.grpo_steps,
+        )
+    )
     return 0
 
 

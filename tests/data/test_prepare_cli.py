@@ -40,8 +40,15 @@ def test_demo_preset_split_by_dialogue_and_loadable_with_datasets(tmp_path):
     assert stats["stop_samples"] > 0
     dataset = load_dataset("json", data_files=str(tmp_path / "test.jsonl"), split="train")
     assert len(dataset) == len(test)
-    assert set(dataset.column_names) >= {"id", "dialogue_id", "context", "future", "info_set",
-                                         "decision", "meta"}
+    assert set(dataset.column_names) >= {
+        "id",
+        "dialogue_id",
+        "context",
+        "future",
+        "info_set",
+        "decision",
+        "meta",
+    }
 
 
 def test_same_seed_same_split(tmp_path):
@@ -63,12 +70,21 @@ def test_bad_input_exit_2_one_message_no_output(tmp_path, capsys):
 
 def test_skip_invalid_counted_in_stats(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    good = {"session_id": 1, "messages": [{"role": "user", "content": "pain"},
-                                          {"role": "assistant", "content": "Where?"},
-                                          {"role": "user", "content": "knee"}]}
+    good = {
+        "session_id": 1,
+        "messages": [
+            {"role": "user", "content": "pain"},
+            {"role": "assistant", "content": "Where?"},
+            {"role": "user", "content": "knee"},
+        ],
+    }
     bad.write_text(json.dumps(good) + '\nnope\n{"session_id": 2, "messages": []}\n')
-    assert main(["prepare", str(bad), "--out", str(tmp_path), "--skip-invalid",
-                 "--test-fraction", "0"]) == 0
+    assert (
+        main(
+            ["prepare", str(bad), "--out", str(tmp_path), "--skip-invalid", "--test-fraction", "0"]
+        )
+        == 0
+    )
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["skipped_records"] == 2 and stats["dialogues"] == 1
 

@@ -38,11 +38,22 @@ def test_realmedconv_sample_read_exactly():
 
 
 def test_chat_jsonl_ignores_system_and_keeps_ids(tmp_path):
-    path = write(tmp_path, "chat.jsonl", json.dumps({"id": "c1", "messages": [
-        {"role": "system", "content": "be nice"},
-        {"role": "user", "content": "My back hurts"},
-        {"role": "assistant", "content": "Since when?"},
-        {"role": "user", "content": "Two days"}]}) + "\n")
+    path = write(
+        tmp_path,
+        "chat.jsonl",
+        json.dumps(
+            {
+                "id": "c1",
+                "messages": [
+                    {"role": "system", "content": "be nice"},
+                    {"role": "user", "content": "My back hurts"},
+                    {"role": "assistant", "content": "Since when?"},
+                    {"role": "user", "content": "Two days"},
+                ],
+            }
+        )
+        + "\n",
+    )
     (dialogue,) = read_dialogues([path]).dialogues
     assert dialogue.id == "c1"
     assert [t.role for t in dialogue.turns] == ["user", "expert", "user"]
@@ -66,8 +77,10 @@ def test_aci_bench_all_bundled_files_read():
 
 
 def test_multiline_turn_is_continued(tmp_path):
-    csv_text = 'ID,section_header,section_text,dialogue\n1,X,y,"Doctor: Hello.\nHow are you?\n' \
-               'Patient: Fine."\n'
+    csv_text = (
+        'ID,section_header,section_text,dialogue\n1,X,y,"Doctor: Hello.\nHow are you?\n'
+        'Patient: Fine."\n'
+    )
     (dialogue,) = read_dialogues([write(tmp_path, "m.csv", csv_text)]).dialogues
     assert dialogue.turns[0].content == "Hello. How are you?"
 
@@ -86,10 +99,16 @@ def test_speaker_map_custom_label(tmp_path):
     ("content", "reason", "line"),
     [
         ('{"session_id": 1, "messages": []}\nnot json\n', "has no 'messages'", 1),
-        ('{"session_id": 1, "messages": [{"role": "user", "content": "a"}]}\n{oops\n',
-         "not valid JSON", 2),
-        ('{"session_id": 1, "messages": [{"role": "doctor", "content": "a"}]}\n',
-         "unknown role", 1),
+        (
+            '{"session_id": 1, "messages": [{"role": "user", "content": "a"}]}\n{oops\n',
+            "not valid JSON",
+            2,
+        ),
+        (
+            '{"session_id": 1, "messages": [{"role": "doctor", "content": "a"}]}\n',
+            "unknown role",
+            1,
+        ),
         ('{"session_id": 1, "messages": [{"role": "user", "content": "  "}]}\n', "empty text", 1),
         ('{"session_id": 1}\n', "has no 'messages'", 1),
     ],
@@ -113,9 +132,16 @@ def test_non_utf8_and_empty_files(tmp_path):
 
 
 def test_skip_invalid_counts_records(tmp_path):
-    good = json.dumps({"id": "g", "messages": [{"role": "user", "content": "hi"},
-                                              {"role": "assistant", "content": "Why?"}]})
-    path = write(tmp_path, "mixed.jsonl", f"{good}\nnot json\n{{\"id\": 3}}\n")
+    good = json.dumps(
+        {
+            "id": "g",
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "Why?"},
+            ],
+        }
+    )
+    path = write(tmp_path, "mixed.jsonl", f'{good}\nnot json\n{{"id": 3}}\n')
     result = read_dialogues([path], ReaderConfig(skip_invalid=True))
     assert [d.id for d in result.dialogues] == ["g"]
     assert [e.line for e in result.skipped] == [2, 3]

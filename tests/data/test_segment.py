@@ -9,8 +9,9 @@ from learn2ask.data.segment import decision_turn_indices, segment_dialogue
 from learn2ask.data.types import Dialogue, Turn
 
 turns = st.lists(
-    st.builds(Turn, role=st.sampled_from(["user", "expert"]),
-              content=st.text(min_size=1, max_size=8)),
+    st.builds(
+        Turn, role=st.sampled_from(["user", "expert"]), content=st.text(min_size=1, max_size=8)
+    ),
     max_size=30,
 )
 
@@ -32,7 +33,8 @@ def test_points_are_expert_turns_after_user_input(dialogue_turns):
         assert point.future[0].role == "expert"
         assert point.context and point.context[-1].role == "user"
     expected = [
-        i for i in range(1, len(dialogue_turns))
+        i
+        for i in range(1, len(dialogue_turns))
         if dialogue_turns[i].role == "expert" and dialogue_turns[i - 1].role == "user"
     ]
     assert [p.turn_index for p in points] == expected == decision_turn_indices(dialogue_turns)

@@ -12,35 +12,68 @@ from learn2ask.evaluation.rollouts import EvalConfig, select_eval_samples
 from learn2ask.targets.qa import QAExtractor
 from tests.conftest import REPO_ROOT
 
-VALIDATION = (REPO_ROOT / "src" / "learn2ask" / "resources" / "data" / "mts-dialog"
-              / "MTS-Dialog-ValidationSet.csv")
+VALIDATION = (
+    REPO_ROOT
+    / "src"
+    / "learn2ask"
+    / "resources"
+    / "data"
+    / "mts-dialog"
+    / "MTS-Dialog-ValidationSet.csv"
+)
 
 
 @pytest.fixture(scope="module")
 def test_samples(tmp_path_factory):
     out = tmp_path_factory.mktemp("eval-samples")
-    prepare_dataset(PrepareConfig(inputs=(VALIDATION,), out=out, test_fraction=0.3),
-                    QAExtractor())
+    prepare_dataset(PrepareConfig(inputs=(VALIDATION,), out=out, test_fraction=0.3), QAExtractor())
     return out / "test.jsonl"
 
 
 def test_balanced_selection(test_samples):
     from learn2ask.data.samples import load_samples
 
-    chosen = select_eval_samples(load_samples(test_samples),
-                                 EvalConfig(name="x", max_samples=10, balanced=True))
-    assert sum(s.decision == "stop" for s in chosen) == sum(s.decision == "continue"
-                                                            for s in chosen) == 5
+    chosen = select_eval_samples(
+        load_samples(test_samples), EvalConfig(name="x", max_samples=10, balanced=True)
+    )
+    assert (
+        sum(s.decision == "stop" for s in chosen)
+        == sum(s.decision == "continue" for s in chosen)
+        == 5
+    )
 
 
 @pytest.mark.slow
 def test_evaluate_resume_and_report(tiny_model_dir, test_samples, tmp_path):
     out = tmp_path / "eval"
-    args = ["evaluate", "--model", str(tiny_model_dir), "--samples", str(test_samples),
-            "--out", str(out), "--max-samples", "6", "--balanced", "--n-rollouts", "2",
-            "--temperature", "1.0", "--max-new-tokens", "6", "--replay",
-            "--replay-dialogues", "2", "--replay-turns", "2", "--name", "tiny",
-            "--max-context-chars", "200", "--stop-probs"]
+    args = [
+        "evaluate",
+        "--model",
+        str(tiny_model_dir),
+        "--samples",
+        str(test_samples),
+        "--out",
+        str(out),
+        "--max-samples",
+        "6",
+        "--balanced",
+        "--n-rollouts",
+        "2",
+        "--temperature",
+        "1.0",
+        "--max-new-tokens",
+        "6",
+        "--replay",
+        "--replay-dialogues",
+        "2",
+        "--replay-turns",
+        "2",
+        "--name",
+        "tiny",
+        "--max-context-chars",
+        "200",
+        "--stop-probs",
+    ]
     assert main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"ave_total_reward", "ave_stop_decision", "grading_failures"}
@@ -60,8 +93,12 @@ def test_evaluate_resume_and_report(tiny_model_dir, test_samples, tmp_path):
     assert (out / "rollouts.jsonl").read_text().splitlines() == rollouts
 
     report_dir = tmp_path / "report"
-    assert main(["report", str(out), str(out), "--out", str(report_dir),
-                 "--samples", str(test_samples)]) == 0
+    assert (
+        main(
+            ["report", str(out), str(out), "--out", str(report_dir), "--samples", str(test_samples)]
+        )
+        == 0
+    )
     html = (report_dir / "report.html").read_text()
     assert "data:image/png;base64," in html and "ave_total_reward" in html
     assert str(out / "metrics.json") in html  # every figure names its source file

@@ -8,8 +8,16 @@ from learn2ask.evaluation.metrics import METRIC_NAMES, bootstrap_ci, compute_met
 
 
 def row(dialogue, sample, decision, r_a, r_s, p, reward, rollout=0):
-    return {"dialogue_id": dialogue, "sample_id": sample, "decision": decision, "rollout": rollout,
-            "r_a": r_a, "r_s": r_s, "p": p, "reward": reward}
+    return {
+        "dialogue_id": dialogue,
+        "sample_id": sample,
+        "decision": decision,
+        "rollout": rollout,
+        "r_a": r_a,
+        "r_s": r_s,
+        "p": p,
+        "reward": reward,
+    }
 
 
 def test_hand_computed_metrics():
@@ -46,8 +54,10 @@ def test_long_dialogue_does_not_outweigh_short_ones():
 
 
 def test_grading_failures_are_excluded_and_counted():
-    rows = [row("A", "A_0", "continue", None, 1.0, 1.0, None),
-            row("A", "A_1", "continue", 1.0, 1.0, 1.0, 4.0)]
+    rows = [
+        row("A", "A_0", "continue", None, 1.0, 1.0, None),
+        row("A", "A_1", "continue", 1.0, 1.0, 1.0, 4.0),
+    ]
     m = compute_metrics(rows)
     assert m["ave_total_reward"]["mean"] == 4.0
     assert m["grading_failures"]["mean"] == 1

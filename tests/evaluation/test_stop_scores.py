@@ -9,8 +9,9 @@ from learn2ask.evaluation.stop_scores import stop_probability, summarize_stop_sc
 
 def rows(stop: list[float], cont: list[float]) -> list[dict]:
     made = [{"dialogue_id": f"s{i}", "decision": "stop", "p_stop": p} for i, p in enumerate(stop)]
-    made += [{"dialogue_id": f"c{i}", "decision": "continue", "p_stop": p}
-             for i, p in enumerate(cont)]
+    made += [
+        {"dialogue_id": f"c{i}", "decision": "continue", "p_stop": p} for i, p in enumerate(cont)
+    ]
     return made
 
 
@@ -31,8 +32,10 @@ def test_stop_probability_is_the_product_of_next_token_probabilities(tiny_model_
     from learn2ask.models.generation import LocalGenerator
 
     generator = LocalGenerator.from_pretrained(tiny_model_dir, device="cpu")
-    messages = [{"role": "system", "content": "Ask or stop."},
-                {"role": "user", "content": "I have a cough."}]
+    messages = [
+        {"role": "system", "content": "Ask or stop."},
+        {"role": "user", "content": "I have a cough."},
+    ]
     tag = "<stop />"
     tokenizer = generator.tokenizer
     ids = tokenizer(generator.render(messages), add_special_tokens=False)["input_ids"]

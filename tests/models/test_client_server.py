@@ -30,7 +30,8 @@ def test_models_endpoint_and_openai_client(local_llm_server):
     assert listing["data"][0]["id"] == "smollm2-135m-instruct"
     client = OpenAI(base_url=local_llm_server, api_key="unused")
     reply = client.chat.completions.create(
-        model="smollm2-135m-instruct", messages=HELLO, max_tokens=8, temperature=0)
+        model="smollm2-135m-instruct", messages=HELLO, max_tokens=8, temperature=0
+    )
     assert reply.choices[0].message.content
     assert reply.usage.completion_tokens > 0
 
@@ -39,14 +40,16 @@ def test_bad_request_is_400_with_openai_error_body(local_llm_server):
     response = httpx.post(f"{local_llm_server}/chat/completions", json={"messages": []})
     assert response.status_code == 400
     assert "messages" in response.json()["error"]["message"]
-    wrong_model = httpx.post(f"{local_llm_server}/chat/completions",
-                             json={"model": "gpt-9", "messages": HELLO})
+    wrong_model = httpx.post(
+        f"{local_llm_server}/chat/completions", json={"model": "gpt-9", "messages": HELLO}
+    )
     assert wrong_model.status_code == 404
 
 
 def test_concurrent_requests_are_batched_and_answered(local_llm_server):
-    config = ClientConfig(base_url=local_llm_server, model="smollm2-135m-instruct",
-                          max_concurrency=8)
+    config = ClientConfig(
+        base_url=local_llm_server, model="smollm2-135m-instruct", max_concurrency=8
+    )
     conversations = [[{"role": "user", "content": f"Count to {i}."}] for i in range(8)]
     health = local_llm_server.removesuffix("/v1") + "/health"
     before = httpx.get(health).json()
@@ -63,17 +66,20 @@ def test_concurrent_requests_are_batched_and_answered(local_llm_server):
 def test_json_schema_request_is_accepted(local_llm_server):
     config = ClientConfig(base_url=local_llm_server, model="smollm2-135m-instruct")
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
-    reply = chat_sync(config, [{"role": "user", "content": "Reply in JSON."}], max_tokens=8,
-                      json_schema=schema)
+    reply = chat_sync(
+        config, [{"role": "user", "content": "Reply in JSON."}], max_tokens=8, json_schema=schema
+    )
     assert isinstance(reply, str) and reply
 
 
 def test_n_choices_and_seed(local_llm_server):
     async def run():
-        async with ChatClient(ClientConfig(base_url=local_llm_server,
-                                           model="smollm2-135m-instruct")) as client:
-            return await client.complete(HELLO, temperature=1.0, max_tokens=8,
-                                         extra={"n": 3, "seed": 5})
+        async with ChatClient(
+            ClientConfig(base_url=local_llm_server, model="smollm2-135m-instruct")
+        ) as client:
+            return await client.complete(
+                HELLO, temperature=1.0, max_tokens=8, extra={"n": 3, "seed": 5}
+            )
 
     first, second = asyncio.run(run()), asyncio.run(run())
     assert len(first) == 3 and first == second
@@ -124,8 +130,9 @@ def test_non_json_body_is_a_typed_error_never_empty_text(faulty_endpoint):
 
 def test_client_errors_are_not_retried(local_llm_server):
     async def run():
-        async with ChatClient(ClientConfig(base_url=local_llm_server, model="gpt-9",
-                                           max_attempts=5)) as client:
+        async with ChatClient(
+            ClientConfig(base_url=local_llm_server, model="gpt-9", max_attempts=5)
+        ) as client:
             await client.chat(HELLO)
             return client.calls
 

@@ -15,17 +15,20 @@ from learn2ask.models.policy import (
 )
 
 
-@pytest.mark.parametrize(("raw", "assessment", "n", "clean", "violation"), [
-    ("When did it start?", "continue", 1, False, None),
-    ("  Does it hurt??  ", "continue", 1, False, None),
-    ("When did it start? Where is it?", "continue", 2, False, "2 questions in one turn"),
-    ("I see, take some rest.", "continue", 0, False, "neither a question nor the stop tag"),
-    ("", "continue", 0, False, "empty reply"),
-    ("<stop />", "stop", 0, True, None),
-    ("<stop/>", "stop", 0, True, None),
-    (" <STOP /> ", "stop", 0, True, None),
-    ("Thanks for the details. <stop />", "stop", 0, False, "stop tag mixed with other text"),
-])
+@pytest.mark.parametrize(
+    ("raw", "assessment", "n", "clean", "violation"),
+    [
+        ("When did it start?", "continue", 1, False, None),
+        ("  Does it hurt??  ", "continue", 1, False, None),
+        ("When did it start? Where is it?", "continue", 2, False, "2 questions in one turn"),
+        ("I see, take some rest.", "continue", 0, False, "neither a question nor the stop tag"),
+        ("", "continue", 0, False, "empty reply"),
+        ("<stop />", "stop", 0, True, None),
+        ("<stop/>", "stop", 0, True, None),
+        (" <STOP /> ", "stop", 0, True, None),
+        ("Thanks for the details. <stop />", "stop", 0, False, "stop tag mixed with other text"),
+    ],
+)
 def test_parse_is_strict(raw, assessment, n, clean, violation):
     parsed = parse_policy_response(raw)
     assert parsed.assessment == assessment
@@ -36,8 +39,12 @@ def test_parse_is_strict(raw, assessment, n, clean, violation):
 
 
 def test_messages_merge_consecutive_roles_and_keep_full_history():
-    context = [Turn("user", "Sore throat"), Turn("user", "and cough"),
-               Turn("expert", "Since when?"), Turn("user", "2 days")]
+    context = [
+        Turn("user", "Sore throat"),
+        Turn("user", "and cough"),
+        Turn("expert", "Since when?"),
+        Turn("user", "2 days"),
+    ]
     messages = build_policy_messages(context)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[1]["content"] == "Sore throat\nand cough"

@@ -7,8 +7,10 @@ import pytest
 from learn2ask.models.generation import GenerationConfig, LocalGenerator, cut_at_stop
 from learn2ask.models.registry import BUNDLED_MODELS, BUNDLED_POLICY, resolve_model
 
-CHAT = [[{"role": "user", "content": "Name a fruit."}],
-        [{"role": "user", "content": "What is the capital of France? Answer briefly."}]]
+CHAT = [
+    [{"role": "user", "content": "Name a fruit."}],
+    [{"role": "user", "content": "What is the capital of France? Answer briefly."}],
+]
 
 
 @pytest.mark.slow
@@ -17,8 +19,9 @@ def test_bundled_model_converts_once_then_uses_cache(tmp_path, monkeypatch):
 
     calls = []
     original = registry._convert_gguf
-    monkeypatch.setattr(registry, "_convert_gguf",
-                        lambda gguf, target: (calls.append(gguf), original(gguf, target)))
+    monkeypatch.setattr(
+        registry, "_convert_gguf", lambda gguf, target: (calls.append(gguf), original(gguf, target))
+    )
     first = resolve_model(BUNDLED_POLICY, cache_dir=tmp_path)
     second = resolve_model(BUNDLED_POLICY, cache_dir=tmp_path)
     assert first == second and len(calls) == 1

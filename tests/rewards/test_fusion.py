@@ -12,22 +12,34 @@ Q2 = "When did it start? Is it sharp?"
 Q3 = "When? Where? Why?"
 
 
-@pytest.mark.parametrize(("reply", "expected"), [
-    (Q1, 1.0), (Q2, 0.5), (Q3, 0.0), ("I see.", 0.0), ("", 0.0),
-    ("<stop />", 1.0), ("<stop/>", 1.0), ("Thanks. <stop />", 0.0),
-])
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (Q1, 1.0),
+        (Q2, 0.5),
+        (Q3, 0.0),
+        ("I see.", 0.0),
+        ("", 0.0),
+        ("<stop />", 1.0),
+        ("<stop/>", 1.0),
+        ("Thanks. <stop />", 0.0),
+    ],
+)
 def test_format_score(reply, expected):
     assert format_score(parse_policy_response(reply)) == expected
 
 
-@pytest.mark.parametrize(("mode", "r_a", "r_s", "p", "expected"), [
-    ("hierarchical", 1.0, 1.0, 1.0, 1 * (1 + 2 * 1) + 1),   # 4
-    ("hierarchical", 0.5, 1.0, 0.5, 1 * (1 + 2 * 0.5) + 0.5),  # 2.5
-    ("hierarchical", 0.0, 1.0, 1.0, 2.0),
-    ("sum", 0.5, 1.0, 1.0, 2.5),
-    ("ra_only", 0.5, 1.0, 1.0, 2 * 0.5 + 1),  # 2
-    ("rs_only", 0.5, 1.0, 0.5, 3 * 1 + 0.5),  # 3.5
-])
+@pytest.mark.parametrize(
+    ("mode", "r_a", "r_s", "p", "expected"),
+    [
+        ("hierarchical", 1.0, 1.0, 1.0, 1 * (1 + 2 * 1) + 1),  # 4
+        ("hierarchical", 0.5, 1.0, 0.5, 1 * (1 + 2 * 0.5) + 0.5),  # 2.5
+        ("hierarchical", 0.0, 1.0, 1.0, 2.0),
+        ("sum", 0.5, 1.0, 1.0, 2.5),
+        ("ra_only", 0.5, 1.0, 1.0, 2 * 0.5 + 1),  # 2
+        ("rs_only", 0.5, 1.0, 0.5, 3 * 1 + 0.5),  # 3.5
+    ],
+)
 def test_fuse_modes(mode, r_a, r_s, p, expected):
     assert fuse(r_a, r_s, p, FusionConfig(mode=mode, beta=2.0)) == pytest.approx(expected)
 
@@ -45,8 +57,9 @@ def test_wrong_decision_gates_everything():
     asked_when_stop = score_components(parse_policy_response(Q1), "stop", 1.0, FusionConfig())
     assert (asked_when_stop.r_a, asked_when_stop.r_s, asked_when_stop.p) == (0.0, 0.0, 0.0)
     assert asked_when_stop.reward == 0.0
-    stopped_when_continue = score_components(parse_policy_response("<stop />"), "continue",
-                                             None, FusionConfig())
+    stopped_when_continue = score_components(
+        parse_policy_response("<stop />"), "continue", None, FusionConfig()
+    )
     assert stopped_when_continue.reward == 0.0
 
 
@@ -64,13 +77,19 @@ def test_right_continue_uses_grade_and_format():
 
 
 def test_failed_grade_is_never_a_silent_zero():
-    result = score_components(parse_policy_response(Q1), "continue", None, FusionConfig(),
-                              error="endpoint error: HTTP 500")
+    result = score_components(
+        parse_policy_response(Q1),
+        "continue",
+        None,
+        FusionConfig(),
+        error="endpoint error: HTTP 500",
+    )
     assert result.reward is None and result.r_a is None
     assert result.error == "endpoint error: HTTP 500"
 
 
 def test_text_without_question_or_stop_makes_no_decision():
-    rambling = score_components(parse_policy_response("do do do do"), "continue", None,
-                                FusionConfig())
+    rambling = score_components(
+        parse_policy_response("do do do do"), "continue", None, FusionConfig()
+    )
     assert (rambling.r_s, rambling.r_a, rambling.p, rambling.reward) == (0.0, 0.0, 0.0, 0.0)

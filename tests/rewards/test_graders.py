@@ -28,8 +28,15 @@ def test_expert_question_outranks_bad_questions(embedding_grader, headache_sampl
         "unrelated organ": "Have you noticed any swelling in your ankles?",
         "generic": "Is there anything else?",
     }
-    sims = dict(zip(questions, embedding_grader.similarities(
-        list(questions.values()), [headache_sample] * len(questions)), strict=True))
+    sims = dict(
+        zip(
+            questions,
+            embedding_grader.similarities(
+                list(questions.values()), [headache_sample] * len(questions)
+            ),
+            strict=True,
+        )
+    )
     assert sims["expert"] > max(sims["greeting"], sims["unrelated organ"], sims["generic"])
     grades = embedding_grader(list(questions.values()), [headache_sample] * len(questions))
     assert grades[0].score == 1.0
@@ -45,8 +52,8 @@ def test_continuous_mode(embedding_grader, headache_sample):
     from learn2ask.rewards.graders.embedding import EmbeddingGrader
 
     continuous = EmbeddingGrader(
-        EmbeddingGraderConfig(version="t", full_threshold=0.7, half_threshold=0.4,
-                              continuous=True))
+        EmbeddingGraderConfig(version="t", full_threshold=0.7, half_threshold=0.4, continuous=True)
+    )
     assert continuous.score(0.3) == 0.0
     assert continuous.score(0.55) == pytest.approx(0.75)
     assert continuous.score(0.95) == 1.0
@@ -86,15 +93,16 @@ def test_scorer_failures_are_counted_not_zeroed(headache_sample):
     assert result.reward is None and result.error == "judge unreachable"
 
 
-def test_trl_reward_function_handles_conversational_completions(embedding_grader,
-                                                                headache_sample):
+def test_trl_reward_function_handles_conversational_completions(embedding_grader, headache_sample):
     scorer = RewardScorer(embedding_grader, FusionConfig())
     reward = LearnToAskReward(scorer, [headache_sample])
     logged: dict[str, float] = {}
     values = reward(
         prompts=[[{"role": "user", "content": "x"}]] * 2,
-        completions=[[{"role": "assistant", "content": "When did the headache start?"}],
-                     "How are you? Fine? Good?"],
+        completions=[
+            [{"role": "assistant", "content": "When did the headache start?"}],
+            "How are you? Fine? Good?",
+        ],
         sample_id=[headache_sample.id] * 2,
         log_metric=lambda name, value: logged.__setitem__(name, value),
     )
@@ -106,19 +114,29 @@ def test_trl_reward_function_handles_conversational_completions(embedding_grader
 
 def test_trl_reward_excludes_grading_failures_by_default(headache_sample):
     # TRL 1.16 maps None to NaN and gives an all-NaN completion no advantage: no made-up R_a.
-    reward = LearnToAskReward(RewardScorer(CountingGrader(fail=True), FusionConfig()),
-                              [headache_sample])
-    values = reward(prompts=["p", "p"], completions=["Where does it hurt?", "<stop />"],
-                    sample_id=[headache_sample.id] * 2, trainer_state=None, log_extra=None)
+    reward = LearnToAskReward(
+        RewardScorer(CountingGrader(fail=True), FusionConfig()), [headache_sample]
+    )
+    values = reward(
+        prompts=["p", "p"],
+        completions=["Where does it hurt?", "<stop />"],
+        sample_id=[headache_sample.id] * 2,
+        trainer_state=None,
+        log_extra=None,
+    )
     assert values == [None, 0.0]
     assert reward.last_metrics["grading_failures"] == 1.0
 
 
 def test_trl_reward_zero_policy_and_unknown_ids(headache_sample):
-    reward = LearnToAskReward(RewardScorer(CountingGrader(fail=True), FusionConfig()),
-                              [headache_sample], on_failure="zero")
-    assert reward(prompts=["p"], completions=["Where does it hurt?"],
-                  sample_id=[headache_sample.id]) == [pytest.approx(2.0)]  # R_s (1+0) + P
+    reward = LearnToAskReward(
+        RewardScorer(CountingGrader(fail=True), FusionConfig()),
+        [headache_sample],
+        on_failure="zero",
+    )
+    assert reward(
+        prompts=["p"], completions=["Where does it hurt?"], sample_id=[headache_sample.id]
+    ) == [pytest.approx(2.0)]  # R_s (1+0) + P
     with pytest.raises(KeyError, match="not among"):
         reward(prompts=["p"], completions=["Why?"], sample_id=["nope"])
 
@@ -128,6 +146,7 @@ def test_int8_grader_still_ranks_the_expert_first(headache_sample):
 
     config = dataclasses.replace(EmbeddingGraderConfig.load(), quantize_int8=True)
     grader = EmbeddingGrader(config)
-    sims = grader.similarities(["When did your headache start?", "How are you?"],
-                               [headache_sample] * 2)
+    sims = grader.similarities(
+        ["When did your headache start?", "How are you?"], [headache_sample] * 2
+    )
     assert sims[0] > 0.8 > sims[1]

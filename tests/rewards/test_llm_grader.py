@@ -12,16 +12,24 @@ from tests.rewards.conftest import make_sample
 
 
 def grader_for(base_url: str, tmp_path, **kw) -> LLMGrader:
-    client = ClientConfig(base_url=base_url, model=kw.pop("model", "m"), backoff_s=0.01,
-                          max_attempts=kw.pop("max_attempts", 2), timeout_s=kw.pop("timeout", 5))
+    client = ClientConfig(
+        base_url=base_url,
+        model=kw.pop("model", "m"),
+        backoff_s=0.01,
+        max_attempts=kw.pop("max_attempts", 2),
+        timeout_s=kw.pop("timeout", 5),
+    )
     return LLMGrader(LLMGraderConfig(client=client, cache_path=tmp_path / "g.sqlite", **kw))
 
 
-@pytest.mark.parametrize(("text", "score"), [
-    ('{"score": 1, "reason": "asks onset"}', 1.0),
-    ('Sure! {"score": 0.5}', 0.5),
-    ('{"score": 0}', 0.0),
-])
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        ('{"score": 1, "reason": "asks onset"}', 1.0),
+        ('Sure! {"score": 0.5}', 0.5),
+        ('{"score": 0}', 0.0),
+    ],
+)
 def test_parse_grade_valid(text, score):
     assert parse_grade(text) == score
 
@@ -35,8 +43,14 @@ def test_parse_grade_rejects_out_of_range_and_junk(text):
 @pytest.mark.slow
 def test_real_server_grades_or_counts_failures(local_llm_server, tmp_path, headache_sample):
     # Short replies, no re-ask: keeps the CPU cost of a 135M judge small in CI.
-    grader = grader_for(local_llm_server, tmp_path, model="smollm2-135m-instruct", timeout=120,
-                        max_tokens=48, parse_retries=0)
+    grader = grader_for(
+        local_llm_server,
+        tmp_path,
+        model="smollm2-135m-instruct",
+        timeout=120,
+        max_tokens=48,
+        parse_retries=0,
+    )
     questions = ["When did the headache start?", "How are you?", "Any ankle swelling?"]
     results = grader(questions, [headache_sample] * 3)
     assert len(results) == 3
@@ -67,8 +81,9 @@ def test_out_of_range_reply_is_reasked_then_counted(faulty_endpoint, tmp_path, h
 
 
 @pytest.mark.parametrize("mode", ["500", "nonjson", "sleep"])
-def test_endpoint_faults_become_counted_failures_without_hanging(faulty_endpoint, tmp_path,
-                                                                  headache_sample, mode):
+def test_endpoint_faults_become_counted_failures_without_hanging(
+    faulty_endpoint, tmp_path, headache_sample, mode
+):
     faulty_endpoint.mode, faulty_endpoint.sleep_s = mode, 2.0
     grader = grader_for(faulty_endpoint.base_url, tmp_path, max_attempts=2, timeout=0.3)
     results = grader(["When did it start?", "Any nausea?"], [headache_sample] * 2)

@@ -11,8 +11,15 @@ from learn2ask.data.prepare import PrepareConfig, prepare_dataset
 from learn2ask.targets.qa import QAExtractor
 from tests.conftest import REPO_ROOT
 
-VALIDATION = (REPO_ROOT / "src" / "learn2ask" / "resources" / "data" / "mts-dialog"
-              / "MTS-Dialog-ValidationSet.csv")
+VALIDATION = (
+    REPO_ROOT
+    / "src"
+    / "learn2ask"
+    / "resources"
+    / "data"
+    / "mts-dialog"
+    / "MTS-Dialog-ValidationSet.csv"
+)
 
 
 @pytest.fixture(scope="session")
@@ -29,12 +36,21 @@ def tiny_config(tmp_path, small_samples, tiny_model_dir):
     def make(method: str, **extra) -> tuple[Path, Path]:
         out = tmp_path / f"run-{method}"
         config = {
-            "method": method, "model": str(tiny_model_dir), "train_file": str(small_samples),
-            "output_dir": str(out), "max_samples": 16, "batch_size": 4, "max_steps": 2,
-            "learning_rate": 1e-3, "save_steps": 1, "max_length": 256,
-            "max_completion_length": 8, "lora": {"r": 4, "alpha": 8},
+            "method": method,
+            "model": str(tiny_model_dir),
+            "train_file": str(small_samples),
+            "output_dir": str(out),
+            "max_samples": 16,
+            "batch_size": 4,
+            "max_steps": 2,
+            "learning_rate": 1e-3,
+            "save_steps": 1,
+            "max_length": 256,
+            "max_completion_length": 8,
+            "lora": {"r": 4, "alpha": 8},
             "prompt": {"max_context_chars": 300},
-            "grpo": {"num_generations": 2}, "dpo": {"rejected_candidates": 2},
+            "grpo": {"num_generations": 2},
+            "dpo": {"rejected_candidates": 2},
         }
         for key, value in extra.items():
             if isinstance(value, dict):

@@ -19,9 +19,11 @@ def test_two_process_cpu_run(tiny_config, method):
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [str(torchrun), "--nproc_per_node", "2", "-m", "learn2ask", "train",
-         "--config", str(path)],
-        capture_output=True, text=True, timeout=600, env=env,
+        [str(torchrun), "--nproc_per_node", "2", "-m", "learn2ask", "train", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out / "training_summary.json").read_text())

@@ -37,7 +37,9 @@ def test_ctrl_c_then_resume_finishes_the_same_run(tiny_config):
     path, out = tiny_config("sft", max_steps=STEPS, save_steps=2)
     process = subprocess.Popen(
         [sys.executable, "-m", "learn2ask", "train", "--config", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     wait_for_checkpoint(process, out)
     process.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends
@@ -46,8 +48,9 @@ def test_ctrl_c_then_resume_finishes_the_same_run(tiny_config):
     assert process.returncode == 130, stderr[-2000:]
     assert "--resume" in stdout
     assert not (out / "training_summary.json").exists()
-    interrupted_at = json.loads(
-        (last_complete_checkpoint(out) / "trainer_state.json").read_text())["global_step"]
+    interrupted_at = json.loads((last_complete_checkpoint(out) / "trainer_state.json").read_text())[
+        "global_step"
+    ]
     assert 2 <= interrupted_at < STEPS
 
     assert main(["train", "--config", str(path), "--resume"]) == 0

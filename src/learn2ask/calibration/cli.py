@@ -11,17 +11,33 @@ from learn2ask.cli import Command
 
 def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``learn2ask calibrate``."""
-    parser.add_argument("samples", type=Path, metavar="SAMPLES",
-                        help="samples JSONL to fit on (use the TRAIN split)")
+    parser.add_argument(
+        "samples",
+        type=Path,
+        metavar="SAMPLES",
+        help="samples JSONL to fit on (use the TRAIN split)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="grader file to write (JSON)")
-    parser.add_argument("--labels", type=Path, default=None,
-                        help="human labels JSONL {\"id\", \"question\", \"label\": 0|0.5|1}: fit "
-                        "the thresholds that agree best with them")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help='human labels JSONL {"id", "question", "label": 0|0.5|1}: fit '
+        "the thresholds that agree best with them",
+    )
     parser.add_argument("--version", default="custom", help="version string of the grader file")
-    parser.add_argument("--full-fpr", type=float, default=0.01,
-                        help="without labels: share of unrelated questions allowed to score 1")
-    parser.add_argument("--half-fpr", type=float, default=0.10,
-                        help="without labels: share of unrelated questions allowed to score 0.5+")
+    parser.add_argument(
+        "--full-fpr",
+        type=float,
+        default=0.01,
+        help="without labels: share of unrelated questions allowed to score 1",
+    )
+    parser.add_argument(
+        "--half-fpr",
+        type=float,
+        default=0.10,
+        help="without labels: share of unrelated questions allowed to score 0.5+",
+    )
 
 
 def load_labels(path: Path, samples: dict) -> list:
@@ -35,10 +51,8 @@ def load_labels(path: Path, samples: dict) -> list:
         if obj.get("id") not in samples:
             raise InputError(path, f"unknown sample id {obj.get('id')!r}", line=number)
         if obj.get("label") not in (0, 0.5, 1) or not isinstance(obj.get("question"), str):
-            raise InputError(path, "need 'question' (str) and 'label' in {0, 0.5, 1}",
-                             line=number)
-        labelled.append(LabelledQuestion(samples[obj["id"]], obj["question"],
-                                         float(obj["label"])))
+            raise InputError(path, "need 'question' (str) and 'label' in {0, 0.5, 1}", line=number)
+        labelled.append(LabelledQuestion(samples[obj["id"]], obj["question"], float(obj["label"])))
     return labelled
 
 
@@ -57,12 +71,21 @@ def run_calibrate(args: argparse.Namespace) -> int:
     grader = EmbeddingGrader()
     if args.labels:
         labelled = load_labels(args.labels, {s.id: s for s in samples})
-        before = agreement(grader, labelled, grader.config.full_threshold,
-                           grader.config.half_threshold)
+        before = agreement(
+            grader, labelled, grader.config.full_threshold, grader.config.half_threshold
+        )
         fit, after = fit_thresholds_to_labels(grader, labelled)
         source = f"{len(labelled)} human labels in {args.labels}"
-        print(json.dumps({"labels": len(labelled), "agreement_bundled_thresholds": before,
-                          "agreement_fitted": after}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "labels": len(labelled),
+                    "agreement_bundled_thresholds": before,
+                    "agreement_fitted": after,
+                },
+                indent=2,
+            )
+        )
     else:
         fit = fit_embedding_thresholds(grader, samples, args.full_fpr, args.half_fpr)
         source = str(args.samples)

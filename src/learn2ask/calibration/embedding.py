@@ -29,9 +29,7 @@ class ThresholdFit:
     half_fpr: float
 
 
-def other_dialogue_questions(
-    samples: list[Sample], rng: random.Random
-) -> list[tuple[str, Sample]]:
+def other_dialogue_questions(samples: list[Sample], rng: random.Random) -> list[tuple[str, Sample]]:
     """Pair each CONTINUE sample with a question the expert asked in another dialogue."""
     pool = [(s.dialogue_id, s.items[0].text) for s in samples if s.items]
     pairs = []
@@ -109,11 +107,17 @@ class LabelledQuestion:
     label: float
 
 
-def agreement(grader: EmbeddingGrader, labelled: list[LabelledQuestion], full: float,
-              half: float, similarities: list[float | None] | None = None) -> float:
+def agreement(
+    grader: EmbeddingGrader,
+    labelled: list[LabelledQuestion],
+    full: float,
+    half: float,
+    similarities: list[float | None] | None = None,
+) -> float:
     """Share of human labels the thresholds reproduce exactly."""
-    sims = similarities or grader.similarities([x.question for x in labelled],
-                                               [x.sample for x in labelled])
+    sims = similarities or grader.similarities(
+        [x.question for x in labelled], [x.sample for x in labelled]
+    )
     hits = 0
     for item, sim in zip(labelled, sims, strict=True):
         predicted = 0.0 if sim is None else (1.0 if sim >= full else 0.5 if sim >= half else 0.0)

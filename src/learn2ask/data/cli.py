@@ -15,41 +15,86 @@ from learn2ask.errors import ConfigError
 
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``learn2ask prepare``."""
-    parser.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
-                        help="log files (CSV, JSON, JSONL); or use --preset")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="output directory for train.jsonl, test.jsonl, stats.json")
-    parser.add_argument("--preset", default=None,
-                        help="bundled data: mts-dialog, aci-bench, all, demo, realmedconv-sample")
-    parser.add_argument("--format", choices=FORMATS, default=None,
-                        help="input format (default: detected from suffix and first record)")
-    parser.add_argument("--speaker-map", default=None, metavar="LABEL=ROLE,...",
-                        help="extra speaker label -> role (user|expert) entries for transcripts, "
-                        "added to the defaults " + ",".join(f"{k}={v}" for k, v in
-                                                           DEFAULT_SPEAKER_MAP.items()))
-    parser.add_argument("--test-fraction", type=float, default=0.1,
-                        help="share of DIALOGUES held out as test (never split by sample)")
+    parser.add_argument(
+        "inputs",
+        nargs="*",
+        type=Path,
+        metavar="INPUT",
+        help="log files (CSV, JSON, JSONL); or use --preset",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output directory for train.jsonl, test.jsonl, stats.json",
+    )
+    parser.add_argument(
+        "--preset",
+        default=None,
+        help="bundled data: mts-dialog, aci-bench, all, demo, realmedconv-sample",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="input format (default: detected from suffix and first record)",
+    )
+    parser.add_argument(
+        "--speaker-map",
+        default=None,
+        metavar="LABEL=ROLE,...",
+        help="extra speaker label -> role (user|expert) entries for transcripts, "
+        "added to the defaults " + ",".join(f"{k}={v}" for k, v in DEFAULT_SPEAKER_MAP.items()),
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.1,
+        help="share of DIALOGUES held out as test (never split by sample)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="skip invalid records (counted in stats.json) instead of failing")
-    parser.add_argument("--extractor", choices=("qa", "llm"), default="qa",
-                        help="how I* is derived: offline question/answer rules, or an LLM")
-    parser.add_argument("--action-pattern", default=None,
-                        help="regex of expert actions that are not questions (qa extractor; "
-                        "default matches tags such as <med_search>)")
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="skip invalid records (counted in stats.json) instead of failing",
+    )
+    parser.add_argument(
+        "--extractor",
+        choices=("qa", "llm"),
+        default="qa",
+        help="how I* is derived: offline question/answer rules, or an LLM",
+    )
+    parser.add_argument(
+        "--action-pattern",
+        default=None,
+        help="regex of expert actions that are not questions (qa extractor; "
+        "default matches tags such as <med_search>)",
+    )
     group = parser.add_argument_group("llm extractor")
-    group.add_argument("--base-url", default=os.environ.get("LEARN2ASK_BASE_URL"),
-                       help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
-                       "(env LEARN2ASK_BASE_URL)")
-    group.add_argument("--model", default=os.environ.get("LEARN2ASK_MODEL"),
-                       help="model name at the endpoint (env LEARN2ASK_MODEL)")
-    group.add_argument("--attributes", default=None,
-                       help="comma-separated attribute list (default: symptom, quality, ...)")
+    group.add_argument(
+        "--base-url",
+        default=os.environ.get("LEARN2ASK_BASE_URL"),
+        help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (env LEARN2ASK_BASE_URL)",
+    )
+    group.add_argument(
+        "--model",
+        default=os.environ.get("LEARN2ASK_MODEL"),
+        help="model name at the endpoint (env LEARN2ASK_MODEL)",
+    )
+    group.add_argument(
+        "--attributes",
+        default=None,
+        help="comma-separated attribute list (default: symptom, quality, ...)",
+    )
     group.add_argument("--domain", default=None, help="one-line description of the domain")
     group.add_argument("--max-concurrency", type=int, default=8, help="parallel requests")
     group.add_argument("--max-attempts", type=int, default=3, help="hard cap per request")
-    group.add_argument("--cache-dir", type=Path, default=None,
-                       help="extraction cache (default: OUT/.extract-cache)")
+    group.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="extraction cache (default: OUT/.extract-cache)",
+    )
 
 
 def build_extractor(args: argparse.Namespace):  # noqa: ANN201 - Extractor protocol
@@ -72,9 +117,12 @@ def build_extractor(args: argparse.Namespace):  # noqa: ANN201 - Extractor proto
         kwargs["domain"] = args.domain
     return LLMExtractor(
         LLMExtractorConfig(
-            client=ClientConfig(base_url=args.base_url, model=args.model,
-                                max_concurrency=args.max_concurrency,
-                                max_attempts=args.max_attempts),
+            client=ClientConfig(
+                base_url=args.base_url,
+                model=args.model,
+                max_concurrency=args.max_concurrency,
+                max_attempts=args.max_attempts,
+            ),
             cache_dir=args.cache_dir or args.out / ".extract-cache",
             **kwargs,
         )
@@ -99,8 +147,9 @@ def run_prepare(args: argparse.Namespace) -> int:
     config = PrepareConfig(
         inputs=tuple(inputs),
         out=args.out,
-        reader=ReaderConfig(format=args.format, speaker_map=speaker_map,
-                            skip_invalid=args.skip_invalid),
+        reader=ReaderConfig(
+            format=args.format, speaker_map=speaker_map, skip_invalid=args.skip_invalid
+        ),
         test_fraction=args.test_fraction,
         seed=args.seed,
     )

@@ -143,8 +143,9 @@ def prepare_dataset(config: PrepareConfig, extractor: Extractor) -> PrepareStats
         test_fraction=config.test_fraction,
     )
     samples = build_samples(result.dialogues, extractor, stats)
-    test_ids = split_dialogue_ids([d.id for d in result.dialogues], config.test_fraction,
-                                  config.seed)
+    test_ids = split_dialogue_ids(
+        [d.id for d in result.dialogues], config.test_fraction, config.seed
+    )
     train = [s for s in samples if s.dialogue_id not in test_ids]
     test = [s for s in samples if s.dialogue_id in test_ids]
     stats.samples = len(samples)

@@ -95,8 +95,11 @@ def detect_format(path: Path) -> str:
                     return "realmedconv"
                 return "chat"
         return "chat"
-    raise InputError(path, f"cannot tell the format from suffix '{suffix}': pass --format "
-                     f"(one of {', '.join(FORMATS)})")
+    raise InputError(
+        path,
+        f"cannot tell the format from suffix '{suffix}': pass --format "
+        f"(one of {', '.join(FORMATS)})",
+    )
 
 
 def read_dialogues(paths: list[Path], config: ReaderConfig | None = None) -> ReadResult:
@@ -145,8 +148,9 @@ def _check_unique_ids(dialogues: list[Dialogue]) -> None:
 
 def _make_turn(path: Path, line: int, role: str | None, label: str, text: str) -> Turn:
     if role not in ("user", "expert"):
-        raise InputError(path, f"unknown role/speaker '{label}' (map it with --speaker-map)",
-                         line=line)
+        raise InputError(
+            path, f"unknown role/speaker '{label}' (map it with --speaker-map)", line=line
+        )
     content = text.strip()
     if not content:
         raise InputError(path, f"empty text in a '{label}' turn", line=line)
@@ -313,7 +317,7 @@ def _read_aci_bench(path: Path, config: ReaderConfig) -> Iterator[Dialogue | Inp
         raise InputError(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
     records = document.get("data") if isinstance(document, dict) else None
     if not isinstance(records, list):
-        raise InputError(path, "expected {\"data\": [{\"src\", \"tgt\", \"file\"}, ...]}")
+        raise InputError(path, 'expected {"data": [{"src", "tgt", "file"}, ...]}')
     for position, record in enumerate(records):
         where = f"record {position}"
         if not isinstance(record, dict) or not isinstance(record.get("src"), str):

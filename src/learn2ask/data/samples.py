@@ -32,16 +32,18 @@ def _sample_from_line(path: str | Path, number: int, obj: object) -> Sample:
         if key not in obj:
             raise InputError(path, f"sample is missing field '{key}'", line=number)
     if obj["decision"] not in DECISIONS:
-        raise InputError(path, f"decision must be one of {DECISIONS}, got {obj['decision']!r}",
-                         line=number)
+        raise InputError(
+            path, f"decision must be one of {DECISIONS}, got {obj['decision']!r}", line=number
+        )
     for key in ("context", "future"):
         turns = obj[key]
         if not isinstance(turns, list):
             raise InputError(path, f"'{key}' must be a list of turns", line=number)
         for turn in turns:
             if not isinstance(turn, dict) or turn.get("role") not in ROLES:
-                raise InputError(path, f"'{key}' has a turn whose role is not one of {ROLES}",
-                                 line=number)
+                raise InputError(
+                    path, f"'{key}' has a turn whose role is not one of {ROLES}", line=number
+                )
             if not isinstance(turn.get("content"), str):
                 raise InputError(path, f"'{key}' has a turn without text content", line=number)
     try:

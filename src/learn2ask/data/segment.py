@@ -31,9 +31,7 @@ class DecisionPoint:
 def decision_turn_indices(turns: list[Turn]) -> list[int]:
     """Indices of expert turns that directly follow a user turn."""
     return [
-        i
-        for i in range(1, len(turns))
-        if turns[i].role == "expert" and turns[i - 1].role == "user"
+        i for i in range(1, len(turns)) if turns[i].role == "expert" and turns[i - 1].role == "user"
     ]
 
 

@@ -12,14 +12,18 @@ from learn2ask.cli import Command
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``learn2ask evaluate``."""
-    parser.add_argument("--model", required=True,
-                        help="bundled name, training run dir, checkpoint dir, or (with "
-                        "--base-url) the model name at the endpoint")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="bundled name, training run dir, checkpoint dir, or (with "
+        "--base-url) the model name at the endpoint",
+    )
     parser.add_argument("--samples", type=Path, required=True, help="test samples JSONL")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--name", default=None, help="label in reports (default: OUT's name)")
-    parser.add_argument("--base-url", default=None,
-                        help="evaluate a policy behind an OpenAI-compatible endpoint")
+    parser.add_argument(
+        "--base-url", default=None, help="evaluate a policy behind an OpenAI-compatible endpoint"
+    )
     parser.add_argument("--n-rollouts", type=int, default=1, help="rollouts per sample")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling")
@@ -27,28 +31,48 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="local generation batch")
     parser.add_argument("--seed", type=int, default=0, help="sampling and selection seed")
     parser.add_argument("--max-samples", type=int, default=None, help="cap on samples")
-    parser.add_argument("--balanced", action="store_true",
-                        help="equal numbers of CONTINUE and STOP samples")
-    parser.add_argument("--grader", choices=("embedding", "llm"), default="embedding",
-                        help="content grader for R_a")
+    parser.add_argument(
+        "--balanced", action="store_true", help="equal numbers of CONTINUE and STOP samples"
+    )
+    parser.add_argument(
+        "--grader", choices=("embedding", "llm"), default="embedding", help="content grader for R_a"
+    )
     parser.add_argument("--grader-file", type=Path, default=None, help="embedding thresholds")
-    parser.add_argument("--grader-base-url", default=os.environ.get("LEARN2ASK_BASE_URL"),
-                        help="endpoint of the LLM grader")
-    parser.add_argument("--grader-model", default=os.environ.get("LEARN2ASK_MODEL"),
-                        help="judge model for the LLM grader")
-    parser.add_argument("--fusion", choices=("hierarchical", "sum", "ra_only", "rs_only"),
-                        default="hierarchical", help="reward fusion")
+    parser.add_argument(
+        "--grader-base-url",
+        default=os.environ.get("LEARN2ASK_BASE_URL"),
+        help="endpoint of the LLM grader",
+    )
+    parser.add_argument(
+        "--grader-model",
+        default=os.environ.get("LEARN2ASK_MODEL"),
+        help="judge model for the LLM grader",
+    )
+    parser.add_argument(
+        "--fusion",
+        choices=("hierarchical", "sum", "ra_only", "rs_only"),
+        default="hierarchical",
+        help="reward fusion",
+    )
     parser.add_argument("--beta", type=float, default=2.0, help="weight of R_a")
-    parser.add_argument("--stop-probs", action="store_true",
-                        help="also score P(<stop />) per sample (local models): does the "
-                        "policy tell STOP from CONTINUE points, whatever the decoding?")
-    parser.add_argument("--replay", action="store_true",
-                        help="also run the dialogue-level replay evaluation")
+    parser.add_argument(
+        "--stop-probs",
+        action="store_true",
+        help="also score P(<stop />) per sample (local models): does the "
+        "policy tell STOP from CONTINUE points, whatever the decoding?",
+    )
+    parser.add_argument(
+        "--replay", action="store_true", help="also run the dialogue-level replay evaluation"
+    )
     parser.add_argument("--replay-dialogues", type=int, default=16, help="dialogues to replay")
     parser.add_argument("--replay-turns", type=int, default=6, help="question limit per dialogue")
-    parser.add_argument("--max-context-chars", type=int, default=None,
-                        help="prompt context budget in characters, replacing the one saved "
-                        "beside the model (0 = whole history)")
+    parser.add_argument(
+        "--max-context-chars",
+        type=int,
+        default=None,
+        help="prompt context budget in characters, replacing the one saved "
+        "beside the model (0 = whole history)",
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
 
 
@@ -64,16 +88,29 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``learn2ask report``."""
-    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN",
-                        help="evaluation directories (from learn2ask evaluate)")
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        type=Path,
+        metavar="RUN",
+        help="evaluation directories (from learn2ask evaluate)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="report directory")
-    parser.add_argument("--samples", type=Path, default=None,
-                        help="test samples JSONL, to show contexts in the examples")
+    parser.add_argument(
+        "--samples",
+        type=Path,
+        default=None,
+        help="test samples JSONL, to show contexts in the examples",
+    )
     parser.add_argument("--title", default="learn2ask evaluation report", help="page title")
-    parser.add_argument("--diff", action="append", default=[], metavar="NEW:OLD",
-                        type=parse_diff_pair,
-                        help="add a column NEW − OLD (run names) with a paired bootstrap CI; "
-                        "repeatable")
+    parser.add_argument(
+        "--diff",
+        action="append",
+        default=[],
+        metavar="NEW:OLD",
+        type=parse_diff_pair,
+        help="add a column NEW − OLD (run names) with a paired bootstrap CI; repeatable",
+    )
 
 
 def parse_diff_pair(text: str) -> tuple[str, str]:

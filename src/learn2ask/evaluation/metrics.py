@@ -134,8 +134,12 @@ def compute_metrics(rows: Sequence[Row], n_boot: int = 1000, seed: int = 0) -> d
             "n_dialogues": len(per_dialogue),
         }
     failures = sum(1 for r in rows if r.get("reward") is None)
-    results["grading_failures"] = {"mean": failures, "ci_low": failures, "ci_high": failures,
-                                   "n_rollouts": len(rows)}
+    results["grading_failures"] = {
+        "mean": failures,
+        "ci_low": failures,
+        "ci_high": failures,
+        "n_rollouts": len(rows),
+    }
     return results
 
 
@@ -152,8 +156,12 @@ def paired_difference(
             results[name] = {"mean": None, "ci_low": None, "ci_high": None, "n_dialogues": 0}
             continue
         low, high = bootstrap_ci(diffs, n_boot=n_boot, seed=seed)
-        results[name] = {"mean": round(mean(diffs), 4), "ci_low": round(low, 4),
-                         "ci_high": round(high, 4), "n_dialogues": len(diffs)}
+        results[name] = {
+            "mean": round(mean(diffs), 4),
+            "ci_low": round(low, 4),
+            "ci_high": round(high, 4),
+            "n_dialogues": len(diffs),
+        }
     return results
 
 
@@ -169,7 +177,16 @@ def always_stop_rows(rows: Sequence[Row], fusion: FusionConfig) -> list[Row]:
         if row.get("rollout", 0) != 0:
             continue
         right = 1.0 if row["decision"] == "stop" else 0.0
-        reference.append({"sample_id": row["sample_id"], "dialogue_id": row["dialogue_id"],
-                          "decision": row["decision"], "rollout": 0, "r_a": right,
-                          "r_s": right, "p": right, "reward": fuse(right, right, right, fusion)})
+        reference.append(
+            {
+                "sample_id": row["sample_id"],
+                "dialogue_id": row["dialogue_id"],
+                "decision": row["decision"],
+                "rollout": 0,
+                "r_a": right,
+                "r_s": right,
+                "p": right,
+                "reward": fuse(right, right, right, fusion),
+            }
+        )
     return reference

@@ -70,7 +70,11 @@ def opening_samples(samples: list[Sample], limit: int) -> list[Sample]:
 
 
 def replay_dialogues(
-    policy: PolicyBackend, samples: list[Sample], embedder: Any, config: ReplayConfig, out: Path,
+    policy: PolicyBackend,
+    samples: list[Sample],
+    embedder: Any,
+    config: ReplayConfig,
+    out: Path,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every episode turn by turn (all active episodes batched) and write the results."""
@@ -88,8 +92,11 @@ def replay_dialogues(
         for episode, reply in zip(active, replies, strict=True):
             step(episode, reply, embedder, config)
         if progress:
-            print(f"  [replay] turn {turn + 1}/{config.max_turns}: {len(active)} dialogues "
-                  f"still talking ({time.perf_counter() - started:.0f} s)", flush=True)
+            print(
+                f"  [replay] turn {turn + 1}/{config.max_turns}: {len(active)} dialogues "
+                f"still talking ({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
     rows = [episode_row(e) for e in episodes]
     metrics = summarize_replay(rows)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
@@ -124,10 +131,14 @@ def step(episode: Episode, reply: str, embedder: Any, config: ReplayConfig) -> N
     else:
         answer = UNKNOWN_ANSWER
     episode.context.extend([Turn("expert", reply), Turn("user", answer)])
-    episode.turns.append({
-        "expert": reply, "user": answer, "similarity": round(float(sims[best]), 3),
-        "coverage_before": round(coverage, 4),
-    })
+    episode.turns.append(
+        {
+            "expert": reply,
+            "user": answer,
+            "similarity": round(float(sims[best]), 3),
+            "coverage_before": round(coverage, 4),
+        }
+    )
 
 
 def episode_row(episode: Episode) -> dict[str, Any]:
@@ -152,12 +163,12 @@ def episode_row(episode: Episode) -> dict[str, Any]:
 
 def summarize_replay(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Means with bootstrap CIs over dialogues."""
+
     def stat(values: list[float]) -> dict[str, float | None]:
         if not values:
             return {"mean": None, "ci_low": None, "ci_high": None}
         low, high = bootstrap_ci(values)
-        return {"mean": round(mean(values), 4), "ci_low": round(low, 4),
-                "ci_high": round(high, 4)}
+        return {"mean": round(mean(values), 4), "ci_low": round(low, 4), "ci_high": round(high, 4)}
 
     asked = sum(r["questions"] for r in rows)
     return {
@@ -167,5 +178,6 @@ def summarize_replay(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "premature_stop_rate": stat([float(r["premature_stop"]) for r in rows]),
         "late_stop_rate": stat([float(r["late_stop"]) for r in rows]),
         "repeated_question_rate": round(sum(r["repeats"] for r in rows) / asked, 4)
-        if asked else 0.0,
+        if asked
+        else 0.0,
     }

@@ -54,8 +54,9 @@ def load_run(path: Path) -> Run:
             raise InputError(required, "missing: is this an evaluation directory?")
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    run = Run(path, summary.get("name", path.name), metrics, summary,
-              sources=[metrics_path, summary_path])
+    run = Run(
+        path, summary.get("name", path.name), metrics, summary, sources=[metrics_path, summary_path]
+    )
     replay_path = path / "replay_metrics.json"
     if replay_path.is_file():
         run.replay = json.loads(replay_path.read_text(encoding="utf-8"))
@@ -66,8 +67,9 @@ def load_run(path: Path) -> Run:
         run.sources.append(stop_path)
     log_path = training_log_for(summary.get("model", ""))
     if log_path is not None:
-        run.train_log = [json.loads(x) for x in log_path.read_text(encoding="utf-8").splitlines()
-                         if x.strip()]
+        run.train_log = [
+            json.loads(x) for x in log_path.read_text(encoding="utf-8").splitlines() if x.strip()
+        ]
         run.train_log_path = log_path
         run.sources.append(log_path)
     return run
@@ -118,17 +120,26 @@ def metrics_table(runs: list[Run], diffs: Sequence[tuple[str, dict]] = ()) -> li
     columns such as :func:`differences` or :func:`always_stop_reference`) add one each."""
     table = [["metric", *[r.name for r in runs], *[header for header, _ in diffs]]]
     for name in METRIC_NAMES:
-        table.append([name, *[fmt(r.metrics.get(name)) for r in runs],
-                      *[fmt(d.get(name)) for _, d in diffs]])
+        table.append(
+            [name, *[fmt(r.metrics.get(name)) for r in runs], *[fmt(d.get(name)) for _, d in diffs]]
+        )
     blank = [""] * len(diffs)
-    table.append(["grading_failures",
-                  *[str(r.metrics.get("grading_failures", {}).get("mean", "n/a")) for r in runs],
-                  *blank])
+    table.append(
+        [
+            "grading_failures",
+            *[str(r.metrics.get("grading_failures", {}).get("mean", "n/a")) for r in runs],
+            *blank,
+        ]
+    )
     if any(r.replay for r in runs):
         for key in REPLAY_KEYS:
-            table.append([f"replay_{key}",
-                          *[fmt(r.replay.get(key)) if r.replay else "n/a" for r in runs],
-                          *blank])
+            table.append(
+                [
+                    f"replay_{key}",
+                    *[fmt(r.replay.get(key)) if r.replay else "n/a" for r in runs],
+                    *blank,
+                ]
+            )
     if any(r.stop_scores for r in runs):
         for key in STOP_SCORE_KEYS:
             table.append([key, *[fmt((r.stop_scores or {}).get(key)) for r in runs], *blank])
@@ -152,7 +163,7 @@ def plot_metric_bars(runs: list[Run], path: Path) -> Path:
     columns = 3
     rows = -(-len(METRIC_NAMES) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.0 * rows), squeeze=False)
-    for ax in axes.flat[len(METRIC_NAMES):]:
+    for ax in axes.flat[len(METRIC_NAMES) :]:
         ax.set_visible(False)
     for ax, name in zip(axes.flat, METRIC_NAMES, strict=False):
         means, lows, highs, labels = [], [], [], []
@@ -164,8 +175,13 @@ def plot_metric_bars(runs: list[Run], path: Path) -> Path:
             lows.append(stat["mean"] - stat["ci_low"])
             highs.append(stat["ci_high"] - stat["mean"])
             labels.append(run.name)
-        ax.bar(range(len(means)), means, yerr=[lows, highs], capsize=3,
-               color=[f"C{i}" for i in range(len(means))])
+        ax.bar(
+            range(len(means)),
+            means,
+            yerr=[lows, highs],
+            capsize=3,
+            color=[f"C{i}" for i in range(len(means))],
+        )
         ax.set_xticks(range(len(means)), labels, rotation=45, ha="right", fontsize=7)
         ax.set_title(name, fontsize=8)
     fig.tight_layout()
@@ -206,8 +222,14 @@ def plot_reward_curves(runs: list[Run], path: Path) -> Path | None:
 
 def example_rows(runs: list[Run], samples_path: Path | None, count: int = 4) -> list[dict]:
     """A few samples that every run answered, with each run's first reply and reward."""
-    per_run = [{r["sample_id"]: r for r in read_rollouts(run.path / ROLLOUTS_FILE)
-                if r.get("rollout", 0) == 0} for run in runs]
+    per_run = [
+        {
+            r["sample_id"]: r
+            for r in read_rollouts(run.path / ROLLOUTS_FILE)
+            if r.get("rollout", 0) == 0
+        }
+        for run in runs
+    ]
     common = sorted(set.intersection(*(set(p) for p in per_run))) if per_run else []
     contexts: dict[str, Any] = {}
     if samples_path and samples_path.is_file():
@@ -221,13 +243,15 @@ def example_rows(runs: list[Run], samples_path: Path | None, count: int = 4) -> 
     examples = []
     for sample_id in picked:
         sample = contexts.get(sample_id, {})
-        examples.append({
-            "id": sample_id,
-            "decision": per_run[0][sample_id]["decision"],
-            "context_tail": sample.get("context", [])[-4:],
-            "info_set": sample.get("info_set", []),
-            "replies": [(run.name, p[sample_id]) for run, p in zip(runs, per_run, strict=True)],
-        })
+        examples.append(
+            {
+                "id": sample_id,
+                "decision": per_run[0][sample_id]["decision"],
+                "context_tail": sample.get("context", [])[-4:],
+                "info_set": sample.get("info_set", []),
+                "replies": [(run.name, p[sample_id]) for run, p in zip(runs, per_run, strict=True)],
+            }
+        )
     return examples
 
 
@@ -236,33 +260,41 @@ REPLAY_FILE = "replay.jsonl"
 
 def replay_examples(runs: list[Run], count: int = 2) -> list[dict[str, Any]]:
     """The first ``count`` dialogues every replayed run has, with each run's conversation."""
-    replayed = [(run, {r["dialogue_id"]: r for r in read_rollouts(run.path / REPLAY_FILE)})
-                for run in runs]
+    replayed = [
+        (run, {r["dialogue_id"]: r for r in read_rollouts(run.path / REPLAY_FILE)}) for run in runs
+    ]
     replayed = [(run, episodes) for run, episodes in replayed if episodes]
     if not replayed:
         return []
     common = sorted(set.intersection(*(set(episodes) for _, episodes in replayed)))[:count]
-    return [{"dialogue_id": d, "episodes": [(run.name, episodes[d]) for run, episodes in replayed]}
-            for d in common]
+    return [
+        {"dialogue_id": d, "episodes": [(run.name, episodes[d]) for run, episodes in replayed]}
+        for d in common
+    ]
 
 
 def _episode_caption(episode: dict[str, Any]) -> str:
-    return (f"coverage {episode['coverage']:.2f} ({episode['elicited']}/{episode['items']} "
-            f"items), {episode['questions']} questions, "
-            f"{'stopped' if episode['stopped'] else 'never stopped'}")
+    return (
+        f"coverage {episode['coverage']:.2f} ({episode['elicited']}/{episode['items']} "
+        f"items), {episode['questions']} questions, "
+        f"{'stopped' if episode['stopped'] else 'never stopped'}"
+    )
 
 
-def write_report(run_dirs: list[Path], out: Path, samples_path: Path | None = None,
-                 title: str = "learn2ask evaluation report",
-                 diff_pairs: Sequence[tuple[str, str]] = ()) -> tuple[Path, str]:
+def write_report(
+    run_dirs: list[Path],
+    out: Path,
+    samples_path: Path | None = None,
+    title: str = "learn2ask evaluation report",
+    diff_pairs: Sequence[tuple[str, str]] = (),
+) -> tuple[Path, str]:
     """Write ``report.md``, ``report.html`` and the PNG figures into ``out``.
 
     ``diff_pairs`` are ``(new, old)`` run names to show as paired differences. Returns the HTML
     path and the metrics table as Markdown.
     """
     runs = [load_run(p) for p in run_dirs]
-    table = metrics_table(runs, [always_stop_reference(runs[0]),
-                                 *differences(runs, diff_pairs)])
+    table = metrics_table(runs, [always_stop_reference(runs[0]), *differences(runs, diff_pairs)])
     out.mkdir(parents=True, exist_ok=True)
     bars = plot_metric_bars(runs, out / "metrics.png")
     curves = plot_reward_curves(runs, out / "reward_curves.png")
@@ -273,23 +305,29 @@ def write_report(run_dirs: list[Path], out: Path, samples_path: Path | None = No
         "samples within a dialogue, then dialogues, so a long dialogue does not outweigh short "
         "ones; the bootstrap resamples dialogues. Grading failures are excluded and counted.",
     ]
-    notes.append(f"Column '{ALWAYS_STOP}': the score of a policy that always stops, computed on "
-                 f"the samples of {runs[0].name} (same fusion). A right STOP earns R_a = 1, so "
-                 "on a balanced set this trivial policy scores high: a trained policy has to "
-                 "beat it on ave_total_reward while keeping ave_continue_decision up.")
+    notes.append(
+        f"Column '{ALWAYS_STOP}': the score of a policy that always stops, computed on "
+        f"the samples of {runs[0].name} (same fusion). A right STOP earns R_a = 1, so "
+        "on a balanced set this trivial policy scores high: a trained policy has to "
+        "beat it on ave_total_reward while keeping ave_continue_decision up."
+    )
     if diff_pairs:
-        notes.append("Columns 'A − B (paired)': mean over the dialogues both runs evaluated of "
-                     "A's per-dialogue value minus B's, with a paired bootstrap CI (dialogues "
-                     "resampled); an interval excluding 0 is a difference beyond resampling "
-                     "noise. Computed from both runs' rollouts.jsonl.")
+        notes.append(
+            "Columns 'A − B (paired)': mean over the dialogues both runs evaluated of "
+            "A's per-dialogue value minus B's, with a paired bootstrap CI (dialogues "
+            "resampled); an interval excluding 0 is a difference beyond resampling "
+            "noise. Computed from both runs' rollouts.jsonl."
+        )
     if any(r.stop_scores for r in runs):
-        notes.append("Rows p_stop_*: the probability the model gives to replying with the "
-                     "stop tag (teacher-forced; stop_scores.json, which lists its samples: "
-                     "possibly more than the rollouts), on STOP and on CONTINUE samples; "
-                     "stop_auc: how well that probability tells the two apart (0.5 = "
-                     "not at all, CI over dialogues). Greedy decoding stops whenever the stop "
-                     "tag's first token beats every single question opening, so a policy can "
-                     "over-stop with P(stop) well under 0.5.")
+        notes.append(
+            "Rows p_stop_*: the probability the model gives to replying with the "
+            "stop tag (teacher-forced; stop_scores.json, which lists its samples: "
+            "possibly more than the rollouts), on STOP and on CONTINUE samples; "
+            "stop_auc: how well that probability tells the two apart (0.5 = "
+            "not at all, CI over dialogues). Greedy decoding stops whenever the stop "
+            "tag's first token beats every single question opening, so a policy can "
+            "over-stop with P(stop) well under 0.5."
+        )
     sources = [str(p) for run in runs for p in run.sources]
     sources += [str(run.path / ROLLOUTS_FILE) for run in runs]
     sources += [str(run.path / REPLAY_FILE) for run in runs if (run.path / REPLAY_FILE).is_file()]
@@ -300,23 +338,33 @@ def write_report(run_dirs: list[Path], out: Path, samples_path: Path | None = No
         sources.append(str(curves))
     md = _markdown(title, runs, table, notes, examples, replays, curves is not None, sources)
     write_text_atomic(out / "report.md", md)
-    write_text_atomic(out / "report.html", _html(title, table, notes, examples, replays, bars,
-                                                 curves, sources))
+    write_text_atomic(
+        out / "report.html", _html(title, table, notes, examples, replays, bars, curves, sources)
+    )
     return out / "report.html", markdown_table(table)
 
 
-def _markdown(title: str, runs: list[Run], table: list[list[str]], notes: list[str],
-              examples: list[dict], replays: list[dict], curves: bool,
-              sources: list[str]) -> str:
+def _markdown(
+    title: str,
+    runs: list[Run],
+    table: list[list[str]],
+    notes: list[str],
+    examples: list[dict],
+    replays: list[dict],
+    curves: bool,
+    sources: list[str],
+) -> str:
     parts = [f"# {title}", "", markdown_table(table), "", *notes, "", "![metrics](metrics.png)"]
     if curves:
         parts += ["", "![reward curves](reward_curves.png)"]
     parts += ["", "## Runs", ""]
     for run in runs:
         s = run.summary
-        parts.append(f"- **{run.name}**: model `{s.get('model')}`, {s.get('samples')} samples "
-                     f"({s.get('stop_samples')} STOP) from {s.get('dialogues')} dialogues, "
-                     f"grader {s.get('grader')}, {s.get('seconds')} s")
+        parts.append(
+            f"- **{run.name}**: model `{s.get('model')}`, {s.get('samples')} samples "
+            f"({s.get('stop_samples')} STOP) from {s.get('dialogues')} dialogues, "
+            f"grader {s.get('grader')}, {s.get('seconds')} s"
+        )
     parts += ["", "## Examples", ""]
     for ex in examples:
         parts.append(f"### {ex['id']} (s* = {ex['decision'].upper()})")
@@ -344,29 +392,48 @@ def _img(path: Path) -> str:
     return f'<img alt="{path.name}" src="data:image/png;base64,{data}" style="max-width:100%">'
 
 
-def _html(title: str, table: list[list[str]], notes: list[str], examples: list[dict],
-          replays: list[dict], bars: Path, curves: Path | None, sources: list[str]) -> str:
+def _html(
+    title: str,
+    table: list[list[str]],
+    notes: list[str],
+    examples: list[dict],
+    replays: list[dict],
+    bars: Path,
+    curves: Path | None,
+    sources: list[str],
+) -> str:
     esc = html.escape
     head = "".join(f"<th>{esc(c)}</th>" for c in table[0])
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
-                   for row in table[1:])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in table[1:]
+    )
     ex_html = []
     for ex in examples:
-        turns = "".join(f"<p><b>{esc(t['role'])}</b>: {esc(t['content'])}</p>"
-                        for t in ex["context_tail"])
-        replies = "".join(f"<li><b>{esc(n)}</b>: <code>{esc(r['response'][:200])}</code> "
-                          f"&rarr; reward {esc(str(r['reward']))}</li>" for n, r in ex["replies"])
-        ex_html.append(f"<h3>{esc(ex['id'])} (s* = {esc(ex['decision'].upper())})</h3>"
-                       f"<blockquote>{turns}</blockquote><p>I*: {esc(str(ex['info_set'][:3]))}"
-                       f"</p><ul>{replies}</ul>")
+        turns = "".join(
+            f"<p><b>{esc(t['role'])}</b>: {esc(t['content'])}</p>" for t in ex["context_tail"]
+        )
+        replies = "".join(
+            f"<li><b>{esc(n)}</b>: <code>{esc(r['response'][:200])}</code> "
+            f"&rarr; reward {esc(str(r['reward']))}</li>"
+            for n, r in ex["replies"]
+        )
+        ex_html.append(
+            f"<h3>{esc(ex['id'])} (s* = {esc(ex['decision'].upper())})</h3>"
+            f"<blockquote>{turns}</blockquote><p>I*: {esc(str(ex['info_set'][:3]))}"
+            f"</p><ul>{replies}</ul>"
+        )
     replay_html = ["<h2>Replayed conversations</h2>" if replays else ""]
     for ex in replays:
         replay_html.append(f"<h3>{esc(ex['dialogue_id'])}</h3>")
         for name, episode in ex["episodes"]:
-            turns = "".join(f"<li>expert: <code>{esc(t['expert'][:200])}</code><br>user: "
-                            f"{esc(str(t['user']))}</li>" for t in episode["turns"])
-            replay_html.append(f"<p><b>{esc(name)}</b>: {esc(_episode_caption(episode))}</p>"
-                               f"<ol>{turns}</ol>")
+            turns = "".join(
+                f"<li>expert: <code>{esc(t['expert'][:200])}</code><br>user: "
+                f"{esc(str(t['user']))}</li>"
+                for t in episode["turns"]
+            )
+            replay_html.append(
+                f"<p><b>{esc(name)}</b>: {esc(_episode_caption(episode))}</p><ol>{turns}</ol>"
+            )
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{esc(title)}</title><style>body{{font-family:sans-serif;max-width:1100px;"
@@ -374,8 +441,12 @@ def _html(title: str, table: list[list[str]], notes: list[str], examples: list[d
         "padding:4px 8px;font-size:13px}}</style></head><body>"
         f"<h1>{esc(title)}</h1><table><tr>{head}</tr>{body}</table>"
         + "".join(f"<p>{esc(n)}</p>" for n in notes)
-        + _img(bars) + (_img(curves) if curves else "")
-        + "<h2>Examples</h2>" + "".join(ex_html) + "".join(replay_html)
-        + "<h2>Sources</h2><ul>" + "".join(f"<li><code>{esc(s)}</code></li>" for s in sources)
+        + _img(bars)
+        + (_img(curves) if curves else "")
+        + "<h2>Examples</h2>"
+        + "".join(ex_html)
+        + "".join(replay_html)
+        + "<h2>Sources</h2><ul>"
+        + "".join(f"<li><code>{esc(s)}</code></li>" for s in sources)
         + "</ul></body></html>"
     )

@@ -101,16 +101,20 @@ def evaluate_policy(
         chunk = todo[start : start + config.chunk_size]
         messages = [build_policy_messages(s.context, policy.prompt_config) for s in chunk]
         replies = policy.generate_n(messages, config.n_rollouts, config.generation)
-        flat = [(s, k, r) for s, group in zip(chunk, replies, strict=True)
-                for k, r in enumerate(group)]
+        flat = [
+            (s, k, r) for s, group in zip(chunk, replies, strict=True) for k, r in enumerate(group)
+        ]
         components = scorer.score([s for s, _, _ in flat], [r for _, _, r in flat])
         for (sample, k, reply), c in zip(flat, components, strict=True):
             row = rollout_row(sample, k, reply, c)
             append_jsonl(path, row)
             rows.append(row)
         if progress:
-            print(f"  [{config.name}] {min(start + len(chunk), len(todo))}/{len(todo)} samples "
-                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+            print(
+                f"  [{config.name}] {min(start + len(chunk), len(todo))}/{len(todo)} samples "
+                f"({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
     chosen_ids = {s.id for s in chosen}
     rows = [r for r in rows if r["sample_id"] in chosen_ids]
     metrics = compute_metrics(rows, n_boot=config.n_boot, seed=config.seed)

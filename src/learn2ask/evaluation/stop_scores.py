@@ -46,8 +46,9 @@ def stop_probability(generator: LocalGenerator, messages: Messages, stop_tag: st
     return float(log_probs.gather(1, targets[:, None]).sum().exp())
 
 
-def stop_auc_ci(rows: Sequence[dict[str, Any]], n_boot: int = 1000,
-                seed: int = 0) -> tuple[float, float]:
+def stop_auc_ci(
+    rows: Sequence[dict[str, Any]], n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """95% bootstrap interval of the AUC, resampling dialogues (samples of one dialogue
     are not independent)."""
     by_dialogue: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -66,8 +67,9 @@ def stop_auc_ci(rows: Sequence[dict[str, Any]], n_boot: int = 1000,
     return values[int(0.025 * len(values))], values[min(len(values) - 1, int(0.975 * len(values)))]
 
 
-def summarize_stop_scores(rows: Sequence[dict[str, Any]], n_boot: int = 1000,
-                          seed: int = 0) -> dict[str, Any]:
+def summarize_stop_scores(
+    rows: Sequence[dict[str, Any]], n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
     """Mean P(stop) on STOP and on CONTINUE samples (per dialogue first), the AUC of P(stop)
     as a STOP detector, and the decision accuracy if one stopped whenever P(stop) > 0.5."""
     summary: dict[str, Any] = {
@@ -82,22 +84,33 @@ def summarize_stop_scores(rows: Sequence[dict[str, Any]], n_boot: int = 1000,
         values = [mean(v) for v in per_dialogue.values()]
         if values:
             low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed)
-            summary[f"p_stop_on_{decision}"] = {"mean": round(mean(values), 4),
-                                                "ci_low": round(low, 4), "ci_high": round(high, 4)}
+            summary[f"p_stop_on_{decision}"] = {
+                "mean": round(mean(values), 4),
+                "ci_low": round(low, 4),
+                "ci_high": round(high, 4),
+            }
     positives = [r["p_stop"] for r in rows if r["decision"] == "stop"]
     negatives = [r["p_stop"] for r in rows if r["decision"] == "continue"]
     if positives and negatives:
         low, high = stop_auc_ci(rows, n_boot=n_boot, seed=seed)
-        summary["stop_auc"] = {"mean": round(roc_auc(positives, negatives), 4),
-                               "ci_low": round(low, 4), "ci_high": round(high, 4)}
+        summary["stop_auc"] = {
+            "mean": round(roc_auc(positives, negatives), 4),
+            "ci_low": round(low, 4),
+            "ci_high": round(high, 4),
+        }
         correct = [(r["p_stop"] > 0.5) == (r["decision"] == "stop") for r in rows]
         summary["decision_accuracy_at_half"] = round(mean([float(c) for c in correct]), 4)
     return summary
 
 
-def score_stop_probabilities(generator: LocalGenerator, samples: Sequence[Sample],
-                             prompt: PolicyPromptConfig, out: Path,
-                             n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+def score_stop_probabilities(
+    generator: LocalGenerator,
+    samples: Sequence[Sample],
+    prompt: PolicyPromptConfig,
+    out: Path,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
     """P(stop) for each sample; writes ``OUT/stop_scores.json`` and returns its summary."""
     rows = [
         {
@@ -105,7 +118,8 @@ def score_stop_probabilities(generator: LocalGenerator, samples: Sequence[Sample
             "dialogue_id": sample.dialogue_id,
             "decision": sample.decision,
             "p_stop": stop_probability(
-                generator, build_policy_messages(sample.context, prompt), prompt.stop_tag),
+                generator, build_policy_messages(sample.context, prompt), prompt.stop_tag
+            ),
         }
         for sample in samples
     ]

@@ -42,8 +42,11 @@ class LocalPolicy:
         if (path / "model" / "config.json").is_file():
             path = path / "model"
         resolved = resolve_model(path if path.exists() else str(model))
-        return cls(LocalGenerator.from_pretrained(resolved, device=device), str(model),
-                   load_prompt_config(resolved if Path(resolved).is_dir() else None))
+        return cls(
+            LocalGenerator.from_pretrained(resolved, device=device),
+            str(model),
+            load_prompt_config(resolved if Path(resolved).is_dir() else None),
+        )
 
     def generate_n(
         self, batch: Sequence[Messages], n: int, config: GenerationConfig
@@ -69,10 +72,15 @@ class RemotePolicy:
             async with ChatClient(self.client_config) as client:
                 jobs = [
                     client.complete(
-                        list(messages), temperature=config.temperature,
+                        list(messages),
+                        temperature=config.temperature,
                         max_tokens=config.max_new_tokens,
-                        extra={"n": n, "seed": config.seed, "top_p": config.top_p,
-                               **({"stop": list(config.stop)} if config.stop else {})},
+                        extra={
+                            "n": n,
+                            "seed": config.seed,
+                            "top_p": config.top_p,
+                            **({"stop": list(config.stop)} if config.stop else {}),
+                        },
                     )
                     for messages in batch
                 ]

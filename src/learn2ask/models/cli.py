@@ -9,16 +9,19 @@ from learn2ask.cli import Command
 
 def add_serve_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``learn2ask serve-model``."""
-    parser.add_argument("model", help="bundled name (smollm2-135m-instruct), local checkpoint "
-                        "directory, or hub id")
+    parser.add_argument(
+        "model", help="bundled name (smollm2-135m-instruct), local checkpoint directory, or hub id"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=int, default=8000, help="TCP port")
-    parser.add_argument("--served-name", default=None,
-                        help="model name clients send (default: the MODEL argument)")
+    parser.add_argument(
+        "--served-name", default=None, help="model name clients send (default: the MODEL argument)"
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     parser.add_argument("--dtype", default=None, help="float32 / bfloat16 (default by device)")
-    parser.add_argument("--max-batch-size", type=int, default=16,
-                        help="most concurrent requests generated together")
+    parser.add_argument(
+        "--max-batch-size", type=int, default=16, help="most concurrent requests generated together"
+    )
 
 
 def run_serve_model(args: argparse.Namespace) -> int:
@@ -30,8 +33,9 @@ def run_serve_model(args: argparse.Namespace) -> int:
 
     generator = LocalGenerator.from_pretrained(args.model, device=args.device, dtype=args.dtype)
     app = create_app(generator, args.served_name or args.model, args.max_batch_size)
-    print(f"serving {args.served_name or args.model} on http://{args.host}:{args.port}/v1",
-          flush=True)
+    print(
+        f"serving {args.served_name or args.model} on http://{args.host}:{args.port}/v1", flush=True
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

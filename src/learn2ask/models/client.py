@@ -74,8 +74,8 @@ class ClientConfig:
 
     def resolved_api_key(self) -> str | None:
         """The key to send, from the config or the environment."""
-        return self.api_key or os.environ.get("LEARN2ASK_API_KEY") or os.environ.get(
-            "OPENAI_API_KEY"
+        return (
+            self.api_key or os.environ.get("LEARN2ASK_API_KEY") or os.environ.get("OPENAI_API_KEY")
         )
 
 
@@ -233,7 +233,9 @@ class ChatClient:
         async def one(messages: Messages) -> str | LLMError:
             try:
                 return await self.chat(
-                    messages, temperature=temperature, max_tokens=max_tokens,
+                    messages,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
                     json_schema=json_schema,
                 )
             except LLMError as exc:
@@ -299,8 +301,9 @@ async def chat_validated(
     for _ in range(attempts):
         if stats is not None:
             stats["model_calls"] = stats.get("model_calls", 0) + 1
-        text = await client.chat(messages, temperature=0.0, max_tokens=max_tokens,
-                                 json_schema=json_schema)
+        text = await client.chat(
+            messages, temperature=0.0, max_tokens=max_tokens, json_schema=json_schema
+        )
         try:
             return parse(text)
         except ValueError as exc:

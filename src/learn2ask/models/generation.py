@@ -80,9 +80,7 @@ class LocalGenerator:
         self, batch: Sequence[Messages], n: int, config: GenerationConfig
     ) -> list[list[str]]:
         """``n`` replies per conversation (rollout ``k`` uses seed ``config.seed + k``)."""
-        rollouts = [
-            self.generate(batch, replace(config, seed=config.seed + k)) for k in range(n)
-        ]
+        rollouts = [self.generate(batch, replace(config, seed=config.seed + k)) for k in range(n)]
         return [[rollouts[k][i] for k in range(n)] for i in range(len(batch))]
 
     def _generate_chunk(

@@ -87,9 +87,7 @@ def ensure_bundled_checkpoint(model: BundledModel, cache_dir: Path | None = None
         return target
     gguf = find_package_file(model.package, model.filename)
     if gguf is None:
-        raise ConfigError(
-            f"bundled model '{model.name}' not installed: run `{model.install_hint}`"
-        )
+        raise ConfigError(f"bundled model '{model.name}' not installed: run `{model.install_hint}`")
     logger.info("converting %s to a safetensors checkpoint in %s (once)", gguf, target)
     _convert_gguf(gguf, target)
     return target

@@ -145,22 +145,29 @@ def create_app(generator: LocalGenerator, model_name: str, max_batch_size: int =
     @app.get("/health")
     async def health() -> dict[str, Any]:
         # The counters let clients (and tests) see that concurrent requests were batched.
-        return {"status": "ok", "batches_run": engine.batches_run,
-                "requests_served": engine.requests_served}
+        return {
+            "status": "ok",
+            "batches_run": engine.batches_run,
+            "requests_served": engine.requests_served,
+        }
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         return {
             "object": "list",
-            "data": [{"id": model_name, "object": "model", "created": created,
-                      "owned_by": "learn2ask"}],
+            "data": [
+                {"id": model_name, "object": "model", "created": created, "owned_by": "learn2ask"}
+            ],
         }
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: ChatCompletionRequest) -> Any:
         if request.model not in (None, model_name):
-            return _error(404, f"model '{request.model}' is not served here (try '{model_name}')",
-                          "not_found_error")
+            return _error(
+                404,
+                f"model '{request.model}' is not served here (try '{model_name}')",
+                "not_found_error",
+            )
         stop = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
         base = GenerationConfig(
             max_new_tokens=request.max_completion_tokens or request.max_tokens or 256,

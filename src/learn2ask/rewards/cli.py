@@ -12,29 +12,49 @@ from learn2ask.cli import Command
 def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``learn2ask grade``."""
     parser.add_argument("samples", type=Path, metavar="SAMPLES", help="samples JSONL (prepare)")
-    parser.add_argument("--responses", required=True,
-                        help="JSONL of {\"id\": sample id, \"response\": str} (several per id "
-                        "allowed), or the word 'expert' to grade the expert's own next action "
-                        "(its next question, or <stop /> where s* = STOP)")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="output directory for scores.jsonl and summary.json")
-    parser.add_argument("--grader", choices=("embedding", "llm"), default="embedding",
-                        help="content grader for R_a")
-    parser.add_argument("--grader-file", type=Path, default=None,
-                        help="embedding grader thresholds (default: bundled embedding-v1.json)")
-    parser.add_argument("--fusion", choices=("hierarchical", "sum", "ra_only", "rs_only"),
-                        default="hierarchical", help="how R_a, R_s and P combine")
+    parser.add_argument(
+        "--responses",
+        required=True,
+        help='JSONL of {"id": sample id, "response": str} (several per id '
+        "allowed), or the word 'expert' to grade the expert's own next action "
+        "(its next question, or <stop /> where s* = STOP)",
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="output directory for scores.jsonl and summary.json"
+    )
+    parser.add_argument(
+        "--grader", choices=("embedding", "llm"), default="embedding", help="content grader for R_a"
+    )
+    parser.add_argument(
+        "--grader-file",
+        type=Path,
+        default=None,
+        help="embedding grader thresholds (default: bundled embedding-v1.json)",
+    )
+    parser.add_argument(
+        "--fusion",
+        choices=("hierarchical", "sum", "ra_only", "rs_only"),
+        default="hierarchical",
+        help="how R_a, R_s and P combine",
+    )
     parser.add_argument("--beta", type=float, default=2.0, help="weight of R_a in the fusion")
     group = parser.add_argument_group("llm grader")
-    group.add_argument("--base-url", default=os.environ.get("LEARN2ASK_BASE_URL"),
-                       help="OpenAI-compatible endpoint (env LEARN2ASK_BASE_URL)")
-    group.add_argument("--model", default=os.environ.get("LEARN2ASK_MODEL"),
-                       help="judge model name (env LEARN2ASK_MODEL)")
+    group.add_argument(
+        "--base-url",
+        default=os.environ.get("LEARN2ASK_BASE_URL"),
+        help="OpenAI-compatible endpoint (env LEARN2ASK_BASE_URL)",
+    )
+    group.add_argument(
+        "--model",
+        default=os.environ.get("LEARN2ASK_MODEL"),
+        help="judge model name (env LEARN2ASK_MODEL)",
+    )
     group.add_argument("--max-concurrency", type=int, default=8, help="parallel requests")
     group.add_argument("--max-attempts", type=int, default=3, help="hard cap per request")
     group.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
-    group.add_argument("--cache", type=Path, default=None,
-                       help="SQLite grade cache (default: OUT/grades.sqlite)")
+    group.add_argument(
+        "--cache", type=Path, default=None, help="SQLite grade cache (default: OUT/grades.sqlite)"
+    )
 
 
 def grader_from_args(args: argparse.Namespace):  # noqa: ANN201 - ContentGrader protocol
@@ -48,8 +68,13 @@ def grader_from_args(args: argparse.Namespace):  # noqa: ANN201 - ContentGrader 
         raise ConfigError("--grader llm needs --base-url and --model")
     from learn2ask.models.client import ClientConfig
 
-    client = ClientConfig(base_url=args.base_url, model=args.model, timeout_s=args.timeout,
-                          max_attempts=args.max_attempts, max_concurrency=args.max_concurrency)
+    client = ClientConfig(
+        base_url=args.base_url,
+        model=args.model,
+        timeout_s=args.timeout,
+        max_attempts=args.max_attempts,
+        max_concurrency=args.max_concurrency,
+    )
     return build_grader("llm", client=client, cache_path=args.cache or args.out / "grades.sqlite")
 
 

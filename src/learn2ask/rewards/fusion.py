@@ -100,6 +100,7 @@ def score_components(
     if target == "stop":
         return RewardComponents(r_a=1.0, r_s=1.0, p=p, reward=fuse(1.0, 1.0, p, config))
     if r_a is None:
-        return RewardComponents(r_a=None, r_s=1.0, p=p, reward=None,
-                                error=error or "content grade missing")
+        return RewardComponents(
+            r_a=None, r_s=1.0, p=p, reward=None, error=error or "content grade missing"
+        )
     return RewardComponents(r_a=r_a, r_s=1.0, p=p, reward=fuse(r_a, 1.0, p, config))

@@ -35,7 +35,8 @@ class RewardScorer:
         """One :class:`RewardComponents` per (sample, reply) pair."""
         parsed = self.parse(responses)
         to_grade = [
-            i for i, (p, s) in enumerate(zip(parsed, samples, strict=True))
+            i
+            for i, (p, s) in enumerate(zip(parsed, samples, strict=True))
             if needs_content_grade(p, s.decision)
         ]
         grades = self.grader(
@@ -47,7 +48,8 @@ class RewardScorer:
             grade = grade_of.get(i)
             results.append(
                 score_components(
-                    p, sample.decision,
+                    p,
+                    sample.decision,
                     grade.score if grade else None,
                     self.fusion,
                     grade.error if grade else None,

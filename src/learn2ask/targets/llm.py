@@ -31,8 +31,19 @@ from learn2ask.targets.base import ExtractionFailure
 
 PROMPT_VERSION = "extract-v1"
 DEFAULT_ATTRIBUTES: tuple[str, ...] = (
-    "symptom", "quality", "location", "severity", "duration", "onset", "trigger",
-    "relieving factor", "medication", "medical history", "allergy", "lifestyle", "other",
+    "symptom",
+    "quality",
+    "location",
+    "severity",
+    "duration",
+    "onset",
+    "trigger",
+    "relieving factor",
+    "medication",
+    "medical history",
+    "allergy",
+    "lifestyle",
+    "other",
 )
 
 
@@ -144,10 +155,13 @@ class LLMExtractor:
             return [InfoItem.from_dict(i) for i in cached["items"]]
         try:
             items = await chat_validated(
-                client, messages, lambda text: parse_extraction(text, self.config.attributes),
+                client,
+                messages,
+                lambda text: parse_extraction(text, self.config.attributes),
                 max_tokens=self.config.max_tokens,
                 json_schema=ExtractionReply.model_json_schema(),
-                parse_retries=self.config.parse_retries, stats=self.stats,
+                parse_retries=self.config.parse_retries,
+                stats=self.stats,
             )
         except LLMError as exc:
             return ExtractionFailure(reason=f"endpoint error: {exc}")

@@ -10,19 +10,36 @@ from learn2ask.cli import Command
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``learn2ask train``."""
-    parser.add_argument("--method", choices=("sft", "dpo", "grpo"), default=None,
-                        help="training recipe (overrides the config's 'method')")
-    parser.add_argument("--config", type=Path, default=None,
-                        help="YAML training config (see configs/); defaults otherwise")
+    parser.add_argument(
+        "--method",
+        choices=("sft", "dpo", "grpo"),
+        default=None,
+        help="training recipe (overrides the config's 'method')",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML training config (see configs/); defaults otherwise",
+    )
     parser.add_argument("--train-file", default=None, help="samples JSONL (overrides config)")
     parser.add_argument("--output", default=None, help="run directory (overrides output_dir)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps")
-    parser.add_argument("--init-from", default=None,
-                        help="start from an earlier run (its OUT/model) or a checkpoint dir")
-    parser.add_argument("--model", default=None,
-                        help="base model: bundled name, local dir or hub id (overrides config)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the last checkpoint in the run directory")
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        help="start from an earlier run (its OUT/model) or a checkpoint dir",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="base model: bundled name, local dir or hub id (overrides config)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last checkpoint in the run directory",
+    )
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -41,8 +58,10 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         model_dir = run_training(config, resume=args.resume)
     except KeyboardInterrupt:
-        print(f"interrupted: resume with the same command plus --resume "
-              f"(checkpoints in {config.output_dir}/checkpoints)")
+        print(
+            f"interrupted: resume with the same command plus --resume "
+            f"(checkpoints in {config.output_dir}/checkpoints)"
+        )
         return 130
     print(f"model saved to {model_dir}")
     print(f"summary: {Path(config.output_dir) / 'training_summary.json'}")

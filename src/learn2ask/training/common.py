@@ -183,7 +183,8 @@ def last_complete_checkpoint(out: Path) -> Path | None:
     (Ctrl-C or a crash while saving) and resuming from it would fail; the one before is used.
     """
     complete = [
-        path for path in (out / CHECKPOINT_DIR).glob("checkpoint-*")
+        path
+        for path in (out / CHECKPOINT_DIR).glob("checkpoint-*")
         if path.name.split("-")[-1].isdigit() and (path / "trainer_state.json").is_file()
     ]
     return max(complete, key=lambda path: int(path.name.split("-")[-1]), default=None)
@@ -211,8 +212,14 @@ class JsonlLogCallback:
     under those plain names, which the reports read.
     """
 
-    ALIASES = {"loss": ("loss",), "reward": ("reward",), "r_a": ("r_a",), "r_s": ("r_s",),
-               "p": ("p",), "grading_failures": ("grading_failures",)}
+    ALIASES = {
+        "loss": ("loss",),
+        "reward": ("reward",),
+        "r_a": ("r_a",),
+        "r_s": ("r_s",),
+        "p": ("p",),
+        "grading_failures": ("grading_failures",),
+    }
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -225,8 +232,9 @@ class JsonlLogCallback:
         outer = self
 
         class _Callback(TrainerCallback):
-            def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
-                       **kwargs: Any) -> None:
+            def on_log(
+                self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any
+            ) -> None:
                 if logs and state.is_world_process_zero:
                     outer.write(state.global_step, dict(logs))
 
@@ -270,8 +278,13 @@ def save_final_model(trainer: Any, tokenizer: Any, config: TrainConfig, out: Pat
     return target
 
 
-def write_summary(config: TrainConfig, out: Path, trainer: Any, started: float,
-                  extra: dict[str, Any] | None = None) -> None:
+def write_summary(
+    config: TrainConfig,
+    out: Path,
+    trainer: Any,
+    started: float,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """``training_summary.json``: config, steps, reward/loss curve, wall time."""
     if not trainer.is_world_process_zero():
         return
@@ -293,8 +306,13 @@ def write_summary(config: TrainConfig, out: Path, trainer: Any, started: float,
     write_json_atomic(out / SUMMARY_FILE, summary)
 
 
-def train_and_save(trainer: Any, run: RunStart, config: TrainConfig, resume: bool,
-                   extra: dict[str, Any] | None = None) -> Path:
+def train_and_save(
+    trainer: Any,
+    run: RunStart,
+    config: TrainConfig,
+    resume: bool,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Train (from the last checkpoint when ``resume``), save the model, write the summary."""
     out = run.out
     checkpoint = last_complete_checkpoint(out) if resume else None

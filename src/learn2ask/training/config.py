@@ -109,8 +109,12 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-_SECTIONS = {"lora": LoraSettings, "prompt": PromptSettings, "grpo": GRPOSettings,
-             "dpo": DPOSettings}
+_SECTIONS = {
+    "lora": LoraSettings,
+    "prompt": PromptSettings,
+    "grpo": GRPOSettings,
+    "dpo": DPOSettings,
+}
 
 
 def config_from_dict(data: dict[str, Any], source: str = "<config>") -> TrainConfig:

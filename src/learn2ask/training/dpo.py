@@ -27,15 +27,18 @@ def preference_pairs(
     candidates = generator.generate_n(
         prompts,
         config.dpo.rejected_candidates,
-        GenerationConfig(max_new_tokens=config.max_completion_length,
-                         temperature=config.dpo.rejected_temperature, seed=config.seed,
-                         batch_size=config.batch_size),
+        GenerationConfig(
+            max_new_tokens=config.max_completion_length,
+            temperature=config.dpo.rejected_temperature,
+            seed=config.seed,
+            batch_size=config.batch_size,
+        ),
     )
     chosen = [reference_reply(s) for s in samples]
     flat_samples = [s for s, group in zip(samples, candidates, strict=True) for _ in group]
     flat_replies = [r for group in candidates for r in group]
     scores = scorer.score(flat_samples + samples, flat_replies + chosen)
-    chosen_scores = scores[len(flat_replies):]
+    chosen_scores = scores[len(flat_replies) :]
     rows = []
     k = config.dpo.rejected_candidates
     for i, sample in enumerate(samples):
@@ -46,12 +49,14 @@ def preference_pairs(
             continue
         reply, reward = min(graded, key=lambda pair: pair[1])
         if reward < best_chosen:
-            rows.append({
-                "prompt": prompts[i],
-                "chosen": [{"role": "assistant", "content": chosen[i]}],
-                "rejected": [{"role": "assistant", "content": reply}],
-                "sample_id": sample.id,
-            })
+            rows.append(
+                {
+                    "prompt": prompts[i],
+                    "chosen": [{"role": "assistant", "content": chosen[i]}],
+                    "rejected": [{"role": "assistant", "content": reply}],
+                    "sample_id": sample.id,
+                }
+            )
     return rows
 
 
@@ -69,12 +74,16 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         raise ValueError("no preference pairs: every sampled reply scored as well as the expert")
     trainer = DPOTrainer(
         model=run.model,
-        args=DPOConfig(**common.trainer_arguments(config, run.out), beta=config.dpo.beta,
-                       max_length=config.max_length),
+        args=DPOConfig(
+            **common.trainer_arguments(config, run.out),
+            beta=config.dpo.beta,
+            max_length=config.max_length,
+        ),
         train_dataset=Dataset.from_list(rows),
         processing_class=run.tokenizer,
         peft_config=common.lora_config(config, run.model),
         callbacks=[common.JsonlLogCallback(run.out / common.LOG_FILE).callback()],
     )
-    return common.train_and_save(trainer, run, config, resume,
-                                 {"train_samples": len(samples), "preference_pairs": len(rows)})
+    return common.train_and_save(
+        trainer, run, config, resume, {"train_samples": len(samples), "preference_pairs": len(rows)}
+    )

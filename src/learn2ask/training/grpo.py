@@ -85,5 +85,4 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         peft_config=common.lora_config(config, run.model),
         callbacks=[common.JsonlLogCallback(run.out / common.LOG_FILE).callback()],
     )
-    return common.train_and_save(trainer, run, config, resume,
-                                 {"train_samples": len(samples)})
+    return common.train_and_save(trainer, run, config, resume, {"train_samples": len(samples)})

@@ -51,5 +51,4 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         peft_config=common.lora_config(config, run.model),
         callbacks=[common.JsonlLogCallback(run.out / common.LOG_FILE).callback()],
     )
-    return common.train_and_save(trainer, run, config, resume,
-                                 {"train_samples": len(dataset)})
+    return common.train_and_save(trainer, run, config, resume, {"train_samples": len(dataset)})

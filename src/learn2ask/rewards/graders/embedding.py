@@ -101,8 +101,11 @@ class EmbeddingGrader:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
             vectors = self.model.encode(
-                missing, batch_size=self.config.batch_size, convert_to_tensor=True,
-                normalize_embeddings=True, show_progress_bar=False,
+                missing,
+                batch_size=self.config.batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
             )
             self._cache.update(zip(missing, vectors, strict=True))
         return torch.stack([self._cache[t] for t in texts]) if texts else torch.empty(0)
@@ -126,8 +129,11 @@ class EmbeddingGrader:
         """Map a similarity to R_a through the grader file's thresholds."""
         if self.config.continuous:
             low, high = self.config.half_threshold, self.config.full_threshold
-            return min(1.0, max(0.0, (similarity - low) / (high - low) * 0.5 + 0.5)) \
-                if similarity >= low else 0.0
+            return (
+                min(1.0, max(0.0, (similarity - low) / (high - low) * 0.5 + 0.5))
+                if similarity >= low
+                else 0.0
+            )
         if similarity >= self.config.full_threshold:
             return 1.0
         if similarity >= self.config.half_threshold:

@@ -63,7 +63,7 @@ def grading_messages(question: str, sample: Sample, context_turns: int) -> list[
         "1 = the question directly asks about one item of the list;\n"
         "0.5 = the question is highly relevant to an item of the list but not directly about it;\n"
         "0 = the question is irrelevant to the list. A generic question that would fit any case "
-        "(\"anything else?\", \"how are you?\") is not relevant.\n"
+        '("anything else?", "how are you?") is not relevant.\n'
         'Reply with JSON only: {"score": 0 | 0.5 | 1, "reason": "<one sentence>"}'
     )
     user = (
@@ -130,9 +130,7 @@ class LLMGrader:
     async def grade_async(self, questions: list[str], samples: list[Sample]) -> list[GradeResult]:
         """Async form of :meth:`__call__`, for callers already inside an event loop."""
         async with ChatClient(self.config.client) as client:
-            jobs = [
-                self._grade_one(client, q, s) for q, s in zip(questions, samples, strict=True)
-            ]
+            jobs = [self._grade_one(client, q, s) for q, s in zip(questions, samples, strict=True)]
             return list(await asyncio.gather(*jobs))
 
     def cache_key(self, question: str, sample: Sample) -> str:
@@ -157,9 +155,13 @@ class LLMGrader:
         messages = grading_messages(question, sample, self.config.context_turns)
         try:
             score = await chat_validated(
-                client, messages, parse_grade, max_tokens=self.config.max_tokens,
+                client,
+                messages,
+                parse_grade,
+                max_tokens=self.config.max_tokens,
                 json_schema=GradeReply.model_json_schema(),
-                parse_retries=self.config.parse_retries, stats=self.stats,
+                parse_retries=self.config.parse_retries,
+                stats=self.stats,
             )
         except LLMError as exc:
             self.stats["failures"] += 1
