@@ -34,6 +34,19 @@ def test_local_directory_passes_through(tiny_model_dir):
     assert resolve_model("some-org/some-model") == "some-org/some-model"
 
 
+def test_missing_local_path_is_a_clear_error_not_a_hub_lookup(tmp_path, capsys):
+    from learn2ask.cli import main
+    from learn2ask.errors import ConfigError
+
+    missing = tmp_path / "runs" / "sft" / "checkpoints" / "checkpoint-40"
+    with pytest.raises(ConfigError, match="no such model directory"):
+        resolve_model(missing)
+    with pytest.raises(ConfigError, match="no such model directory"):
+        resolve_model("./not-here")
+    assert main(["serve-model", str(missing), "--port", "1"]) == 2
+    assert "no such model directory" in capsys.readouterr().err
+
+
 def test_load_policy_sets_pad_token_and_left_padding(tiny_model_dir):
     from learn2ask.models.loading import load_policy
 

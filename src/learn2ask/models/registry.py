@@ -77,7 +77,17 @@ def resolve_model(name_or_path: str | Path, cache_dir: Path | None = None) -> st
         return str(Path(name).expanduser())
     if name.endswith(".gguf"):
         raise ConfigError(f"{name}: GGUF files are read through a bundled name or a directory")
+    if looks_like_path(name):  # a hub lookup would fail with a confusing repo-id error
+        raise ConfigError(
+            f"{name}: no such model directory (nor a bundled name: "
+            f"{', '.join(sorted(BUNDLED_MODELS))})"
+        )
     return name
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether ``name`` is meant as a local path rather than a hub id (``owner/model``)."""
+    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
 
 
 def ensure_bundled_checkpoint(model: BundledModel, cache_dir: Path | None = None) -> Path:
