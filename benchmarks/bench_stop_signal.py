@@ -60,29 +60,25 @@ def run() -> list[dict]:
     data = demo_samples()
     train = balanced(load_samples(data / "train.jsonl"), 1000)
     test = balanced(load_samples(data / "test.jsonl"), 100)
-    scaler = StandardScaler().fit([surface_features(s) for s in train])
+    train_features = [surface_features(s) for s in train]
+    test_features = [surface_features(s) for s in test]
+    is_stop = [s.decision == "stop" for s in test]
+    scaler = StandardScaler().fit(train_features)
     model = LogisticRegression(max_iter=2000).fit(
-        scaler.transform([surface_features(s) for s in train]),
-        [s.decision == "stop" for s in train],
+        scaler.transform(train_features), [s.decision == "stop" for s in train]
     )
-    scores = model.predict_proba(scaler.transform([surface_features(s) for s in test]))[:, 1]
-    stop = [p for p, s in zip(scores, test, strict=True) if s.decision == "stop"]
-    cont = [p for p, s in zip(scores, test, strict=True) if s.decision == "continue"]
+    scores = model.predict_proba(scaler.transform(test_features))[:, 1]
     rows = [
         row(
             "stop signal",
             "logistic regression, 5 surface features",
-            round(roc_auc(stop, cont), 3),
+            round(separation(list(scores), is_stop), 3),
             "AUC",
             f"{len(train)} balanced train / {len(test)} balanced test samples; 0.5 = no signal",
         )
     ]
     for index, name in enumerate(FEATURES):
-        values = {s.id: surface_features(s)[index] for s in test}
-        auc = roc_auc(
-            [values[s.id] for s in test if s.decision == "stop"],
-            [values[s.id] for s in test if s.decision == "continue"],
-        )
+        auc = separation([features[index] for features in test_features], is_stop)
         rows.append(
             row(
                 "stop signal",
@@ -93,3 +89,11 @@ def run() -> list[dict]:
             )
         )
     return rows
+
+
+def separation(values: list[float], is_stop: list[bool]) -> float:
+    """AUC of ``values`` as a detector of STOP samples."""
+    return roc_auc(
+        [v for v, stop in zip(values, is_stop, strict=True) if stop],
+        [v for v, stop in zip(values, is_stop, strict=True) if not stop],
+    )

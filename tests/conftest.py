@@ -8,6 +8,15 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+MTS_VALIDATION = (
+    REPO_ROOT
+    / "src"
+    / "learn2ask"
+    / "resources"
+    / "data"
+    / "mts-dialog"
+    / "MTS-Dialog-ValidationSet.csv"
+)
 
 
 @pytest.fixture(scope="session")

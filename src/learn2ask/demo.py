@@ -14,7 +14,6 @@ from importlib.resources import files
 from pathlib import Path
 
 from learn2ask.cli import Command
-from learn2ask.evaluation.stop_scores import STOP_SCORES_FILE
 from learn2ask.models.policy import PolicyPromptConfig
 
 DEMO_CONFIGS = {
@@ -112,6 +111,7 @@ def _evaluate(
     )
     from learn2ask.evaluation.replay import ReplayConfig, replay_dialogues
     from learn2ask.evaluation.rollouts import EvalConfig, evaluate_policy
+    from learn2ask.evaluation.stop_scores import STOP_SCORES_FILE
     from learn2ask.models.generation import GenerationConfig
 
     out = settings.out / "eval" / name

@@ -10,23 +10,15 @@ from learn2ask.cli import main
 from learn2ask.data.prepare import PrepareConfig, prepare_dataset
 from learn2ask.evaluation.rollouts import EvalConfig, select_eval_samples
 from learn2ask.targets.qa import QAExtractor
-from tests.conftest import REPO_ROOT
-
-VALIDATION = (
-    REPO_ROOT
-    / "src"
-    / "learn2ask"
-    / "resources"
-    / "data"
-    / "mts-dialog"
-    / "MTS-Dialog-ValidationSet.csv"
-)
+from tests.conftest import MTS_VALIDATION
 
 
 @pytest.fixture(scope="module")
 def test_samples(tmp_path_factory):
     out = tmp_path_factory.mktemp("eval-samples")
-    prepare_dataset(PrepareConfig(inputs=(VALIDATION,), out=out, test_fraction=0.3), QAExtractor())
+    prepare_dataset(
+        PrepareConfig(inputs=(MTS_VALIDATION,), out=out, test_fraction=0.3), QAExtractor()
+    )
     return out / "test.jsonl"
 
 

@@ -9,23 +9,13 @@ import yaml
 
 from learn2ask.data.prepare import PrepareConfig, prepare_dataset
 from learn2ask.targets.qa import QAExtractor
-from tests.conftest import REPO_ROOT
-
-VALIDATION = (
-    REPO_ROOT
-    / "src"
-    / "learn2ask"
-    / "resources"
-    / "data"
-    / "mts-dialog"
-    / "MTS-Dialog-ValidationSet.csv"
-)
+from tests.conftest import MTS_VALIDATION
 
 
 @pytest.fixture(scope="session")
 def small_samples(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("samples")
-    prepare_dataset(PrepareConfig(inputs=(VALIDATION,), out=out), QAExtractor())
+    prepare_dataset(PrepareConfig(inputs=(MTS_VALIDATION,), out=out), QAExtractor())
     return out / "train.jsonl"
 
 

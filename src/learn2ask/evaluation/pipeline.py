@@ -104,9 +104,9 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
         generation=generation,
     )
-    metrics = evaluate_policy(policy, samples, scorer, config, args.out)
-    if args.stop_probs:
+    if args.stop_probs:  # first: a remote policy fails here, before any rollout is generated
         score_local_stop_probabilities(policy, samples, config, args.out)
+    metrics = evaluate_policy(policy, samples, scorer, config, args.out)
     if args.replay:
         embedder = scorer.grader if hasattr(scorer.grader, "embed") else build_grader("embedding")
         replay_dialogues(
