@@ -1,0 +1,90 @@
+"""Domains: one YAML file says who talks, what the policy is told, how targets are extracted and
+graded, and how the deployed assistant behaves. ``--domain NAME|FILE`` picks one; the bundled
+files live in ``resources/domains/``.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from learn2ask.errors import ConfigError
+
+BUNDLED_DOMAINS = "resources/domains"
+DEFAULT_DOMAIN = "medical"
+
+
+class ExtractorSettings(BaseModel):
+    """What the LLM extractor is told about the domain."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str
+    attributes: list[str] = Field(min_length=1)
+
+
+class GraderSettings(BaseModel):
+    """The LLM grader's rubric text for this domain."""
+
+    model_config = ConfigDict(extra="forbid")
+    rubric: str
+
+
+class Domain(BaseModel):
+    """One domain file, validated. ``serving`` is parsed by ``learn2ask.serving``."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    version: int = 1
+    description: str = ""
+    expert: str
+    user: str
+    stop_tag: str = "<stop />"
+    system_prompt: str
+    extractor: ExtractorSettings
+    grader: GraderSettings
+    serving: dict[str, Any] = Field(default_factory=dict)
+
+
+def bundled_domain_names() -> list[str]:
+    """Names of the domain files shipped with the package."""
+    root = Path(str(files("learn2ask").joinpath(BUNDLED_DOMAINS)))
+    return sorted(p.stem for p in root.glob("*.yaml"))
+
+
+def domain_path(name_or_file: str | Path) -> Path:
+    """The file of a bundled domain name, or ``name_or_file`` itself when it is a path."""
+    candidate = Path(name_or_file)
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
+        return candidate
+    path = Path(str(files("learn2ask").joinpath(BUNDLED_DOMAINS, f"{name_or_file}.yaml")))
+    if not path.is_file():
+        known = ", ".join(bundled_domain_names())
+        raise ConfigError(f"unknown domain '{name_or_file}' (bundled: {known}; or a YAML file)")
+    return path
+
+
+def load_domain(name_or_file: str | Path = DEFAULT_DOMAIN) -> Domain:
+    """Read and validate a domain; every problem is named with its key path."""
+    import yaml
+
+    path = domain_path(name_or_file)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: domain file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return Domain.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
