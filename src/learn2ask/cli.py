@@ -11,23 +11,11 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from learn2ask import __version__
+from learn2ask.commands import Command
 from learn2ask.errors import Learn2AskError
-
-
-@dataclass(frozen=True)
-class Command:
-    """One subcommand: its name, one-line help, argument set-up and entry point."""
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-    description: str | None = None
-
 
 # Order is the pipeline's order; each module is imported to build the parser.
 STAGE_CLI_MODULES = (

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 
-from learn2ask.cli import Command
+from learn2ask.commands import Command
 from learn2ask.models.policy import PolicyPromptConfig
 
 DEMO_CONFIGS = {

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from learn2ask.cli import Command
+from learn2ask.commands import Command
 
 
 def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from learn2ask.cli import Command
+from learn2ask.commands import Command
 from learn2ask.data.readers import DEFAULT_SPEAKER_MAP, FORMATS, ReaderConfig, parse_speaker_map
 from learn2ask.errors import ConfigError
 

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from learn2ask.cli import Command
+from learn2ask.commands import Command
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:

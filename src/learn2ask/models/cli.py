@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from learn2ask.cli import Command
+from learn2ask.commands import Command
 
 
 def add_serve_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from learn2ask.cli import Command
+from learn2ask.commands import Command
 
 
 def add_grade_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from learn2ask.cli import Command
+from learn2ask.commands import Command
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
