@@ -45,5 +45,38 @@ def run() -> list[dict]:
                     f"prompt <= {config.prompt.max_context_chars} chars",
                 )
             )
+        rows.extend(decision_sft_rows(data, Path(tmp) / "decision"))
     rows.append(row("training", "peak RSS", round(peak_rss_mib()), "MiB"))
     return rows
+
+
+def decision_sft_rows(data: Path, out: Path) -> list[dict]:
+    """Examples/s of the decision-first recipe: caching the frozen layers, then training."""
+    config = load_train_config(
+        bundled_config("decision"),
+        train_file=str(data / "train.jsonl"),
+        output_dir=str(out),
+        max_samples=160,
+        max_steps=10,
+        save_steps=0,
+    )
+    config.decision.calibrate = False
+    run_training(config)
+    summary = json.loads((out / "training_summary.json").read_text())
+    note = f"{summary['train_samples']} examples, top {config.decision.top_layers} layers"
+    return [
+        row(
+            "training",
+            "decision_sft: cache frozen layers",
+            round(summary["train_samples"] / summary["cache_seconds"], 1),
+            "examples/s",
+            note,
+        ),
+        row(
+            "training",
+            "decision_sft: train top layers",
+            summary["examples_per_second"],
+            "examples/s",
+            f"{summary['steps']} steps of batch <= {config.batch_size}",
+        ),
+    ]

@@ -19,33 +19,43 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
         "--model",
         str(tiny_model_dir),
         "--eval-samples",
+        "6",
+        "--natural-samples",
+        "6",
+        "--transfer-samples",
         "4",
         "--replay-dialogues",
         "1",
-        "--sft-steps",
-        "1",
-        "--grpo-steps",
-        "1",
-        "--stop-score-samples",
-        "6",
+        "--train-steps",
+        "2",
     ]
     assert main(args) == 0
-    for stage in ("base", "sft", "grpo"):
+    for stage, points in (("base", 6), ("decision", 6), ("decision-natural", 6)):
         metrics = json.loads((tmp_path / "eval" / stage / "metrics.json").read_text())
-        assert "ave_total_reward" in metrics
-    grpo = json.loads((tmp_path / "runs" / "grpo" / "training_summary.json").read_text())
-    assert grpo["config"]["init_from"] == str(tmp_path / "runs" / "sft")
-    assert (tmp_path / "report" / "report.html").is_file()
+        rollouts = (tmp_path / "eval" / stage / "rollouts.jsonl").read_text().splitlines()
+        assert len(rollouts) == points
+        reward = metrics["ave_total_reward"]
+        assert 0.0 <= reward["ci_low"] <= reward["mean"] <= reward["ci_high"] <= 5.0
+    # The trained model carries its calibrated rule, and evaluation uses it by default.
+    summary = json.loads((tmp_path / "eval" / "decision" / "eval_summary.json").read_text())
+    assert summary["decision_rule"]["rule"] == "threshold"
+    rows = [json.loads(x) for x in rollouts]
+    assert all(r["rule"] == "threshold" and r["p_stop"] is not None for r in rows)
+    natural = json.loads((tmp_path / "eval" / "decision-natural" / "eval_summary.json").read_text())
+    assert natural["eval"]["balanced"] is False
+    references = json.loads((tmp_path / "eval" / "decision" / "references.json").read_text())
+    assert references["always_stop"]["metrics"]["ave_stop_decision"]["mean"] == 1.0
+    assert references["always_ask"]["metrics"]["ave_continue_decision"]["mean"] == 1.0
+    assert "classifier_stop_auc" in references
+    scores = json.loads((tmp_path / "eval" / "decision" / "stop_scores.json").read_text())
+    assert len(scores["samples"]) == 6 and "balanced_accuracy_at_threshold" in scores["summary"]
+    base = json.loads((tmp_path / "eval" / "base" / "eval_summary.json").read_text())
+    assert base["prompt"] == summary["prompt"]  # base sees the prompt the recipe trains with
     printed = capsys.readouterr().out
     assert "| ave_total_reward |" in printed and "report.html" in printed
-    assert "grpo − sft (paired)" in printed  # what GRPO added over the SFT stage
+    assert "decision − always <stop /> (paired)" in printed
     assert "| stop_auc |" in printed
-    scores = json.loads((tmp_path / "eval" / "sft" / "stop_scores.json").read_text())
-    assert len(scores["samples"]) == 6
-    base = json.loads((tmp_path / "eval" / "base" / "eval_summary.json").read_text())
-    sft = json.loads((tmp_path / "eval" / "sft" / "eval_summary.json").read_text())
-    assert base["prompt"] == sft["prompt"]  # base sees the prompt the recipe trains with
     # Every stage's outputs exist: a rerun skips them all.
     assert main(args) == 0
     rerun = capsys.readouterr().out
-    assert "train SFT" not in rerun and "evaluate base" not in rerun
+    assert "train decision_sft" not in rerun and "evaluate base" not in rerun

@@ -1,15 +1,18 @@
 """``learn2ask demo``: the whole pipeline on the embedded defaults, resumable stage by stage.
 
-prepare (bundled MTS-Dialog) -> evaluate the base SmolLM2 -> SFT warm start -> evaluate ->
-GRPO from the SFT model -> evaluate -> report. A stage whose outputs exist is skipped, so a
-rerun after an interruption continues where it stopped (training resumes from its checkpoint).
+prepare (bundled MTS-Dialog, and ACI-Bench for full consultations) -> evaluate the base
+SmolLM2 -> decision-first SFT on the training dialogues of both, with the STOP threshold
+calibrated on held-out training dialogues -> evaluate on the MTS-Dialog test split (balanced
+and natural mix), on the ACI-Bench test dialogues (transfer to full consultations), with the
+reference policies -> report. A stage whose outputs exist is skipped, so a rerun after an
+interruption continues where it stopped (training resumes from its checkpoint).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -17,9 +20,13 @@ from learn2ask.commands import Command
 from learn2ask.models.policy import PolicyPromptConfig
 
 DEMO_CONFIGS = {
+    "decision": "resources/configs/demo_decision.yaml",
     "sft": "resources/configs/demo_sft.yaml",
     "grpo": "resources/configs/demo_grpo.yaml",
 }
+
+
+DATA_DIRS = ("data", "data-aci")
 
 
 @dataclass(frozen=True)
@@ -28,12 +35,12 @@ class DemoSettings:
 
     out: Path
     model: str = "smollm2-135m-instruct"
-    eval_samples: int = 40
+    eval_samples: int = 200
+    natural_samples: int = 200
+    transfer_samples: int = 100
     replay_dialogues: int = 6
     replay_turns: int = 4
-    stop_score_samples: int = 200
-    sft_steps: int | None = None
-    grpo_steps: int | None = None
+    train_steps: int | None = None
     max_new_tokens: int = 32
 
 
@@ -46,48 +53,69 @@ def bundled_config(method: str) -> Path:
     return Path(str(files("learn2ask").joinpath(DEMO_CONFIGS[method])))
 
 
+def prepare_data(out: Path, started: float) -> tuple[Path, Path, Path]:
+    """``(train mix, MTS test, ACI test)``: both bundled sets split by dialogue, the training
+    halves concatenated (the test dialogues of either are never trained on)."""
+    from learn2ask.data.prepare import PrepareConfig, prepare_dataset, preset_paths
+    from learn2ask.targets.qa import QAExtractor
+
+    for name, preset in zip(DATA_DIRS, ("demo", "aci-bench"), strict=True):
+        if not (out / name / "stats.json").is_file():
+            _say(f"prepare: bundled {preset} -> samples with hindsight targets", started)
+            prepare_dataset(
+                PrepareConfig(inputs=preset_paths(preset), out=out / name), QAExtractor()
+            )
+    mix = out / "data" / "train_mix.jsonl"
+    if not mix.is_file():
+        from learn2ask.io import write_text_atomic
+
+        parts = [
+            (out / d / "train.jsonl").read_text(encoding="utf-8") for d in ("data", "data-aci")
+        ]
+        write_text_atomic(mix, "".join(parts))
+    return mix, out / "data" / "test.jsonl", out / "data-aci" / "test.jsonl"
+
+
 def run_demo(settings: DemoSettings) -> Path:
     """Run (or resume) every stage; returns the report's HTML path."""
-    from learn2ask.data.prepare import PrepareConfig, prepare_dataset, preset_paths
     from learn2ask.evaluation.report import write_report
-    from learn2ask.targets.qa import QAExtractor
     from learn2ask.training import load_train_config, run_training
 
     started = time.perf_counter()
     out = settings.out
-    data = out / "data"
-    if not (data / "stats.json").is_file():
-        _say("prepare: bundled MTS-Dialog -> samples with hindsight targets", started)
-        prepare_dataset(PrepareConfig(inputs=preset_paths("demo"), out=data), QAExtractor())
-    test = data / "test.jsonl"
-
+    train, test, transfer = prepare_data(out, started)
+    recipe = load_train_config(bundled_config("decision"))
     # The base model sees the prompt the recipe trains with (same context budget), so the
     # comparison measures training, not a different prompt.
-    recipe_prompt = load_train_config(bundled_config("sft")).prompt.to_policy_config()
-    evals = [_evaluate(settings, settings.model, "base", test, started, prompt=recipe_prompt)]
-    for method, init in (("sft", None), ("grpo", out / "runs" / "sft")):
-        run_dir = out / "runs" / method
-        if not (run_dir / "training_summary.json").is_file():
-            _say(f"train {method.upper()} ({bundled_config(method).name})", started)
-            config = load_train_config(
-                bundled_config(method),
-                train_file=str(data / "train.jsonl"),
-                output_dir=str(run_dir),
-                model=settings.model,
-                init_from=str(init) if init else None,
-                max_steps=settings.sft_steps if method == "sft" else settings.grpo_steps,
-            )
-            run_training(config, resume=True)  # from the last complete checkpoint, if any
-        evals.append(_evaluate(settings, str(run_dir), method, test, started))
-
+    prompt = recipe.prompt.to_policy_config()
+    evals = [_evaluate(settings, settings.model, "base", test, train, started, prompt=prompt)]
+    run_dir = out / "runs" / "decision"
+    if not (run_dir / "training_summary.json").is_file():
+        _say(f"train decision_sft ({bundled_config('decision').name})", started)
+        config = load_train_config(
+            bundled_config("decision"),
+            train_file=str(train),
+            output_dir=str(run_dir),
+            model=settings.model,
+            max_steps=settings.train_steps,
+        )
+        run_training(config, resume=True)  # from the last complete checkpoint, if any
+    final = str(run_dir)
+    evals.append(_evaluate(settings, final, "decision", test, train, started))
+    natural = _evaluate(settings, final, "decision-natural", test, train, started, balanced=False)
+    aci = _evaluate(
+        settings, final, "decision-aci", transfer, train, started, samples=settings.transfer_samples
+    )
     _say("report", started)
     report, table = write_report(
         evals,
         out / "report",
         samples_path=test,
-        title="learn2ask demo: base vs SFT vs SFT+GRPO (SmolLM2-135M)",
-        diff_pairs=(("grpo", "sft"), ("grpo", "base")),
+        title="learn2ask demo: base vs decision-first SFT (SmolLM2-135M)",
+        diff_pairs=(("decision", "base"),),
     )
+    for extra, label in ((natural, "natural STOP/CONTINUE mix"), (aci, "ACI-Bench transfer")):
+        write_report([extra], out / f"report-{extra.name}", samples_path=None, title=label)
     print()
     print(table)
     print()
@@ -100,50 +128,55 @@ def _evaluate(
     model: str,
     name: str,
     test: Path,
+    train: Path,
     started: float,
     prompt: PolicyPromptConfig | None = None,
+    balanced: bool = True,
+    samples: int | None = None,
 ) -> Path:
     from learn2ask.data.samples import load_samples
-    from learn2ask.evaluation.pipeline import (
-        build_policy,
-        build_scorer,
-        score_local_stop_probabilities,
-    )
-    from learn2ask.evaluation.replay import ReplayConfig, replay_dialogues
-    from learn2ask.evaluation.rollouts import EvalConfig, evaluate_policy
+    from learn2ask.evaluation.pipeline import EvalExtras, build_scorer, run_evaluation
+    from learn2ask.evaluation.references import REFERENCES_FILE
+    from learn2ask.evaluation.replay import ReplayConfig
+    from learn2ask.evaluation.rollouts import EvalConfig
     from learn2ask.evaluation.stop_scores import STOP_SCORES_FILE
+    from learn2ask.models.decision import load_deciding_policy
     from learn2ask.models.generation import GenerationConfig
 
     out = settings.out / "eval" / name
-    if all((out / f).is_file() for f in ("metrics.json", STOP_SCORES_FILE)) and (
-        settings.replay_dialogues == 0 or (out / "replay_metrics.json").is_file()
+    replay = settings.replay_dialogues if name in ("base", "decision") else 0
+    wanted = ["metrics.json", STOP_SCORES_FILE, REFERENCES_FILE]
+    if all((out / f).is_file() for f in wanted) and (
+        replay == 0 or (out / "replay_metrics.json").is_file()
     ):
         return out
     _say(f"evaluate {name}", started)
-    samples = load_samples(test)
-    policy = build_policy(model, None, prompt=prompt)
-    scorer = build_scorer("embedding", "hierarchical", 2.0)
     generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, batch_size=8)
+    policy = load_deciding_policy(model, generation=generation, prompt=prompt)
     config = EvalConfig(
-        name=name, max_samples=settings.eval_samples, balanced=True, generation=generation
+        name=name,
+        max_samples=samples or (settings.eval_samples if balanced else settings.natural_samples),
+        balanced=balanced,
+        generation=generation,
     )
-    evaluate_policy(policy, samples, scorer, config, out)
-    # One forward pass per sample: cheap enough for a larger set, which the AUC's CI needs.
-    score_local_stop_probabilities(
-        policy, samples, replace(config, max_samples=settings.stop_score_samples), out
-    )
-    if settings.replay_dialogues:
-        replay_dialogues(
-            policy,
-            samples,
-            scorer.grader,
-            ReplayConfig(
-                max_dialogues=settings.replay_dialogues,
-                max_turns=settings.replay_turns,
-                generation=generation,
-            ),
-            out,
+    extras = EvalExtras(
+        stop_probs=True,
+        references=True,
+        reference_train=load_samples(train),
+        replay=ReplayConfig(
+            max_dialogues=replay, max_turns=settings.replay_turns, generation=generation
         )
+        if replay
+        else None,
+    )
+    run_evaluation(
+        policy,
+        load_samples(test),
+        build_scorer("embedding", "hierarchical", 2.0),
+        config,
+        out,
+        extras,
+    )
     return out
 
 
@@ -152,7 +185,19 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output directory")
     parser.add_argument("--model", default="smollm2-135m-instruct", help="base policy model")
     parser.add_argument(
-        "--eval-samples", type=int, default=40, help="balanced held-out samples per evaluation"
+        "--eval-samples", type=int, default=200, help="balanced held-out points per evaluation"
+    )
+    parser.add_argument(
+        "--natural-samples",
+        type=int,
+        default=200,
+        help="held-out points in the data's natural STOP/CONTINUE mix (final policy)",
+    )
+    parser.add_argument(
+        "--transfer-samples",
+        type=int,
+        default=100,
+        help="balanced points of the ACI-Bench test dialogues (final policy)",
     )
     parser.add_argument(
         "--replay-dialogues",
@@ -164,13 +209,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--replay-turns", type=int, default=4, help="question limit per replayed dialogue"
     )
     parser.add_argument(
-        "--stop-score-samples",
-        type=int,
-        default=200,
-        help="balanced held-out samples scored for P(<stop />) per model",
+        "--train-steps", type=int, default=None, help="override the recipe's training steps"
     )
-    parser.add_argument("--sft-steps", type=int, default=None, help="override SFT max_steps")
-    parser.add_argument("--grpo-steps", type=int, default=None, help="override GRPO max_steps")
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
@@ -180,11 +220,11 @@ def run_demo_command(args: argparse.Namespace) -> int:
             out=args.out,
             model=args.model,
             eval_samples=args.eval_samples,
+            natural_samples=args.natural_samples,
+            transfer_samples=args.transfer_samples,
             replay_dialogues=args.replay_dialogues,
             replay_turns=args.replay_turns,
-            stop_score_samples=args.stop_score_samples,
-            sft_steps=args.sft_steps,
-            grpo_steps=args.grpo_steps,
+            train_steps=args.train_steps,
         )
     )
     return 0

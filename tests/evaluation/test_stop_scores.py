@@ -1,10 +1,10 @@
-"""P(stop) scoring: the teacher-forced probability and its summary."""
+"""P(stop) as the decision rule uses it, its summary, and the threshold rule's actions."""
 
 from __future__ import annotations
 
 import pytest
 
-from learn2ask.evaluation.stop_scores import stop_probability, summarize_stop_scores
+from learn2ask.evaluation.stop_scores import summarize_stop_scores, threshold_accuracy
 
 
 def rows(stop: list[float], cont: list[float]) -> list[dict]:
@@ -25,26 +25,56 @@ def test_summary_separates_a_discriminating_policy_from_a_blind_one():
     assert blind["decision_accuracy_at_half"] == 0.5  # never stops: right on CONTINUE only
 
 
+def test_threshold_accuracy_reads_the_rule():
+    got = threshold_accuracy(rows([0.3, 0.05], [0.1, 0.01]), threshold=0.08)
+    assert got["decision_accuracy_at_threshold"] == 0.5  # stops at 0.3 and 0.1
+    assert got["balanced_accuracy_at_threshold"] == 0.5
+
+
 @pytest.mark.slow
-def test_stop_probability_is_the_product_of_next_token_probabilities(tiny_model_dir):
+def test_p_stop_is_the_first_token_softmax_batched_or_not(tiny_model_dir):
     import torch
 
     from learn2ask.models.generation import LocalGenerator
 
     generator = LocalGenerator.from_pretrained(tiny_model_dir, device="cpu")
-    messages = [
-        {"role": "system", "content": "Ask or stop."},
-        {"role": "user", "content": "I have a cough."},
+    conversations = [
+        [{"role": "system", "content": "Ask or stop."}, {"role": "user", "content": "I cough."}],
+        [
+            {"role": "system", "content": "Ask or stop."},
+            {"role": "user", "content": "My knee has hurt for a week after a long run."},
+        ],
     ]
-    tag = "<stop />"
-    tokenizer = generator.tokenizer
-    ids = tokenizer(generator.render(messages), add_special_tokens=False)["input_ids"]
-    tag_ids = tokenizer(tag, add_special_tokens=False)["input_ids"]
-    assert len(tag_ids) > 1
-    expected = 1.0
-    for token in tag_ids:  # one forward pass per token, no shared indexing with the code
+    token = generator.tokenizer("<stop />", add_special_tokens=False)["input_ids"][0]
+    batched = generator.next_token_probs(conversations, token)
+    for conversation, value in zip(conversations, batched, strict=True):
+        ids = generator.tokenizer(generator.render(conversation), add_special_tokens=False)
         with torch.inference_mode():
-            logits = generator.model(input_ids=torch.tensor([ids])).logits[0, -1]
-        expected *= float(torch.softmax(logits.float(), dim=-1)[token])
-        ids = ids + [token]
-    assert stop_probability(generator, messages, tag) == pytest.approx(expected, rel=1e-4)
+            logits = generator.model(input_ids=torch.tensor([ids["input_ids"]])).logits[0, -1]
+        expected = float(torch.softmax(logits.float(), dim=-1)[token])
+        assert value == pytest.approx(expected, rel=1e-4)  # left padding changes nothing
+
+
+@pytest.mark.slow
+def test_threshold_rule_stops_above_it_and_asks_without_the_stop_tag(tiny_model_dir):
+    from learn2ask.data.types import Turn
+    from learn2ask.models.decision import load_deciding_policy
+    from learn2ask.models.generation import GenerationConfig
+    from learn2ask.models.policy import parse_policy_response
+
+    contexts = [[Turn("user", "I have a cough.")], [Turn("user", "My knee hurts a lot.")]]
+    policy = load_deciding_policy(
+        str(tiny_model_dir), generation=GenerationConfig(max_new_tokens=6)
+    )
+    p_stop = policy.stop_probabilities(contexts)
+    middle = sum(p_stop) / 2
+    policy.rule = policy.rule.__class__(
+        threshold=middle, stop_token_id=policy.rule.stop_token_id, stop_token="<"
+    )
+    actions = policy.decide(contexts)
+    for action, p in zip(actions, p_stop, strict=True):
+        assert action.p_stop == pytest.approx(p)
+        assert action.action == ("stop" if p >= middle else "ask")
+        if action.action == "ask":
+            # The stop tag's first token is banned: the reply cannot be a stop.
+            assert parse_policy_response(action.raw).assessment == "continue"

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from learn2ask.commands import Command
+from learn2ask.models.decision import RULES
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,10 +57,33 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--beta", type=float, default=2.0, help="weight of R_a")
     parser.add_argument(
+        "--decision",
+        choices=RULES,
+        default=None,
+        help="decision rule: threshold (STOP when P(stop) >= the calibrated threshold, then "
+        "ask with the stop tag banned), greedy or sample (parse a decoded reply); default: "
+        "the rule saved beside the model (greedy for untrained models)",
+    )
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="override the saved STOP threshold"
+    )
+    parser.add_argument(
         "--stop-probs",
         action="store_true",
-        help="also score P(<stop />) per sample (local models): does the "
-        "policy tell STOP from CONTINUE points, whatever the decoding?",
+        help="also write stop_scores.json: the P(stop) the decision rule uses, per sample, and "
+        "its AUC (local models, or endpoints that return top_logprobs)",
+    )
+    parser.add_argument(
+        "--reference-train",
+        type=Path,
+        default=None,
+        help="training samples for the classifier reference (embeddings + logistic "
+        "regression on s*); without it only the rule references are scored",
+    )
+    parser.add_argument(
+        "--no-references",
+        action="store_true",
+        help="skip the reference policies (always-stop, always-ask, expert, classifier)",
     )
     parser.add_argument(
         "--replay", action="store_true", help="also run the dialogue-level replay evaluation"
@@ -74,15 +98,42 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         "beside the model (0 = whole history)",
     )
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the outputs of an earlier run with other settings in OUT "
+        "(default: refuse; the same settings resume)",
+    )
+    parser.add_argument(
+        "--max-failure-rate",
+        type=float,
+        default=0.0,
+        help="share of rollouts that may fail to grade; above it the command exits 3",
+    )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate one policy and print its metrics."""
+    from learn2ask.errors import check_failure_rate, check_max_failure_rate
+    from learn2ask.evaluation.fingerprint import check_fingerprint, evaluation_fingerprint
+    from learn2ask.models.registry import check_model_available
+
+    check_max_failure_rate(args.max_failure_rate)
+    if not args.base_url:
+        check_model_available(args.model)
+    check_fingerprint(args.out, evaluation_fingerprint(args), args.overwrite)
     from learn2ask.evaluation.pipeline import evaluate_from_args
 
     metrics = evaluate_from_args(args)
     print(json.dumps({k: v for k, v in metrics.items()}, indent=2))
     print(f"wrote {args.out / 'metrics.json'} and {args.out / 'rollouts.jsonl'}")
+    failures = metrics.get("grading_failures") or {}
+    check_failure_rate(
+        int(failures.get("mean") or 0),
+        int(failures.get("n_rollouts") or 0),
+        args.max_failure_rate,
+        "grading",
+    )
     return 0
 
 

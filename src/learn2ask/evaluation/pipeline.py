@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from learn2ask.data.samples import load_samples
 from learn2ask.data.types import Sample
 from learn2ask.errors import ConfigError
+from learn2ask.evaluation.references import evaluate_references
 from learn2ask.evaluation.replay import ReplayConfig, replay_dialogues
-from learn2ask.evaluation.rollouts import EvalConfig, evaluate_policy, select_eval_samples
+from learn2ask.evaluation.rollouts import (
+    ROLLOUTS_FILE,
+    EvalConfig,
+    evaluate_policy,
+    read_rollouts,
+    select_eval_samples,
+)
 from learn2ask.evaluation.stop_scores import score_stop_probabilities
 from learn2ask.models.backends import LocalPolicy, PolicyBackend, RemotePolicy
 from learn2ask.models.client import ClientConfig
+from learn2ask.models.decision import DecidingPolicy, load_deciding_policy
 from learn2ask.models.generation import GenerationConfig
 from learn2ask.models.policy import PolicyPromptConfig
 from learn2ask.rewards.fusion import FusionConfig
@@ -76,7 +84,21 @@ def build_scorer(
 def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Run ``evaluate`` as the CLI options describe; returns the per-turn metrics."""
     samples = load_samples(args.samples)
-    policy = build_policy(args.model, args.base_url, args.device)
+    generation = GenerationConfig(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
+    policy = load_deciding_policy(
+        args.model,
+        base_url=args.base_url,
+        rule=args.decision,
+        threshold=args.threshold,
+        generation=generation,
+        device=args.device,
+    )
     override = prompt_override(policy.prompt_config, args.max_context_chars)
     if override is not None:
         policy.prompt_config = override
@@ -89,13 +111,6 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
         args.grader_model,
         args.out / "grades.sqlite",
     )
-    generation = GenerationConfig(
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        seed=args.seed,
-        batch_size=args.batch_size,
-    )
     config = EvalConfig(
         name=args.name or args.out.name,
         n_rollouts=args.n_rollouts,
@@ -104,38 +119,69 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
         generation=generation,
     )
-    if args.stop_probs:  # first: a remote policy fails here, before any rollout is generated
-        score_local_stop_probabilities(policy, samples, config, args.out)
-    metrics = evaluate_policy(policy, samples, scorer, config, args.out)
-    if args.replay:
-        embedder = scorer.grader if hasattr(scorer.grader, "embed") else build_grader("embedding")
-        replay_dialogues(
-            policy,
-            samples,
-            embedder,
-            ReplayConfig(
+    train = load_samples(args.reference_train) if args.reference_train else None
+    return run_evaluation(
+        policy,
+        samples,
+        scorer,
+        config,
+        args.out,
+        EvalExtras(
+            stop_probs=args.stop_probs,
+            references=not args.no_references,
+            reference_train=train,
+            replay=ReplayConfig(
                 max_dialogues=args.replay_dialogues,
                 max_turns=args.replay_turns,
                 generation=generation,
-            ),
-            args.out,
-        )
-    return metrics
-
-
-def score_local_stop_probabilities(
-    policy: PolicyBackend, samples: list[Sample], config: EvalConfig, out: Path
-) -> dict[str, Any]:
-    """P(stop) on the samples the per-turn evaluation used (``stop_scores.json``)."""
-    if not isinstance(policy, LocalPolicy):
-        raise ConfigError(
-            "--stop-probs needs a local model: an endpoint does not return "
-            "the probability of a given reply"
-        )
-    return score_stop_probabilities(
-        policy.generator,
-        select_eval_samples(samples, config),
-        policy.prompt_config,
-        out,
-        seed=config.seed,
+            )
+            if args.replay
+            else None,
+        ),
     )
+
+
+@dataclass(frozen=True)
+class EvalExtras:
+    """What ``evaluate`` adds to the per-turn metrics."""
+
+    stop_probs: bool = True
+    references: bool = True
+    reference_train: list[Sample] | None = None
+    replay: ReplayConfig | None = None
+
+
+def run_evaluation(
+    policy: DecidingPolicy,
+    samples: list[Sample],
+    scorer: RewardScorer,
+    config: EvalConfig,
+    out: Path,
+    extras: EvalExtras,
+) -> dict[str, Any]:
+    """Per-turn evaluation, then P(stop) scores, references and replay as asked; every
+    consumer (the CLI, the demo) goes through here."""
+    policy.generation = config.generation
+    metrics = evaluate_policy(policy, samples, scorer, config, out)
+    chosen = select_eval_samples(samples, config)
+    if extras.stop_probs:
+        score_stop_probabilities(policy, chosen, out, seed=config.seed)
+    if extras.references:
+        rows = [
+            r
+            for r in read_rollouts(out / ROLLOUTS_FILE)
+            if r["sample_id"] in {s.id for s in chosen}
+        ]
+        evaluate_references(
+            rows,
+            chosen,
+            scorer,
+            out,
+            policy.prompt_config.stop_tag,
+            train_samples=extras.reference_train,
+            seed=config.seed,
+        )
+    if extras.replay is not None:
+        embedder = scorer.grader if hasattr(scorer.grader, "embed") else build_grader("embedding")
+        replay_dialogues(policy, samples, embedder, extras.replay, out)
+    return metrics

@@ -27,9 +27,9 @@ from typing import Any
 from learn2ask.data.types import Sample, Turn
 from learn2ask.evaluation.metrics import bootstrap_ci, mean
 from learn2ask.io import write_json_atomic, write_jsonl_atomic
-from learn2ask.models.backends import PolicyBackend
+from learn2ask.models.decision import DecidingPolicy
 from learn2ask.models.generation import GenerationConfig
-from learn2ask.models.policy import build_policy_messages, parse_policy_response
+from learn2ask.models.policy import parse_policy_response
 
 UNKNOWN_ANSWER = "I don't know."
 
@@ -70,7 +70,7 @@ def opening_samples(samples: list[Sample], limit: int) -> list[Sample]:
 
 
 def replay_dialogues(
-    policy: PolicyBackend,
+    policy: DecidingPolicy,
     samples: list[Sample],
     embedder: Any,
     config: ReplayConfig,
@@ -87,8 +87,9 @@ def replay_dialogues(
         active = [e for e in episodes if not e.stopped]
         if not active:
             break
-        messages = [build_policy_messages(e.context, policy.prompt_config) for e in active]
-        replies = [group[0] for group in policy.generate_n(messages, 1, config.generation)]
+        actions = policy.decide([e.context for e in active])
+        stop_tag = policy.prompt_config.stop_tag
+        replies = [a.question or "" if a.action == "ask" else stop_tag for a in actions]
         for episode, reply in zip(active, replies, strict=True):
             step(episode, reply, embedder, config)
         if progress:

@@ -22,6 +22,7 @@ from learn2ask.evaluation.metrics import (
     compute_metrics,
     paired_difference,
 )
+from learn2ask.evaluation.references import REFERENCES_FILE
 from learn2ask.evaluation.rollouts import METRICS_FILE, ROLLOUTS_FILE, SUMMARY_FILE, read_rollouts
 from learn2ask.evaluation.stop_scores import STOP_SCORES_FILE
 from learn2ask.io import write_text_atomic
@@ -115,6 +116,36 @@ def always_stop_reference(run: Run) -> tuple[str, dict]:
     return ALWAYS_STOP, compute_metrics(rows)
 
 
+REFERENCE_COLUMNS = (
+    ("always_stop", "always <stop />"),
+    ("always_ask", "always ask"),
+    ("expert", "logged expert"),
+    ("classifier", "classifier (decision)"),
+)
+
+
+def reference_columns(run: Run) -> list[tuple[str, dict]]:
+    """Columns of the reference policies scored on ``run``'s samples (``references.json``) and
+    the paired differences ``run`` − always-stop and ``run`` − always-ask; falls back to the
+    always-stop column computed from the rollouts for older evaluation directories."""
+    path = run.path / REFERENCES_FILE
+    if not path.is_file():
+        return [always_stop_reference(run)]
+    references = json.loads(path.read_text(encoding="utf-8"))
+    run.sources.append(path)
+    columns = [
+        (f"{label} (reference)", references[key]["metrics"])
+        for key, label in REFERENCE_COLUMNS
+        if key in references
+    ]
+    for key, label in REFERENCE_COLUMNS[:2]:
+        if key in references:
+            columns.append(
+                (f"{run.name} − {label} (paired)", references[key]["policy_minus_reference"])
+            )
+    return columns
+
+
 def metrics_table(runs: list[Run], diffs: Sequence[tuple[str, dict]] = ()) -> list[list[str]]:
     """Rows of the side-by-side table: header, then one row per metric; ``diffs`` (extra
     columns such as :func:`differences` or :func:`always_stop_reference`) add one each."""
@@ -143,6 +174,8 @@ def metrics_table(runs: list[Run], diffs: Sequence[tuple[str, dict]] = ()) -> li
     if any(r.stop_scores for r in runs):
         for key in STOP_SCORE_KEYS:
             table.append([key, *[fmt((r.stop_scores or {}).get(key)) for r in runs], *blank])
+        for key in ("threshold", "balanced_accuracy_at_threshold"):
+            table.append([key, *[str((r.stop_scores or {}).get(key, "n/a")) for r in runs], *blank])
     return table
 
 
@@ -294,7 +327,7 @@ def write_report(
     path and the metrics table as Markdown.
     """
     runs = [load_run(p) for p in run_dirs]
-    table = metrics_table(runs, [always_stop_reference(runs[0]), *differences(runs, diff_pairs)])
+    table = metrics_table(runs, [*reference_columns(runs[-1]), *differences(runs, diff_pairs)])
     out.mkdir(parents=True, exist_ok=True)
     bars = plot_metric_bars(runs, out / "metrics.png")
     curves = plot_reward_curves(runs, out / "reward_curves.png")
@@ -306,10 +339,13 @@ def write_report(
         "ones; the bootstrap resamples dialogues. Grading failures are excluded and counted.",
     ]
     notes.append(
-        f"Column '{ALWAYS_STOP}': the score of a policy that always stops, computed on "
-        f"the samples of {runs[0].name} (same fusion). A right STOP earns R_a = 1, so "
-        "on a balanced set this trivial policy scores high: a trained policy has to "
-        "beat it on ave_total_reward while keeping ave_continue_decision up."
+        "Columns '(reference)': rule policies scored on the samples of the last run with the "
+        "same grader and fusion (references.json): always <stop /> (a right STOP earns "
+        "R_a = 1, so on a balanced set this trivial rule scores high), always asking one "
+        "generic question, the logged expert's own next action (upper reference), and a "
+        "classifier reference for the decision only (sentence embeddings + surface features, "
+        "logistic regression fitted on the training file; it asks the generic question). "
+        "A trained policy has to beat both rules on ave_total_reward."
     )
     if diff_pairs:
         notes.append(
@@ -320,13 +356,11 @@ def write_report(
         )
     if any(r.stop_scores for r in runs):
         notes.append(
-            "Rows p_stop_*: the probability the model gives to replying with the "
-            "stop tag (teacher-forced; stop_scores.json, which lists its samples: "
-            "possibly more than the rollouts), on STOP and on CONTINUE samples; "
-            "stop_auc: how well that probability tells the two apart (0.5 = "
-            "not at all, CI over dialogues). Greedy decoding stops whenever the stop "
-            "tag's first token beats every single question opening, so a policy can "
-            "over-stop with P(stop) well under 0.5."
+            "Rows p_stop_*: P(stop), the probability the model gives to the stop tag's "
+            "first token as its reply's first token (the quantity the threshold decision "
+            "rule uses; stop_scores.json), on STOP and on CONTINUE samples; stop_auc: how "
+            "well it tells the two apart (0.5 = not at all, CI over dialogues); threshold and "
+            "balanced_accuracy_at_threshold: the calibrated rule and how it does here."
         )
     sources = [str(p) for run in runs for p in run.sources]
     sources += [str(run.path / ROLLOUTS_FILE) for run in runs]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,9 @@ from learn2ask.io import (
     write_json_atomic,
     write_jsonl_atomic,
 )
-from learn2ask.models.backends import PolicyBackend
+from learn2ask.models.decision import DecidingPolicy, PolicyAction
 from learn2ask.models.generation import GenerationConfig
-from learn2ask.models.policy import build_policy_messages, parse_policy_response
+from learn2ask.models.policy import parse_policy_response
 from learn2ask.rewards.scorer import RewardScorer
 
 ROLLOUTS_FILE = "rollouts.jsonl"
@@ -82,14 +82,18 @@ def resume_rollouts(path: Path, n_rollouts: int) -> list[dict[str, Any]]:
 
 
 def evaluate_policy(
-    policy: PolicyBackend,
+    policy: DecidingPolicy,
     samples: list[Sample],
     scorer: RewardScorer,
     config: EvalConfig,
     out: Path,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Generate, grade and aggregate; returns the metrics written to ``metrics.json``."""
+    """Decide (and ask), grade and aggregate; returns the metrics written to ``metrics.json``.
+
+    Rollout ``k`` of a sample uses generation seed ``seed + k``; under the threshold rule the
+    decision itself is deterministic and only the question varies.
+    """
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     chosen = select_eval_samples(samples, config)
@@ -97,16 +101,23 @@ def evaluate_policy(
     rows = resume_rollouts(path, config.n_rollouts)
     done = {r["sample_id"] for r in rows}
     todo = [s for s in chosen if s.id not in done]
+    timing = {"decide_seconds": 0.0, "points": 0}
+    base_generation = policy.generation
     for start in range(0, len(todo), config.chunk_size):
         chunk = todo[start : start + config.chunk_size]
-        messages = [build_policy_messages(s.context, policy.prompt_config) for s in chunk]
-        replies = policy.generate_n(messages, config.n_rollouts, config.generation)
-        flat = [
-            (s, k, r) for s, group in zip(chunk, replies, strict=True) for k, r in enumerate(group)
-        ]
-        components = scorer.score([s for s, _, _ in flat], [r for _, _, r in flat])
-        for (sample, k, reply), c in zip(flat, components, strict=True):
-            row = rollout_row(sample, k, reply, c)
+        flat = []
+        for k in range(config.n_rollouts):
+            policy.generation = replace(base_generation, seed=base_generation.seed + k)
+            tick = time.perf_counter()
+            actions = policy.decide([s.context for s in chunk])
+            timing["decide_seconds"] += time.perf_counter() - tick
+            timing["points"] += len(chunk)
+            flat.extend((s, k, a) for s, a in zip(chunk, actions, strict=True))
+        flat.sort(key=lambda item: (item[0].id, item[1]))
+        replies = [reply_text(a, policy.prompt_config.stop_tag) for _, _, a in flat]
+        components = scorer.score([s for s, _, _ in flat], replies)
+        for (sample, k, action), reply, c in zip(flat, replies, components, strict=True):
+            row = rollout_row(sample, k, reply, c, action, policy.rule.rule)
             append_jsonl(path, row)
             rows.append(row)
         if progress:
@@ -115,6 +126,7 @@ def evaluate_policy(
                 f"({time.perf_counter() - started:.0f} s)",
                 flush=True,
             )
+    policy.generation = base_generation
     chosen_ids = {s.id for s in chosen}
     rows = [r for r in rows if r["sample_id"] in chosen_ids]
     metrics = compute_metrics(rows, n_boot=config.n_boot, seed=config.seed)
@@ -125,6 +137,7 @@ def evaluate_policy(
             "name": config.name,
             "model": policy.name,
             "prompt": asdict(policy.prompt_config),
+            "decision_rule": asdict(policy.rule),
             "eval": {**asdict(config), "generation": asdict(config.generation)},
             "grader": scorer.grader.version,
             "fusion": asdict(scorer.fusion),
@@ -133,12 +146,27 @@ def evaluate_policy(
             "dialogues": len({s.dialogue_id for s in chosen}),
             "rollouts": len(rows),
             "seconds": round(time.perf_counter() - started, 1),
+            "points_per_second": round(timing["points"] / timing["decide_seconds"], 3)
+            if timing["decide_seconds"]
+            else None,
         },
     )
     return metrics
 
 
-def rollout_row(sample: Sample, rollout: int, reply: str, components: Any) -> dict[str, Any]:
+def reply_text(action: PolicyAction, stop_tag: str) -> str:
+    """The reply a decision stands for: the stop tag, or the question that was asked."""
+    return stop_tag if action.action == "stop" else (action.question or action.raw)
+
+
+def rollout_row(
+    sample: Sample,
+    rollout: int,
+    reply: str,
+    components: Any,
+    action: PolicyAction | None = None,
+    rule: str | None = None,
+) -> dict[str, Any]:
     """One graded rollout as written to ``rollouts.jsonl``."""
     parsed = parse_policy_response(reply)
     return {
@@ -149,5 +177,7 @@ def rollout_row(sample: Sample, rollout: int, reply: str, components: Any) -> di
         "response": reply,
         "assessment": parsed.assessment,
         "violation": parsed.violation,
+        "p_stop": None if action is None else action.p_stop,
+        "rule": rule,
         **asdict(components),
     }

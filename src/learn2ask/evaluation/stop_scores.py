@@ -3,10 +3,10 @@
 Greedy decoding picks the single likeliest first token. A policy that puts 30% on ``<stop />``
 and spreads the other 70% over many different question openings ("Do", "How", "Any", ...) stops
 under greedy decoding although it would ask 70% of the time when sampled. Scoring the
-probability of the stop tag itself (teacher-forced, one forward pass per sample) separates "the
-policy cannot tell STOP from CONTINUE points" (AUC near 0.5) from "it can, and greedy decoding
-hides it" (high AUC, skewed greedy decisions). Local models only: an OpenAI-compatible endpoint
-does not return the probability of a given continuation.
+probability of stopping (the stop tag's first token, one forward pass per sample; the same
+P(stop) the threshold decision rule uses, see ``models/decision.py``) separates "the policy
+cannot tell STOP from CONTINUE points" (AUC near 0.5) from "it can" (high AUC). Works for local
+models and, through ``top_logprobs``, for OpenAI-compatible endpoints.
 
 Output: ``OUT/stop_scores.json`` (per-sample P(stop) and the summary) for the same samples the
 per-turn evaluation used.
@@ -23,27 +23,9 @@ from typing import Any
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import bootstrap_ci, mean, roc_auc
 from learn2ask.io import write_json_atomic
-from learn2ask.models.generation import LocalGenerator, Messages
-from learn2ask.models.policy import PolicyPromptConfig, build_policy_messages
+from learn2ask.models.decision import DecidingPolicy, DecisionRule
 
 STOP_SCORES_FILE = "stop_scores.json"
-
-
-def stop_probability(generator: LocalGenerator, messages: Messages, stop_tag: str) -> float:
-    """P(the reply begins with ``stop_tag``) under the model, teacher-forced."""
-    import torch
-
-    tokenizer = generator.tokenizer
-    prompt_ids = tokenizer(generator.render(messages), add_special_tokens=False)["input_ids"]
-    tag_ids = tokenizer(stop_tag, add_special_tokens=False)["input_ids"]
-    ids = torch.tensor([prompt_ids + tag_ids], device=generator.device)
-    with torch.inference_mode():
-        logits = generator.model(input_ids=ids).logits[0].float()
-    # Position i predicts token i + 1: the tag's tokens are predicted from len(prompt) - 1 on.
-    start = len(prompt_ids) - 1
-    log_probs = torch.log_softmax(logits[start : start + len(tag_ids)], dim=-1)
-    targets = torch.tensor(tag_ids, device=log_probs.device)
-    return float(log_probs.gather(1, targets[:, None]).sum().exp())
 
 
 def stop_auc_ci(
@@ -104,25 +86,46 @@ def summarize_stop_scores(
 
 
 def score_stop_probabilities(
-    generator: LocalGenerator,
+    policy: DecidingPolicy,
     samples: Sequence[Sample],
-    prompt: PolicyPromptConfig,
     out: Path,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> dict[str, Any]:
     """P(stop) for each sample; writes ``OUT/stop_scores.json`` and returns its summary."""
+    p_stop = policy.stop_probabilities([s.context for s in samples])
     rows = [
         {
             "sample_id": sample.id,
             "dialogue_id": sample.dialogue_id,
             "decision": sample.decision,
-            "p_stop": stop_probability(
-                generator, build_policy_messages(sample.context, prompt), prompt.stop_tag
-            ),
+            "p_stop": p,
         }
-        for sample in samples
+        for sample, p in zip(samples, p_stop, strict=True)
     ]
+    return write_stop_scores(rows, out, policy.rule, n_boot, seed)
+
+
+def write_stop_scores(
+    rows: Sequence[dict[str, Any]], out: Path, rule: DecisionRule, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Summarise per-sample P(stop) rows and write ``OUT/stop_scores.json``."""
+    rows = [{k: r[k] for k in ("sample_id", "dialogue_id", "decision", "p_stop")} for r in rows]
     summary = summarize_stop_scores(rows, n_boot=n_boot, seed=seed)
+    if rule.rule == "threshold":
+        summary.update(threshold_accuracy(rows, rule.threshold))
     write_json_atomic(out / STOP_SCORES_FILE, {"summary": summary, "samples": rows})
     return summary
+
+
+def threshold_accuracy(rows: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    """Accuracy and balanced accuracy of ``P(stop) >= threshold`` (the decision rule)."""
+    stops = [r["p_stop"] >= threshold for r in rows if r["decision"] == "stop"]
+    asks = [r["p_stop"] < threshold for r in rows if r["decision"] == "continue"]
+    result: dict[str, Any] = {"threshold": threshold}
+    if stops and asks:
+        result["decision_accuracy_at_threshold"] = round((sum(stops) + sum(asks)) / len(rows), 4)
+        result["balanced_accuracy_at_threshold"] = round(
+            (sum(stops) / len(stops) + sum(asks) / len(asks)) / 2, 4
+        )
+    return result

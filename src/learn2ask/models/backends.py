@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from learn2ask.errors import EndpointError
 from learn2ask.models.client import ChatClient, ClientConfig, LLMError
 from learn2ask.models.generation import GenerationConfig, LocalGenerator, Messages
 from learn2ask.models.policy import PolicyPromptConfig, load_prompt_config
@@ -27,6 +28,17 @@ class PolicyBackend(Protocol):
         ...
 
 
+def resolve_local_model_dir(model: str | Path) -> Path | None:
+    """The model directory a name points at: a run's ``OUT/model``, a checkpoint directory, or
+    None for names that are not local directories (bundled names, hub ids)."""
+    path = Path(model)
+    if (path / "model" / "config.json").is_file():
+        return path / "model"
+    if (path / "config.json").is_file():
+        return path
+    return None
+
+
 @dataclass
 class LocalPolicy:
     """A local checkpoint; uses the prompt settings saved beside it by training."""
@@ -38,10 +50,8 @@ class LocalPolicy:
     @classmethod
     def load(cls, model: str | Path, device: str = "auto") -> LocalPolicy:
         """Load a bundled name, run directory (``OUT/model``) or checkpoint directory."""
-        path = Path(model)
-        if (path / "model" / "config.json").is_file():
-            path = path / "model"
-        resolved = resolve_model(path if path.exists() else str(model))
+        local = resolve_local_model_dir(model)
+        resolved = resolve_model(local if local is not None else str(model))
         return cls(
             LocalGenerator.from_pretrained(resolved, device=device),
             str(model),
@@ -87,6 +97,12 @@ class RemotePolicy:
                 return list(await asyncio.gather(*jobs))
 
         try:
-            return asyncio.run(run())
+            replies = asyncio.run(run())
         except LLMError as exc:
             raise RuntimeError(f"policy endpoint failed: {exc}") from exc
+        if any(len(choices) != n for choices in replies):
+            short = min(len(choices) for choices in replies)
+            raise EndpointError(
+                f"{self.client_config.base_url}: asked for n={n} choices, got {short}"
+            )
+        return replies

@@ -1,26 +1,52 @@
 """Decision-first policy: decide STOP vs ASK from the policy's own P(stop), then ask.
 
-WORK IN PROGRESS (lead, issue #10): the interface below is stable, the implementation is being
-filled in. Consumers (evaluation, serving) call :meth:`DecidingPolicy.decide`.
+The paper's policy emits an (assessment, action) pair. Here the assessment is read off the
+language model itself: **P(stop)** is the probability that the reply's first token is the first
+token of the stop tag (one forward pass, float32 softmax at the last prompt position). The
+decision rule saved beside a trained model (``learn2ask_policy.json``, key ``decision``) says
+how to turn it into an action:
+
+- ``threshold`` (default for trained models): STOP when P(stop) >= the threshold calibrated on a
+  validation split carved from the training dialogues; otherwise ASK, generating the question
+  with the stop tag's first token banned.
+- ``greedy`` / ``sample``: decode a reply and parse it (what the model would say unguided);
+  kept for comparison.
+
+The same rule works through any OpenAI-compatible endpoint (``serve-model``, vLLM): P(stop)
+comes from ``top_logprobs`` of the first generated token, and the ban is ``logit_bias`` -100.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import math
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from learn2ask.data.types import Turn
-from learn2ask.models.policy import PolicyPromptConfig
+from learn2ask.errors import ConfigError
+from learn2ask.models.generation import GenerationConfig, Messages
+from learn2ask.models.policy import (
+    POLICY_CONFIG_FILE,
+    PolicyPromptConfig,
+    build_policy_messages,
+    parse_policy_response,
+)
 
 Action = Literal["ask", "stop"]
+RULES: tuple[str, ...] = ("threshold", "greedy", "sample")
+TOP_LOGPROBS = 20  # what vLLM allows by default; P(stop) below the 20th token reads as 0
 
 
 @dataclass(frozen=True)
 class PolicyAction:
     """What the policy does at one decision point.
 
-    ``p_stop`` is the policy's probability of stopping (None when the backend cannot give it),
+    ``p_stop`` is the policy's probability of stopping (None when the rule did not compute it),
     ``question`` the question when ``action == "ask"``, ``raw`` the generated text.
     """
 
@@ -28,6 +54,63 @@ class PolicyAction:
     question: str | None
     p_stop: float | None
     raw: str
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """How STOP vs ASK is decided (saved under ``decision`` in ``learn2ask_policy.json``).
+
+    ``stop_token_id``/``stop_token`` identify the stop tag's first token for this tokenizer;
+    ``calibration`` records how ``threshold`` was chosen (split, sizes, criterion, figures).
+    """
+
+    rule: str = "threshold"
+    threshold: float = 0.5
+    stop_token_id: int | None = None
+    stop_token: str | None = None
+    calibration: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ConfigError(f"decision rule must be one of {', '.join(RULES)}, got '{self.rule}'")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"decision threshold must be in [0, 1], got {self.threshold}")
+
+
+def save_decision_rule(model_dir: str | Path, rule: DecisionRule) -> None:
+    """Add (or replace) the ``decision`` section of a model's ``learn2ask_policy.json``."""
+    from learn2ask.io import write_json_atomic
+
+    path = Path(model_dir) / POLICY_CONFIG_FILE
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data["decision"] = asdict(rule)
+    write_json_atomic(path, data)
+
+
+def load_decision_rule(model_dir: str | Path | None) -> DecisionRule | None:
+    """The decision rule saved beside a model, or None (untrained models have none)."""
+    if model_dir is None:
+        return None
+    path = Path(model_dir) / POLICY_CONFIG_FILE
+    if not path.is_file():
+        return None
+    section = json.loads(path.read_text(encoding="utf-8")).get("decision")
+    return DecisionRule(**section) if section else None
+
+
+def stop_token_of(tokenizer: Any, stop_tag: str) -> tuple[int, str]:
+    """The id and text of the stop tag's first token under ``tokenizer``."""
+    token_id = tokenizer(stop_tag, add_special_tokens=False)["input_ids"][0]
+    return int(token_id), tokenizer.decode([token_id])
+
+
+def action_from_reply(raw: str, stop_tag: str, p_stop: float | None = None) -> PolicyAction:
+    """Read an action from a raw reply (the ``greedy``/``sample`` rules)."""
+    parsed = parse_policy_response(raw, stop_tag)
+    if parsed.assessment == "stop":
+        return PolicyAction("stop", None, p_stop, raw)
+    return PolicyAction("ask", parsed.question, p_stop, raw)
 
 
 class DecidingPolicy(Protocol):
@@ -35,51 +118,226 @@ class DecidingPolicy(Protocol):
 
     name: str
     prompt_config: PolicyPromptConfig
+    rule: DecisionRule
 
     def decide(self, contexts: Sequence[list[Turn]]) -> list[PolicyAction]:
         """One action per context (each a full history, user and expert turns), in order."""
         ...
 
-
-def action_from_reply(raw: str, stop_tag: str, p_stop: float | None = None) -> PolicyAction:
-    """Read an action from a raw reply (the fallback rule when no P(stop) is available)."""
-    from learn2ask.models.policy import parse_policy_response
-
-    parsed = parse_policy_response(raw, stop_tag)
-    if parsed.assessment == "stop":
-        return PolicyAction("stop", None, p_stop, raw)
-    return PolicyAction("ask", parsed.question, p_stop, raw)
+    def stop_probabilities(self, contexts: Sequence[list[Turn]]) -> list[float]:
+        """P(stop) per context, as the threshold rule uses it."""
+        ...
 
 
 @dataclass
-class ReplyParsingPolicy:
-    """Decide by parsing a generated reply (greedy by default). Any backend works."""
+class _DecidingBase:
+    """Shared logic: P(stop) -> threshold -> ask with the stop token banned."""
 
-    backend: object  # a learn2ask.models.backends.PolicyBackend
-    max_new_tokens: int = 40
+    name: str
+    prompt_config: PolicyPromptConfig
+    rule: DecisionRule
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
 
-    @property
-    def name(self) -> str:  # noqa: D102 - Protocol attribute
-        return self.backend.name  # type: ignore[attr-defined]
-
-    @property
-    def prompt_config(self) -> PolicyPromptConfig:  # noqa: D102 - Protocol attribute
-        return self.backend.prompt_config  # type: ignore[attr-defined]
+    def messages(self, contexts: Sequence[list[Turn]]) -> list[Messages]:
+        """The policy prompt of each context."""
+        return [build_policy_messages(c, self.prompt_config) for c in contexts]
 
     def decide(self, contexts: Sequence[list[Turn]]) -> list[PolicyAction]:
-        """Generate one reply per context and parse it."""
-        from learn2ask.models.generation import GenerationConfig
-        from learn2ask.models.policy import build_policy_messages
+        """One action per context under ``rule`` (questions generated only where it asks)."""
+        started = time.perf_counter()
+        messages = self.messages(contexts)
+        if self.rule.rule != "threshold":
+            config = self.generation
+            if self.rule.rule == "greedy":
+                config = replace(config, temperature=0.0)
+            replies = self.generate(messages, config)
+            actions = [action_from_reply(r, self.prompt_config.stop_tag) for r in replies]
+        else:
+            p_stop = self.p_stop(messages)
+            ask = [i for i, p in enumerate(p_stop) if p < self.rule.threshold]
+            banned = replace(self.generation, suppress_token_ids=(self.stop_token_id(),))
+            asked = self.generate([messages[i] for i in ask], banned)
+            questions = dict(zip(ask, asked, strict=True))
+            actions = [
+                PolicyAction("ask", questions[i], p, questions[i])
+                if i in questions
+                else PolicyAction("stop", None, p, self.prompt_config.stop_tag)
+                for i, p in enumerate(p_stop)
+            ]
+        per_item = (time.perf_counter() - started) / max(1, len(contexts))
+        return [replace(a, seconds=round(per_item, 4)) for a in actions]
 
-        messages = [build_policy_messages(c, self.prompt_config) for c in contexts]
-        replies = self.backend.generate_n(  # type: ignore[attr-defined]
-            messages, 1, GenerationConfig(max_new_tokens=self.max_new_tokens)
+    def stop_probabilities(self, contexts: Sequence[list[Turn]]) -> list[float]:
+        """P(stop) per context."""
+        return self.p_stop(self.messages(contexts))
+
+    def stop_token_id(self) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def p_stop(self, messages: list[Messages]) -> list[float]:  # pragma: no cover
+        raise NotImplementedError
+
+    def generate(self, messages: list[Messages], config: GenerationConfig) -> list[str]:
+        raise NotImplementedError  # pragma: no cover
+
+
+@dataclass
+class LocalDecidingPolicy(_DecidingBase):
+    """A local model (bundled name, run or checkpoint directory)."""
+
+    generator: Any = None
+
+    def stop_token_id(self) -> int:
+        """The stop tag's first token id (from the rule, else the tokenizer)."""
+        if self.rule.stop_token_id is not None:
+            return self.rule.stop_token_id
+        return stop_token_of(self.generator.tokenizer, self.prompt_config.stop_tag)[0]
+
+    def p_stop(self, messages: list[Messages]) -> list[float]:
+        """One forward pass per prompt."""
+        return self.generator.next_token_probs(messages, self.stop_token_id())
+
+    def generate(self, messages: list[Messages], config: GenerationConfig) -> list[str]:
+        """Batched local generation."""
+        return self.generator.generate(messages, config) if messages else []
+
+
+@dataclass
+class RemoteDecidingPolicy(_DecidingBase):
+    """A model behind an OpenAI-compatible endpoint that returns ``top_logprobs``."""
+
+    client_config: Any = None
+
+    def stop_token_id(self) -> int:
+        """The stop tag's first token id, which the model's saved rule must name."""
+        if self.rule.stop_token_id is None:
+            raise ConfigError(
+                "the threshold rule through an endpoint needs the stop token id: pass the run "
+                "directory as --model (its learn2ask_policy.json names it) or use --decision greedy"
+            )
+        return self.rule.stop_token_id
+
+    def p_stop(self, messages: list[Messages]) -> list[float]:
+        """P(stop) from the first generated token's ``top_logprobs``."""
+        token = self.rule.stop_token
+        if token is None:
+            self.stop_token_id()  # raises the clear error
+
+        async def one(client: Any, prompt: Messages) -> float:
+            choices = await client.complete_choices(
+                prompt,
+                temperature=0.0,
+                max_tokens=1,
+                extra={"logprobs": True, "top_logprobs": TOP_LOGPROBS, "seed": 0},
+            )
+            return stop_probability_from_logprobs(choices[0], token or "")
+
+        return self._run_all(one, messages)
+
+    def generate(self, messages: list[Messages], config: GenerationConfig) -> list[str]:
+        """One request per prompt; banned tokens travel as ``logit_bias`` -100."""
+        extra: dict[str, Any] = {"top_p": config.top_p, "seed": config.seed}
+        if config.suppress_token_ids:
+            extra["logit_bias"] = {str(t): -100 for t in config.suppress_token_ids}
+        if config.stop:
+            extra["stop"] = list(config.stop)
+
+        async def one(client: Any, prompt: Messages) -> str:
+            texts = await client.complete(
+                prompt,
+                temperature=config.temperature,
+                max_tokens=config.max_new_tokens,
+                extra=extra,
+            )
+            return texts[0].strip()
+
+        return self._run_all(one, messages) if messages else []
+
+    def _run_all(self, job: Any, messages: list[Messages]) -> list[Any]:
+        from learn2ask.models.client import ChatClient, LLMError
+
+        async def run() -> list[Any]:
+            async with ChatClient(self.client_config) as client:
+                return list(await asyncio.gather(*(job(client, m) for m in messages)))
+
+        try:
+            return asyncio.run(run())
+        except LLMError as exc:
+            raise RuntimeError(f"policy endpoint failed: {exc}") from exc
+
+
+def stop_probability_from_logprobs(choice: dict[str, Any], stop_token: str) -> float:
+    """P(first token == ``stop_token``) from an OpenAI choice with ``logprobs.content``."""
+    try:
+        first = choice["logprobs"]["content"][0]
+    except (KeyError, IndexError, TypeError):
+        raise RuntimeError(
+            "the endpoint returned no logprobs: the threshold decision needs an OpenAI-compatible "
+            "server that honours logprobs/top_logprobs (serve-model, vLLM)"
+        ) from None
+    candidates = [first, *first.get("top_logprobs", [])]
+    for candidate in candidates:
+        if candidate.get("token") == stop_token:
+            return math.exp(float(candidate["logprob"]))
+    return 0.0
+
+
+def default_rule(model_dir: Path | None, tokenizer: Any, stop_tag: str) -> DecisionRule:
+    """The model's saved rule; untrained models decide by parsing a greedy reply."""
+    saved = load_decision_rule(model_dir)
+    if saved is not None:
+        return saved
+    token_id, token = stop_token_of(tokenizer, stop_tag) if tokenizer else (None, None)
+    return DecisionRule(rule="greedy", stop_token_id=token_id, stop_token=token)
+
+
+def load_deciding_policy(
+    model: str,
+    base_url: str | None = None,
+    rule: str | None = None,
+    threshold: float | None = None,
+    generation: GenerationConfig | None = None,
+    device: str = "auto",
+    prompt: PolicyPromptConfig | None = None,
+) -> DecidingPolicy:
+    """The policy every consumer uses: a local run/bundled name, or a model at an endpoint.
+
+    ``rule``/``threshold`` override the saved decision rule (e.g. ``greedy`` for comparison).
+    A local run directory named as ``model`` also gives an endpoint policy its prompt and rule.
+    """
+    from learn2ask.models.backends import resolve_local_model_dir
+    from learn2ask.models.policy import load_prompt_config
+
+    generation = generation or GenerationConfig()
+    local_dir = resolve_local_model_dir(model)
+    prompt = prompt or load_prompt_config(local_dir)
+    if base_url:
+        from learn2ask.models.client import ClientConfig
+
+        saved = load_decision_rule(local_dir) or DecisionRule(rule="greedy")
+        policy: _DecidingBase = RemoteDecidingPolicy(
+            name=model,
+            prompt_config=prompt,
+            rule=saved,
+            generation=generation,
+            client_config=ClientConfig(base_url=base_url, model=model),
         )
-        return [action_from_reply(r[0], self.prompt_config.stop_tag) for r in replies]
+    else:
+        from learn2ask.models.generation import LocalGenerator
+        from learn2ask.models.registry import resolve_model
 
-
-def load_deciding_policy(model: str, base_url: str | None = None) -> DecidingPolicy:
-    """The policy a consumer should use: a local run/bundled name, or a model at an endpoint."""
-    from learn2ask.evaluation.pipeline import build_policy
-
-    return ReplyParsingPolicy(build_policy(model, base_url))
+        generator = LocalGenerator.from_pretrained(resolve_model(local_dir or model), device=device)
+        policy = LocalDecidingPolicy(
+            name=model,
+            prompt_config=prompt,
+            rule=default_rule(local_dir, generator.tokenizer, prompt.stop_tag),
+            generation=generation,
+            generator=generator,
+        )
+    if rule is not None or threshold is not None:
+        policy.rule = replace(
+            policy.rule,
+            rule=rule or policy.rule.rule,
+            threshold=policy.rule.threshold if threshold is None else threshold,
+        )
+    return policy

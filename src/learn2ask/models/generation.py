@@ -23,6 +23,9 @@ class GenerationConfig:
     stop: tuple[str, ...] = ()
     seed: int = 0
     batch_size: int = 8
+    # Token ids that may never be generated (the decision rule bans the stop tag's first token
+    # when it has decided to ask; an OpenAI endpoint gets the same as ``logit_bias`` -100).
+    suppress_token_ids: tuple[int, ...] = ()
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -83,6 +86,39 @@ class LocalGenerator:
         rollouts = [self.generate(batch, replace(config, seed=config.seed + k)) for k in range(n)]
         return [[rollouts[k][i] for k in range(n)] for i in range(len(batch))]
 
+    def next_token_probs(
+        self, batch: Sequence[Messages], token_id: int, batch_size: int = 16
+    ) -> list[float]:
+        """P(the reply's first token is ``token_id``) for each conversation: one forward pass
+        each (float32 softmax at the last prompt position, batched with left padding and
+        position ids that ignore the padding, so a batched value equals the unbatched one)."""
+        import torch
+
+        prompts = [self.render(m) for m in batch]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        probs: list[float] = [0.0] * len(prompts)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            encoded = self.tokenizer(
+                [prompts[i] for i in chunk],
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+            ).to(self.device)
+            mask = encoded["attention_mask"]
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            with torch.inference_mode():
+                logits = self.model(
+                    input_ids=encoded["input_ids"],
+                    attention_mask=mask,
+                    position_ids=positions,
+                    logits_to_keep=1,
+                ).logits[:, -1, :]
+            values = torch.softmax(logits.float(), dim=-1)[:, token_id]
+            for index, value in zip(chunk, values.tolist(), strict=True):
+                probs[index] = float(value)
+        return probs
+
     def _generate_chunk(
         self, prompts: list[str], config: GenerationConfig, offset: int
     ) -> list[str]:
@@ -95,6 +131,8 @@ class LocalGenerator:
             "max_new_tokens": config.max_new_tokens,
             "pad_token_id": self.tokenizer.pad_token_id,
         }
+        if config.suppress_token_ids:
+            kwargs["suppress_tokens"] = list(config.suppress_token_ids)
         if config.temperature > 0:
             kwargs.update(do_sample=True, temperature=config.temperature, top_p=config.top_p)
         else:

@@ -1,0 +1,189 @@
+"""Reference policies scored on the same evaluation points, so a reader sees where the policy
+stands between the trivial rules and what the data allows:
+
+- ``always_stop``: replies ``<stop />`` everywhere.
+- ``always_ask``: asks one fixed generic question everywhere.
+- ``expert``: the logged expert's own next action (the stop tag, or the next question it really
+  asked): an upper reference for content.
+- ``classifier``: a cheap discriminative reference for the *decision*: logistic regression on
+  all-MiniLM-L6-v2 embeddings of the last two turns and of the whole context plus five surface
+  features, fitted on balanced points of the training file; it stops when its probability is at
+  least 0.5 and otherwise asks the generic question (it has no content of its own).
+
+``references.json`` holds each reference's metrics and the paired difference policy - reference
+(bootstrap over dialogues), and the classifier's stop AUC.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.types import Sample
+from learn2ask.evaluation.metrics import compute_metrics, paired_difference, roc_auc
+from learn2ask.io import write_json_atomic
+from learn2ask.rewards.scorer import RewardScorer
+from learn2ask.targets.base import reference_reply
+
+REFERENCES_FILE = "references.json"
+GENERIC_QUESTION = "Can you tell me more about that?"
+SURFACE_FEATURES = (
+    "turns_so_far",
+    "user_last_chars",
+    "user_last_is_question",
+    "expert_last_is_question",
+    "expert_questions_so_far",
+)
+
+
+def surface_features(sample: Sample) -> list[float]:
+    """Five surface features of the context, in ``SURFACE_FEATURES`` order."""
+
+    def last(role: str) -> str:
+        turns = [t.content for t in sample.context if t.role == role]
+        return turns[-1].strip() if turns else ""
+
+    return [
+        float(len(sample.context)),
+        float(len(last("user"))),
+        float(last("user").endswith("?")),
+        float(last("expert").endswith("?")),
+        float(sum(t.content.count("?") for t in sample.context if t.role == "expert")),
+    ]
+
+
+def balanced(samples: Sequence[Sample], per_class: int, seed: int = 0) -> list[Sample]:
+    """Up to ``per_class`` STOP and as many CONTINUE samples, seeded."""
+    pool = sorted(samples, key=lambda s: s.id)
+    random.Random(seed).shuffle(pool)
+    stops = [s for s in pool if s.decision == "stop"]
+    continues = [s for s in pool if s.decision == "continue"]
+    n = min(per_class, len(stops), len(continues))
+    return stops[:n] + continues[:n]
+
+
+class StopClassifier:
+    """Embeddings + surface features -> logistic regression on s*."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.embedder = embedder
+        self.scaler: Any = None
+        self.model: Any = None
+
+    def features(self, samples: Sequence[Sample]) -> Any:
+        """One feature row per sample."""
+        import numpy as np
+
+        last_two = [" ".join(t.content for t in s.context[-2:]) for s in samples]
+        whole = [" ".join(t.content for t in s.context) for s in samples]
+        return np.hstack(
+            [
+                np.asarray(self.embedder.embed(last_two)),
+                np.asarray(self.embedder.embed(whole)),
+                np.asarray([surface_features(s) for s in samples]),
+            ]
+        )
+
+    def fit(self, samples: Sequence[Sample]) -> StopClassifier:
+        """Fit on (balanced) training samples."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        x = self.features(samples)
+        self.scaler = StandardScaler().fit(x)
+        self.model = LogisticRegression(max_iter=2000, C=0.1).fit(
+            self.scaler.transform(x), [s.decision == "stop" for s in samples]
+        )
+        return self
+
+    def p_stop(self, samples: Sequence[Sample]) -> list[float]:
+        """Probability of STOP per sample."""
+        scores = self.model.predict_proba(self.scaler.transform(self.features(samples)))[:, 1]
+        return [float(v) for v in scores]
+
+
+def scored_rows(
+    samples: Sequence[Sample], replies: Sequence[str], scorer: RewardScorer
+) -> list[dict[str, Any]]:
+    """Rollout-like rows (one per sample) for fixed replies."""
+    components = scorer.score(list(samples), list(replies))
+    return [
+        {
+            "sample_id": s.id,
+            "dialogue_id": s.dialogue_id,
+            "decision": s.decision,
+            "rollout": 0,
+            "response": reply,
+            "r_a": c.r_a,
+            "r_s": c.r_s,
+            "p": c.p,
+            "reward": c.reward,
+        }
+        for s, reply, c in zip(samples, replies, components, strict=True)
+    ]
+
+
+def reference_replies(
+    samples: Sequence[Sample],
+    stop_tag: str,
+    generic_question: str,
+    classifier_p_stop: Sequence[float] | None,
+) -> dict[str, list[str]]:
+    """The reply each reference gives at each sample."""
+    replies = {
+        "always_stop": [stop_tag] * len(samples),
+        "always_ask": [generic_question] * len(samples),
+        "expert": [reference_reply(s) for s in samples],
+    }
+    if classifier_p_stop is not None:
+        replies["classifier"] = [
+            stop_tag if p >= 0.5 else generic_question for p in classifier_p_stop
+        ]
+    return replies
+
+
+def evaluate_references(
+    policy_rows: Sequence[dict[str, Any]],
+    samples: Sequence[Sample],
+    scorer: RewardScorer,
+    out: Path,
+    stop_tag: str,
+    train_samples: Sequence[Sample] | None = None,
+    generic_question: str = GENERIC_QUESTION,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Score every reference on ``samples``, compare with the policy, write references.json."""
+    classifier_p: list[float] | None = None
+    result: dict[str, Any] = {"generic_question": generic_question}
+    if train_samples:
+        embedder = getattr(scorer.grader, "embed", None) and scorer.grader
+        if embedder is None:
+            from learn2ask.rewards.scorer import build_grader
+
+            embedder = build_grader("embedding")
+        fitted = StopClassifier(embedder).fit(balanced(train_samples, 500, seed))
+        classifier_p = fitted.p_stop(samples)
+        is_stop = [s.decision == "stop" for s in samples]
+        result["classifier_stop_auc"] = round(
+            roc_auc(
+                [p for p, y in zip(classifier_p, is_stop, strict=True) if y],
+                [p for p, y in zip(classifier_p, is_stop, strict=True) if not y],
+            ),
+            4,
+        )
+        result["classifier_train_points"] = min(2 * 500, len(balanced(train_samples, 500, seed)))
+    for name, replies in reference_replies(
+        samples, stop_tag, generic_question, classifier_p
+    ).items():
+        rows = scored_rows(samples, replies, scorer)
+        result[name] = {
+            "metrics": compute_metrics(rows, n_boot=n_boot, seed=seed),
+            "policy_minus_reference": paired_difference(
+                policy_rows, rows, n_boot=n_boot, seed=seed
+            ),
+        }
+    write_json_atomic(out / REFERENCES_FILE, result)
+    return result

@@ -1,0 +1,363 @@
+"""Decision-first SFT: learn the expert's next action with an explicit loss on *when to stop*.
+
+Config in, artifacts out (``OUT/model``, ``OUT/train_log.jsonl``, ``OUT/training_summary.json``,
+and the calibrated decision rule in ``OUT/model/learn2ask_policy.json``).
+
+Why a recipe of its own (README, Results): plain SFT spends its budget on the question's words
+and learns a stop *rate*, not a stop *point*; greedy decoding then hides what it does learn.
+Here:
+
+1. **Targets** as in SFT: the stop tag on STOP points, the expert's next question on CONTINUE
+   points (``stop_fraction`` sets the mix, balanced by default).
+2. **Loss** = language-model cross-entropy on the reply + ``loss_weight`` x binary cross-entropy
+   of P(stop), the probability of the stop tag's first token at the first reply position: the
+   quantity the decision rule thresholds.
+3. **Cheap steps**: only the top ``top_layers`` layers train. The frozen layers below run once
+   per example (no gradient, batched by length) and their activations are reused every epoch,
+   so an epoch costs the top layers' forward and backward only, and logits are computed only at
+   the reply positions.
+4. **Calibration**: ``validation_fraction`` of the training dialogues is held out and the STOP
+   threshold is chosen there (``training/threshold.py``), then saved beside the model.
+
+Resumable: a checkpoint (top layers, optimiser, schedule, step) is written every ``save_steps``
+and ``--resume`` continues from the newest complete one.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.samples import load_samples
+from learn2ask.data.types import Sample
+from learn2ask.io import write_json_atomic
+from learn2ask.models.decision import save_decision_rule, stop_token_of
+from learn2ask.models.policy import save_prompt_config
+from learn2ask.targets.base import reference_reply
+from learn2ask.training import common
+from learn2ask.training.config import TrainConfig
+from learn2ask.training.threshold import calibrate_threshold, split_validation
+
+
+@dataclass
+class Batch:
+    """Cached lower-layer activations of a padded batch and what to predict from them."""
+
+    hidden: Any  # [B, T, d] float32, right-padded
+    mask: Any  # [B, T] 1 = real token
+    target_rows: Any  # [N] flat indices (b * T + t) of positions that predict a reply token
+    target_ids: Any  # [N] the reply tokens
+    first_rows: Any  # [B] flat index of the position predicting the reply's first token
+    is_stop: Any  # [B] 1.0 for STOP samples
+
+
+def encode(sample: Sample, tokenizer: Any, config: TrainConfig) -> tuple[list[int], list[int]]:
+    """Prompt ids (chat template, generation prompt) and reply ids (reply + end of turn)."""
+    prompt = tokenizer.apply_chat_template(
+        common.prompt_messages(sample, config), add_generation_prompt=True, tokenize=False
+    )
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    reply_ids = tokenizer(reference_reply(sample), add_special_tokens=False)["input_ids"]
+    return prompt_ids, [*reply_ids, tokenizer.eos_token_id]
+
+
+def run_layers(model: Any, hidden: Any, mask: Any, layers: Any) -> Any:
+    """Run ``layers`` of a decoder-only model on right-padded ``hidden`` states."""
+    from transformers.masking_utils import create_causal_mask
+
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    # Without padding the mask is None and attention takes its fast causal path (3-4x faster
+    # on CPU than an explicit padding mask), which is why batches group equal lengths.
+    causal = create_causal_mask(
+        config=model.config,
+        inputs_embeds=hidden,
+        attention_mask=None if bool(mask.all()) else mask,
+        cache=None,
+        position_ids=positions,
+    )
+    embeddings = model.model.rotary_emb(hidden, position_ids=positions)
+    for layer in layers:
+        hidden = layer(
+            hidden, attention_mask=causal, position_embeddings=embeddings, position_ids=positions
+        )
+    return hidden
+
+
+def cache_batches(
+    model: Any,
+    examples: list[tuple[list[int], list[int], bool]],
+    n_frozen: int,
+    batch_size: int,
+    pad_id: int,
+) -> list[Batch]:
+    """Run the frozen layers once over every example, batched by length (little padding)."""
+    import torch
+
+    device = next(model.parameters()).device
+    batches = []
+    for indices in length_groups(examples, batch_size):
+        chunk = [examples[i] for i in indices]
+        width = max(len(p) + len(r) for p, r, _ in chunk)
+        ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        rows, targets, firsts = [], [], []
+        for b, (prompt, reply, _) in enumerate(chunk):
+            sequence = prompt + reply
+            ids[b, : len(sequence)] = torch.tensor(sequence)
+            mask[b, : len(sequence)] = 1
+            # Position i predicts token i + 1: the reply is predicted from len(prompt) - 1 on.
+            first = b * width + len(prompt) - 1
+            rows.extend(range(first, first + len(reply)))
+            targets.extend(reply)
+            firsts.append(first)
+        ids, mask = ids.to(device), mask.to(device)
+        with torch.no_grad():  # not inference_mode: the cache feeds autograd later
+            hidden = run_layers(
+                model, model.model.embed_tokens(ids), mask, model.model.layers[:n_frozen]
+            )
+        batches.append(
+            Batch(
+                hidden=hidden.clone(),
+                mask=mask,
+                target_rows=torch.tensor(rows, device=device),
+                target_ids=torch.tensor(targets, device=device),
+                first_rows=torch.tensor(firsts, device=device),
+                is_stop=torch.tensor([float(stop) for _, _, stop in chunk], device=device),
+            )
+        )
+    return batches
+
+
+def length_groups(
+    examples: list[tuple[list[int], list[int], bool]], batch_size: int
+) -> list[list[int]]:
+    """Batches of equal total length, so nothing is padded (the last batch of a length may be
+    smaller)."""
+    by_length: dict[int, list[int]] = {}
+    for index, (prompt, reply, _) in enumerate(examples):
+        by_length.setdefault(len(prompt) + len(reply), []).append(index)
+    return [
+        indices[i : i + batch_size]
+        for length in sorted(by_length)
+        for indices in [by_length[length]]
+        for i in range(0, len(indices), batch_size)
+    ]
+
+
+def batch_loss(model: Any, batch: Batch, n_frozen: int, stop_id: int, weight: float) -> Any:
+    """LM cross-entropy on the reply tokens + ``weight`` x BCE of P(stop) at the first one."""
+    import torch
+    import torch.nn.functional as F
+
+    hidden = run_layers(model, batch.hidden, batch.mask, model.model.layers[n_frozen:])
+    flat = model.model.norm(hidden).reshape(-1, hidden.shape[-1])
+    logits = model.lm_head(flat[batch.target_rows]).float()
+    lm_loss = F.cross_entropy(logits, batch.target_ids)
+    first_logits = model.lm_head(flat[batch.first_rows]).float()
+    log_p_stop = torch.log_softmax(first_logits, dim=-1)[:, stop_id]
+    log_p_ask = torch.log1p(-log_p_stop.exp().clamp(max=1 - 1e-6))
+    decision_loss = -(batch.is_stop * log_p_stop + (1 - batch.is_stop) * log_p_ask).mean()
+    return lm_loss + weight * decision_loss, lm_loss, decision_loss
+
+
+def trainable_parameters(model: Any, n_frozen: int) -> list[Any]:
+    """Freeze everything but the top layers and the final norm; return what trains."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    params = [p for layer in model.model.layers[n_frozen:] for p in layer.parameters()]
+    params.extend(model.model.norm.parameters())
+    for parameter in params:
+        parameter.requires_grad_(True)
+    return params
+
+
+def save_checkpoint(out: Path, step: int, model: Any, n_frozen: int, optimizer: Any) -> None:
+    """Top layers + optimiser at ``step``; ``trainer_state.json`` is written last, so a
+    checkpoint cut off mid-save is never resumed from."""
+    import torch
+
+    path = out / common.CHECKPOINT_DIR / f"checkpoint-{step}"
+    path.mkdir(parents=True, exist_ok=True)
+    state = {name: t for name, t in model.state_dict().items() if _is_trained(name, n_frozen)}
+    torch.save({"model": state, "optimizer": optimizer.state_dict()}, path / "state.pt")
+    write_json_atomic(path / "trainer_state.json", {"global_step": step})
+    for old in (out / common.CHECKPOINT_DIR).glob("checkpoint-*"):
+        if old != path and old.name.split("-")[-1].isdigit() and int(old.name[11:]) < step:
+            for file in old.iterdir():
+                file.unlink()
+            old.rmdir()
+
+
+def _is_trained(name: str, n_frozen: int) -> bool:
+    if name.startswith("model.norm."):
+        return True
+    parts = name.split(".")
+    return len(parts) > 3 and parts[1] == "layers" and int(parts[2]) >= n_frozen
+
+
+def load_checkpoint(out: Path, model: Any, optimizer: Any) -> int:
+    """Restore the newest complete checkpoint; returns its step (0 when there is none)."""
+    import torch
+
+    checkpoint = common.last_complete_checkpoint(out)
+    if checkpoint is None:
+        return 0
+    state = torch.load(checkpoint / "state.pt", weights_only=True)
+    model.load_state_dict(state["model"], strict=False)
+    optimizer.load_state_dict(state["optimizer"])
+    return common.checkpoint_step(checkpoint)
+
+
+def total_steps(config: TrainConfig, n_batches: int) -> int:
+    """``max_steps`` when set, else ``epochs`` over the batches."""
+    if config.max_steps > 0:
+        return config.max_steps
+    return max(1, math.ceil(config.epochs * n_batches))
+
+
+def run(config: TrainConfig, resume: bool = False) -> Path:
+    """Train with decision-first SFT; returns the directory of the saved model."""
+    import torch
+
+    run = common.start_run(config)
+    model, tokenizer, out = run.model, run.tokenizer, run.out
+    settings = config.decision
+    train_pool, validation = split_validation(
+        load_samples(config.train_file), settings.validation_fraction, config.seed
+    )
+    samples = common.select_samples(train_pool, config)
+    n_frozen = max(0, model.config.num_hidden_layers - settings.top_layers)
+    stop_id, _ = stop_token_of(tokenizer, config.prompt.to_policy_config().stop_tag)
+    examples = [(*encode(s, tokenizer, config), s.decision == "stop") for s in samples]
+    model.eval()  # no dropout; the top layers still get gradients
+    cache_started = time.perf_counter()
+    batches = cache_batches(
+        model, examples, n_frozen, config.batch_size, tokenizer.pad_token_id or 0
+    )
+    cache_seconds = time.perf_counter() - cache_started
+    print(
+        f"  [decision_sft] cached {len(examples)} examples in {len(batches)} batches "
+        f"({cache_seconds:.0f} s)",
+        flush=True,
+    )
+    params = trainable_parameters(model, n_frozen)
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    steps = total_steps(config, len(batches))
+    warmup = max(1, config.warmup_steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda i: min(1.0, (i + 1) / warmup) * max(0.0, 1 - i / steps)
+    )
+    step = load_checkpoint(out, model, optimizer) if resume else 0
+    common.trim_log(out, step)
+    for _ in range(step):
+        schedule.step()
+    log = common.JsonlLogCallback(out / common.LOG_FILE)
+    rng = random.Random(config.seed)
+    order: list[int] = []
+    for epoch_start in range(0, steps, len(batches)):  # the same order whether resumed or not
+        epoch = list(range(len(batches)))
+        rng.shuffle(epoch)
+        order.extend(epoch[: steps - epoch_start])
+    train_started = time.perf_counter()
+    for step_index in range(step, steps):
+        loss, lm_loss, decision_loss = batch_loss(
+            model, batches[order[step_index]], n_frozen, stop_id, settings.loss_weight
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        schedule.step()
+        done = step_index + 1
+        if done % config.logging_steps == 0 or done == steps:
+            log.write(
+                done,
+                {
+                    "loss": float(loss.detach()),
+                    "lm_loss": float(lm_loss.detach()),
+                    "decision_loss": float(decision_loss.detach()),
+                    "learning_rate": schedule.get_last_lr()[0],
+                },
+            )
+        if done % 25 == 0 or done == steps:
+            print(
+                f"  [decision_sft] step {done}/{steps} loss {float(loss.detach()):.3f} "
+                f"({time.perf_counter() - train_started:.0f} s)",
+                flush=True,
+            )
+        if config.save_steps and done % config.save_steps == 0 and done < steps:
+            save_checkpoint(out, done, model, n_frozen, optimizer)
+    train_seconds = time.perf_counter() - train_started
+    return finish(
+        model,
+        tokenizer,
+        config,
+        out,
+        validation,
+        run.started,
+        extra={
+            "train_samples": len(samples),
+            "validation_samples": len(validation),
+            "validation_dialogues": len({s.dialogue_id for s in validation}),
+            "steps": steps,
+            "cache_seconds": round(cache_seconds, 1),
+            "train_seconds": round(train_seconds, 1),
+            "examples_per_second": round(
+                (steps - step) * config.batch_size / max(train_seconds, 1e-9), 2
+            ),
+        },
+    )
+
+
+def finish(
+    model: Any,
+    tokenizer: Any,
+    config: TrainConfig,
+    out: Path,
+    validation: list[Sample],
+    started: float,
+    extra: dict[str, Any],
+) -> Path:
+    """Save the model, calibrate and save its decision rule, write the summary."""
+    from learn2ask.models.generation import LocalGenerator
+
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    model.eval()
+    target = out / common.MODEL_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    prompt = config.prompt.to_policy_config()
+    save_prompt_config(target, prompt)
+    settings = config.decision
+    if settings.calibrate:
+        rule = calibrate_threshold(
+            LocalGenerator(model, tokenizer),
+            prompt,
+            validation,
+            limit=settings.validation_points,
+            ask_samples=settings.ask_reward_samples,
+            beta=config.grpo.fusion_beta,
+            seed=config.seed,
+        )
+        save_decision_rule(target, rule)
+        extra = {**extra, "decision_rule": rule.__dict__}
+    summary = {
+        "method": config.method,
+        "config": config.to_dict(),
+        "world_size": 1,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "curve": [
+            {k: r[k] for k in ("step", "loss", "lm_loss", "decision_loss") if k in r}
+            for r in common.read_log(out)
+        ],
+        "model_dir": str(target),
+        **extra,
+    }
+    write_json_atomic(out / common.SUMMARY_FILE, summary)
+    return target

@@ -1,0 +1,142 @@
+"""Calibrate the STOP threshold of the decision rule on a validation split of the training
+dialogues (never the test split): the threshold that maximises the expected fused reward on a
+balanced set of held-out decision points.
+
+On a balanced set a right ``<stop />`` earns ``R_s (1 + beta) + P = 2 + beta`` (R_a = 1 by the
+authors' gating) and a right question ``1 + beta * r + p``, where ``r`` and ``p`` are the mean
+content grade and format score of the policy's own questions, estimated by generating and
+grading a few of them. A wrong decision earns 0. The threshold maximises
+``sum_STOP (2 + beta) [P(stop) >= t] + sum_CONTINUE (1 + beta r + p) [P(stop) < t]``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from learn2ask.data.types import Sample
+from learn2ask.evaluation.metrics import roc_auc
+from learn2ask.models.decision import DecisionRule, stop_token_of
+from learn2ask.models.generation import GenerationConfig, LocalGenerator
+from learn2ask.models.policy import PolicyPromptConfig, build_policy_messages
+
+
+def split_validation(
+    samples: Sequence[Sample], fraction: float, seed: int
+) -> tuple[list[Sample], list[Sample]]:
+    """``(train, validation)``: a seeded ``fraction`` of the dialogues goes to validation."""
+    dialogues = sorted({s.dialogue_id for s in samples})
+    random.Random(seed + 7919).shuffle(dialogues)
+    held = set(dialogues[: round(len(dialogues) * fraction)])
+    return (
+        [s for s in samples if s.dialogue_id not in held],
+        [s for s in samples if s.dialogue_id in held],
+    )
+
+
+def balanced_points(samples: Sequence[Sample], limit: int, seed: int) -> list[Sample]:
+    """Up to ``limit`` points, half STOP and half CONTINUE, seeded."""
+    pool = sorted(samples, key=lambda s: s.id)
+    random.Random(seed).shuffle(pool)
+    stops = [s for s in pool if s.decision == "stop"]
+    continues = [s for s in pool if s.decision == "continue"]
+    per_class = min(limit // 2, len(stops), len(continues))
+    return stops[:per_class] + continues[:per_class]
+
+
+def best_threshold(
+    p_stop: Sequence[float], is_stop: Sequence[bool], stop_reward: float, ask_reward: float
+) -> tuple[float, float]:
+    """``(threshold, mean reward)`` maximising the expected reward; candidates lie midway
+    between consecutive distinct P(stop) values (and beyond both ends)."""
+    values = sorted(set(p_stop))
+    candidates = [0.0, *[(a + b) / 2 for a, b in zip(values, values[1:], strict=False)], 1.0001]
+    best = (0.5, float("-inf"))
+    for threshold in candidates:
+        total = sum(
+            (stop_reward if p >= threshold else 0.0)
+            if stop
+            else (ask_reward if p < threshold else 0.0)
+            for p, stop in zip(p_stop, is_stop, strict=True)
+        )
+        reward = total / max(1, len(p_stop))
+        if reward > best[1]:
+            best = (min(threshold, 1.0), reward)
+    return best
+
+
+def estimate_ask_reward(
+    generator: LocalGenerator,
+    prompt: PolicyPromptConfig,
+    points: Sequence[Sample],
+    stop_token_id: int,
+    beta: float,
+) -> dict[str, float]:
+    """Mean reward of a right question, from the policy's own questions on ``points``."""
+    from learn2ask.rewards.fusion import FusionConfig
+    from learn2ask.rewards.scorer import RewardScorer, build_grader
+
+    config = GenerationConfig(max_new_tokens=32, suppress_token_ids=(stop_token_id,))
+    replies = generator.generate([build_policy_messages(s.context, prompt) for s in points], config)
+    scorer = RewardScorer(build_grader("embedding"), FusionConfig(beta=beta))
+    graded = [c for c in scorer.score(list(points), replies) if c.reward is not None]
+    if not graded:
+        return {"ask_reward": 1.0, "r_a": 0.0, "p": 0.0, "n": 0}
+    return {
+        "ask_reward": sum(c.reward for c in graded) / len(graded),
+        "r_a": sum(c.r_a or 0.0 for c in graded) / len(graded),
+        "p": sum(c.p for c in graded) / len(graded),
+        "n": len(graded),
+    }
+
+
+def calibrate_threshold(
+    generator: LocalGenerator,
+    prompt: PolicyPromptConfig,
+    validation: Sequence[Sample],
+    limit: int = 200,
+    ask_samples: int = 32,
+    beta: float = 2.0,
+    seed: int = 0,
+) -> DecisionRule:
+    """The threshold rule for ``generator``'s model, calibrated on ``validation``."""
+    token_id, token = stop_token_of(generator.tokenizer, prompt.stop_tag)
+    points = balanced_points(validation, limit, seed)
+    if not points:
+        return DecisionRule(stop_token_id=token_id, stop_token=token, calibration={"n": 0})
+    messages = [build_policy_messages(s.context, prompt) for s in points]
+    p_stop = generator.next_token_probs(messages, token_id)
+    is_stop = [s.decision == "stop" for s in points]
+    continues = [s for s in points if s.decision == "continue"][:ask_samples]
+    ask = estimate_ask_reward(generator, prompt, continues, token_id, beta)
+    threshold, reward = best_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
+    calibration: dict[str, Any] = {
+        "split": "validation dialogues carved from the training file (never trained on)",
+        "criterion": "max expected fused reward on balanced validation points",
+        "points": len(points),
+        "dialogues": len({s.dialogue_id for s in points}),
+        "stop_auc": round(
+            roc_auc(
+                [p for p, s in zip(p_stop, is_stop, strict=True) if s],
+                [p for p, s in zip(p_stop, is_stop, strict=True) if not s],
+            ),
+            4,
+        ),
+        "expected_reward": round(reward, 4),
+        "ask_reward_estimate": {k: round(v, 4) for k, v in ask.items()},
+        "balanced_accuracy": round(balanced_accuracy(p_stop, is_stop, threshold), 4),
+    }
+    rule = DecisionRule(threshold=round(threshold, 6), stop_token_id=token_id, stop_token=token)
+    return replace(rule, calibration=calibration)
+
+
+def balanced_accuracy(p_stop: Sequence[float], is_stop: Sequence[bool], threshold: float) -> float:
+    """Mean of the STOP and CONTINUE accuracies of ``P(stop) >= threshold``."""
+    pairs = list(zip(p_stop, is_stop, strict=True))
+    stops = [p >= threshold for p, s in pairs if s]
+    asks = [p < threshold for p, s in pairs if not s]
+    if not stops or not asks:
+        return 0.0
+    return (sum(stops) / len(stops) + sum(asks) / len(asks)) / 2

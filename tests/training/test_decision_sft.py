@@ -1,0 +1,64 @@
+"""Decision-first SFT: trains the top layers on cached activations, calibrates and saves the
+decision rule, resumes from a checkpoint, and its threshold search maximises the reward."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from learn2ask.cli import main
+from learn2ask.models.decision import load_decision_rule
+from learn2ask.training.threshold import balanced_accuracy, best_threshold, split_validation
+
+pytestmark = pytest.mark.slow
+
+
+def test_recipe_saves_a_model_with_a_calibrated_rule_and_resumes(tiny_config):
+    config, out = tiny_config(
+        "decision_sft",
+        max_steps=4,
+        save_steps=2,
+        lora={"enabled": False},
+        decision={"top_layers": 1, "validation_points": 20, "ask_reward_samples": 4},
+    )
+    assert main(["train", "--config", str(config)]) == 0
+    rule = load_decision_rule(out / "model")
+    assert rule is not None and rule.rule == "threshold" and 0.0 <= rule.threshold <= 1.0
+    assert rule.stop_token == "<" and rule.calibration["points"] > 0
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["steps"] == 4 and summary["validation_dialogues"] > 0
+    steps = [r["step"] for r in map(json.loads, (out / "train_log.jsonl").read_text().splitlines())]
+    assert steps == [1, 2, 3, 4]
+    # Resuming a finished run to more steps continues from its last checkpoint (step 2).
+    config2, _ = tiny_config(
+        "decision_sft",
+        max_steps=6,
+        save_steps=2,
+        output_dir=str(out),
+        lora={"enabled": False},
+        decision={"top_layers": 1, "validation_points": 20, "ask_reward_samples": 4},
+    )
+    assert main(["train", "--config", str(config2), "--resume"]) == 0
+    steps = [r["step"] for r in map(json.loads, (out / "train_log.jsonl").read_text().splitlines())]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_threshold_maximises_the_expected_reward():
+    p_stop = [0.9, 0.8, 0.6, 0.3, 0.2, 0.1]
+    is_stop = [True, True, False, True, False, False]
+    threshold, reward = best_threshold(p_stop, is_stop, stop_reward=4.0, ask_reward=2.0)
+    # Stopping from 0.3 up catches every STOP (3 x 4) and asks at 0.2 and 0.1 (2 x 2): 16 / 6.
+    assert 0.2 < threshold <= 0.3 and reward == pytest.approx(16 / 6)
+    # When a right question is worth more than a right stop, the threshold moves up.
+    high, _ = best_threshold(p_stop, is_stop, stop_reward=1.0, ask_reward=5.0)
+    assert high > 0.6
+    assert balanced_accuracy(p_stop, is_stop, 0.7) == pytest.approx((2 / 3 + 1) / 2)
+
+
+def test_validation_split_keeps_dialogues_whole(small_samples):
+    from learn2ask.data.samples import load_samples
+
+    train, validation = split_validation(load_samples(small_samples), 0.2, seed=0)
+    assert validation and train
+    assert not {s.dialogue_id for s in train} & {s.dialogue_id for s in validation}
