@@ -21,6 +21,7 @@ from learn2ask.models.policy import PolicyPromptConfig
 
 DEMO_CONFIGS = {
     "decision": "resources/configs/demo_decision.yaml",
+    "full": "resources/configs/full_decision.yaml",
     "sft": "resources/configs/demo_sft.yaml",
     "grpo": "resources/configs/demo_grpo.yaml",
 }
@@ -42,6 +43,21 @@ class DemoSettings:
     replay_turns: int = 4
     train_steps: int | None = None
     max_new_tokens: int = 32
+    recipe: str = "decision"
+
+
+PRESETS: dict[str, dict[str, object]] = {
+    # About 20 minutes on 2 CPU cores (set-up excluded).
+    "demo": {},
+    # About 90 minutes on 2 CPU cores: more training data and evaluation points.
+    "full": {
+        "recipe": "full",
+        "eval_samples": 400,
+        "natural_samples": 400,
+        "transfer_samples": 200,
+        "replay_dialogues": 16,
+    },
+}
 
 
 def _say(message: str, started: float) -> None:
@@ -84,16 +100,16 @@ def run_demo(settings: DemoSettings) -> Path:
     started = time.perf_counter()
     out = settings.out
     train, test, transfer = prepare_data(out, started)
-    recipe = load_train_config(bundled_config("decision"))
+    recipe = load_train_config(bundled_config(settings.recipe))
     # The base model sees the prompt the recipe trains with (same context budget), so the
     # comparison measures training, not a different prompt.
     prompt = recipe.prompt.to_policy_config()
     evals = [_evaluate(settings, settings.model, "base", test, train, started, prompt=prompt)]
     run_dir = out / "runs" / "decision"
     if not (run_dir / "training_summary.json").is_file():
-        _say(f"train decision_sft ({bundled_config('decision').name})", started)
+        _say(f"train decision_sft ({bundled_config(settings.recipe).name})", started)
         config = load_train_config(
-            bundled_config("decision"),
+            bundled_config(settings.recipe),
             train_file=str(train),
             output_dir=str(run_dir),
             model=settings.model,
@@ -183,26 +199,32 @@ def _evaluate(
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``learn2ask demo``."""
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output directory")
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="demo",
+        help="demo (about 20 min on 2 CPU cores) or full (about 90 min: more data and points)",
+    )
     parser.add_argument("--model", default="smollm2-135m-instruct", help="base policy model")
     parser.add_argument(
-        "--eval-samples", type=int, default=200, help="balanced held-out points per evaluation"
+        "--eval-samples", type=int, default=None, help="balanced held-out points per evaluation"
     )
     parser.add_argument(
         "--natural-samples",
         type=int,
-        default=200,
+        default=None,
         help="held-out points in the data's natural STOP/CONTINUE mix (final policy)",
     )
     parser.add_argument(
         "--transfer-samples",
         type=int,
-        default=100,
+        default=None,
         help="balanced points of the ACI-Bench test dialogues (final policy)",
     )
     parser.add_argument(
         "--replay-dialogues",
         type=int,
-        default=6,
+        default=None,
         help="dialogues in the replay evaluation (0 = skip)",
     )
     parser.add_argument(
@@ -215,18 +237,24 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_demo_command(args: argparse.Namespace) -> int:
     """Entry point of ``learn2ask demo``."""
-    run_demo(
-        DemoSettings(
-            out=args.out,
-            model=args.model,
-            eval_samples=args.eval_samples,
-            natural_samples=args.natural_samples,
-            transfer_samples=args.transfer_samples,
-            replay_dialogues=args.replay_dialogues,
-            replay_turns=args.replay_turns,
-            train_steps=args.train_steps,
+    sizes = {
+        key: value
+        for key, value in (
+            ("eval_samples", args.eval_samples),
+            ("natural_samples", args.natural_samples),
+            ("transfer_samples", args.transfer_samples),
+            ("replay_dialogues", args.replay_dialogues),
         )
+        if value is not None
+    }
+    settings = DemoSettings(
+        out=args.out,
+        model=args.model,
+        replay_turns=args.replay_turns,
+        train_steps=args.train_steps,
+        **{**PRESETS[args.preset], **sizes},  # type: ignore[arg-type]
     )
+    run_demo(settings)
     return 0
 
 

@@ -5,6 +5,7 @@ files live in ``resources/domains/``.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -66,21 +67,28 @@ def domain_path(name_or_file: str | Path) -> Path:
     return path
 
 
-def load_domain(name_or_file: str | Path = DEFAULT_DOMAIN) -> Domain:
-    """Read and validate a domain; every problem is named with its key path."""
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """The top-level mapping of a YAML file (``{}`` for an empty one); a ``ConfigError`` that
+    names the file (and the line of a syntax error) otherwise. ``what``: "domain", "config"."""
     import yaml
 
-    path = domain_path(name_or_file)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: domain file not found") from None
+        raise ConfigError(f"{path}: {what} file not found") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML") from None
-    if not isinstance(data, dict):
+    if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data or {}
+
+
+def load_domain(name_or_file: str | Path = DEFAULT_DOMAIN) -> Domain:
+    """Read and validate a domain; every problem is named with its key path."""
+    path = domain_path(name_or_file)
+    data = read_yaml_mapping(path, "domain")
     try:
         return Domain.model_validate(data)
     except ValidationError as exc:
@@ -88,3 +96,9 @@ def load_domain(name_or_file: str | Path = DEFAULT_DOMAIN) -> Domain:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
+
+
+@lru_cache(maxsize=16)
+def cached_domain(name_or_file: str = DEFAULT_DOMAIN) -> Domain:
+    """:func:`load_domain`, read once per process (for defaults built many times)."""
+    return load_domain(name_or_file)

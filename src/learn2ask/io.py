@@ -2,15 +2,82 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from learn2ask.errors import InputError
+from learn2ask.errors import ConfigError, InputError, OutputError
+
+# errno values that mean "this output cannot be written here", not a bug.
+OUTPUT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+)
+
+
+def output_error(path: str | Path, exc: OSError) -> OutputError:
+    """An :class:`OutputError` naming ``path`` and the system's reason."""
+    return OutputError(path, f"cannot write ({exc.strerror or exc.__class__.__name__})")
+
+
+def ensure_output_dir(path: str | Path, option: str = "--out", create: bool = True) -> Path:
+    """Create the output directory ``path`` (or, with ``create=False``, only check that it
+    could be); a file in the way or an unwritable place is an :class:`OutputError`, raised
+    before any work is done."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(path, f"exists and is not a directory ({option} needs a directory)")
+    if not create:
+        check_parents_are_dirs(path, option)
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(
+            path, f"a parent is not a directory ({option} needs a directory)"
+        ) from None
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    return path
+
+
+def check_parents_are_dirs(path: Path, option: str) -> None:
+    """An :class:`OutputError` when an existing ancestor of ``path`` is a file."""
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(path, f"{parent} is not a directory ({option} needs a directory)")
+            return
+
+
+@contextmanager
+def staged_outputs(out: str | Path) -> Iterator[Path]:
+    """Yield a hidden staging directory inside ``out``; on success move every file written
+    there into ``out``, so the outputs of one command appear together or not at all.
+
+    On an exception nothing of the new set appears (an earlier complete set stays as it was)
+    and the staging directory is removed.
+    """
+    out = ensure_output_dir(out)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    except OSError as exc:
+        raise output_error(out, exc) from None
+    try:
+        yield staging
+        for item in sorted(staging.iterdir()):
+            os.replace(item, out / item.name)
+    except OSError as exc:
+        if exc.errno in OUTPUT_ERRNOS:
+            raise output_error(out, exc) from None
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextmanager
@@ -18,11 +85,16 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     """Open a temporary file beside ``path`` and move it into place only on success.
 
     A crash or an exception inside the block leaves any earlier ``path`` untouched and no
-    partial file behind.
+    partial file behind. A full disk or an unwritable place is an :class:`OutputError`.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise OutputError(path, "is a directory, expected a file name")
+    ensure_output_dir(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise output_error(path, exc) from None
     # mkstemp creates 0600 files; give the result the permissions a plain open() would.
     umask = os.umask(0)
     os.umask(umask)
@@ -34,6 +106,11 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno in OUTPUT_ERRNOS:
+            raise output_error(path, exc) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -101,6 +178,44 @@ def read_text_strict(path: str | Path) -> str:
         raise InputError(path, f"not valid UTF-8 (byte {exc.start})", line=line) from None
 
 
+def is_valid_unicode(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogates such as ``"\\udc80"``,
+    which JSON escapes can carry)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse_json(text: str, path: str | Path, line: int | None = None) -> Any:
+    """``json.loads`` whose failures (bad syntax, nesting too deep to parse) are an
+    :class:`InputError` naming the file and line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not valid JSON ({exc.msg})", line=line or exc.lineno) from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply to read", line=line) from None
+
+
+def load_yaml(path: str | Path, what: str = "config") -> Any:
+    """Parse a YAML file; a missing file or a syntax error is one :class:`ConfigError` line
+    ``FILE:LINE: not valid YAML (problem)``."""
+    import yaml
+
+    text = read_text_strict(path)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise ConfigError(f"{where}: {what} is not valid YAML ({problem})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: {what} is nested too deeply to read") from None
+
+
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, parsed_object)`` for each non-blank line of a JSONL file.
 
@@ -110,10 +225,7 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"not valid JSON ({exc.msg})", line=number) from None
+        yield number, parse_json(line, path, number)
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:

@@ -29,8 +29,10 @@ def test_bundled_model_converts_once_then_uses_cache(tmp_path, monkeypatch):
     assert BUNDLED_MODELS[BUNDLED_POLICY].filename in str(calls[0])
 
 
-def test_local_directory_passes_through(tiny_model_dir):
+def test_local_directory_passes_through(tiny_model_dir, monkeypatch):
     assert resolve_model(tiny_model_dir) == str(tiny_model_dir)
+    monkeypatch.setenv("LEARN2ASK_ALLOW_DOWNLOADS", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     assert resolve_model("some-org/some-model") == "some-org/some-model"
 
 

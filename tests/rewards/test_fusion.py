@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from learn2ask.errors import ConfigError
 from learn2ask.models.policy import parse_policy_response
 from learn2ask.rewards.fusion import FusionConfig, format_score, fuse, score_components
 
@@ -48,9 +49,21 @@ def test_beta_is_configurable():
     assert fuse(0.5, 1.0, 1.0, FusionConfig(beta=4.0)) == pytest.approx(1 * (1 + 4 * 0.5) + 1)
 
 
-def test_unknown_mode_rejected():
-    with pytest.raises(ValueError, match="unknown fusion mode"):
-        FusionConfig(mode="product")  # type: ignore[arg-type]
+def test_unknown_mode_rejected_with_did_you_mean():
+    with pytest.raises(
+        ConfigError, match="unknown fusion 'hierarchal' .did you mean 'hierarchical'"
+    ):
+        FusionConfig(mode="hierarchal")
+
+
+def test_plugin_fusion_by_dotted_path():
+    config = FusionConfig(mode="tests.rewards.test_fusion:product_fusion", beta=1.0)
+    assert fuse(0.5, 1.0, 1.0, config) == pytest.approx(0.5)
+
+
+def product_fusion(r_a: float, r_s: float, p: float, beta: float) -> float:
+    """A user's fusion defined outside the package: R = R_a * R_s * P * beta."""
+    return r_a * r_s * p * beta
 
 
 def test_wrong_decision_gates_everything():

@@ -78,8 +78,10 @@ def test_real_server_extracts_or_reports_why(local_llm_server, tmp_path):
         assert result.reason
 
 
-def test_prepare_with_llm_extractor_counts_failures(faulty_endpoint, tmp_path):
+def test_prepare_with_llm_extractor_counts_failures(tmp_path):
+    """One decision point gets a valid reply, the other never does: kept vs counted."""
     from learn2ask.cli import main
+    from tests.calibration.test_autoprompt import Recorder
 
     source = tmp_path / "chat.jsonl"
     source.write_text(
@@ -91,15 +93,24 @@ def test_prepare_with_llm_extractor_counts_failures(faulty_endpoint, tmp_path):
                     {"role": "assistant", "content": "Since when?"},
                     {"role": "user", "content": "Three days."},
                     {"role": "assistant", "content": "Is it swollen?"},
+                    {"role": "user", "content": "A bit."},
                 ],
             }
         )
         + "\n"
     )
-    faulty_endpoint.mode, faulty_endpoint.content = "reply", "not json"
+    valid = json.dumps({"items": [{"attribute": "symptom", "value": "a bit swollen"}]})
+    recorder = Recorder(valid)
+
+    # the first decision point (its future still holds "Since when?") gets prose, never JSON
+    def reply_for(body: dict) -> str:
+        future = body["messages"][1]["content"].split("What happens next:")[1]
+        return "no JSON" if "Since when?" in future else valid
+
+    recorder.reply_for = reply_for
     out = tmp_path / "out"
-    assert (
-        main(
+    try:
+        code = main(
             [
                 "prepare",
                 str(source),
@@ -108,15 +119,33 @@ def test_prepare_with_llm_extractor_counts_failures(faulty_endpoint, tmp_path):
                 "--extractor",
                 "llm",
                 "--base-url",
-                faulty_endpoint.base_url,
+                recorder.base_url,
                 "--model",
                 "m",
                 "--test-fraction",
                 "0",
             ]
         )
-        == 0
-    )
+    finally:
+        recorder.close()
+    assert code == 0
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["extraction_failures"] == 2 and stats["samples"] == 0
+    assert stats["extraction_failures"] == 1 and stats["samples"] == 1
     assert all("invalid extraction reply" in r for r in stats["extraction_failure_reasons"])
+
+
+def test_extractor_requests_its_schema_and_counts_ignored_schemas(tmp_path):
+    """A server that ignores response_format: every invalid reply is counted, none silent."""
+    from tests.calibration.test_autoprompt import Recorder
+
+    recorder = Recorder("Here are the items: duration, swelling.")
+    try:
+        ex = extractor(recorder.base_url, tmp_path, parse_retries=1)
+        result = ex.extract([(CONTEXT, FUTURE)])
+    finally:
+        recorder.close()
+    fmt = recorder.bodies[0]["response_format"]
+    assert fmt["type"] == "json_schema"
+    assert "items" in fmt["json_schema"]["schema"]["properties"]
+    assert isinstance(result[0], ExtractionFailure)
+    assert ex.stats["invalid_replies"] == ex.stats["model_calls"] == len(recorder.bodies) == 2

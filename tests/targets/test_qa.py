@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from learn2ask.data.types import Turn
 from learn2ask.targets.base import decision_from_items, reference_reply
-from learn2ask.targets.qa import QAExtractor, QAExtractorConfig
+from learn2ask.targets.qa import V1_NON_QUESTION_PATTERNS, QAExtractor, QAExtractorConfig
 
 
 def T(role, text):  # noqa: N802 - short helper
@@ -62,3 +62,53 @@ def test_reference_reply_is_next_question_or_stop():
     item = InfoItem(text="Since when?", question="Since when?", answer="Monday")
     go = Sample(**{**base, "info_set": [item.text]}, decision="continue", items=[item])
     assert reference_reply(go) == "Since when?"
+
+
+def test_closers_repairs_checks_and_scheduling_are_not_items():
+    extractor = QAExtractor()
+    not_items = [
+        "Anything else going on?",
+        "Is there anything else that you needed to add?",
+        "Sorry, could you repeat that?",
+        "So, is that right?",
+        "We'll keep you on the steroid cream for your scalp, okay?",
+        "Do you have any other appointments scheduled?",
+        "Do you have time for us to do it today?",
+        "So, how are you doing, carolyn?",
+        "Any other concerns?",
+    ]
+    for text in not_items:
+        assert extractor.questions_in(text) is None, text
+    items = [
+        "Is there anything else that you have been using recently?",
+        "Did you follow up with Doctor X?",
+        "You're here for a follow up, correct?",
+        "How are you doing with your psoriasis?",
+    ]
+    for text in items:
+        assert extractor.questions_in(text) == text, text
+
+
+def test_questions_after_dictation_to_the_scribe_still_count():
+    text = "Hey, Dragon. I am seeing Mrs. A, 44, with shoulder pain. So how long has this lasted?"
+    assert QAExtractor().questions_in(text) == "So how long has this lasted?"
+    v1 = QAExtractor(QAExtractorConfig(dictation_scope="turn"))
+    assert v1.questions_in(text) is None
+
+
+def test_prepare_stats_report_changed_stop_labels(tmp_path):
+    import json
+
+    from learn2ask.data.prepare import PrepareConfig, prepare_dataset
+    from learn2ask.data.samples import load_samples
+    from tests.conftest import MTS_VALIDATION
+
+    stats = prepare_dataset(PrepareConfig(inputs=(MTS_VALIDATION,), out=tmp_path), QAExtractor())
+    written = json.loads((tmp_path / "stats.json").read_text())["s_star_changes"]
+    assert written == stats.s_star_changes
+    samples = load_samples(tmp_path / "train.jsonl") + load_samples(tmp_path / "test.jsonl")
+    assert written["items_now"] == sum(len(s.items) for s in samples)
+    assert written["items_v1_rules"] >= written["items_now"] - written["stop_to_continue"] * 10
+    v1 = QAExtractor(QAExtractorConfig(non_question_patterns=V1_NON_QUESTION_PATTERNS))
+    flipped = sum(1 for s in samples if s.decision == "stop" and v1.items_in_future(s.future))
+    assert flipped >= written["continue_to_stop"] > 0

@@ -9,10 +9,13 @@ split only; the AUC on the test split is measured separately (benchmarks/bench_r
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from learn2ask.calibration.agreement import AgreementFigure, measure_agreement, weighted_kappa
 from learn2ask.data.types import Sample
 from learn2ask.io import write_json_atomic
 from learn2ask.rewards.graders.embedding import EmbeddingGrader
@@ -34,12 +37,12 @@ def other_dialogue_questions(samples: list[Sample], rng: random.Random) -> list[
     pool = [(s.dialogue_id, s.items[0].text) for s in samples if s.items]
     pairs = []
     for sample in samples:
-        if sample.decision != "continue" or not sample.info_set or len(pool) < 2:
+        if sample.decision != "continue" or not sample.info_set:
             continue
-        dialogue_id, question = rng.choice(pool)
-        while dialogue_id == sample.dialogue_id:
-            dialogue_id, question = rng.choice(pool)
-        pairs.append((question, sample))
+        # Draw only among other dialogues' questions: none left means no pair, never a loop.
+        others = [question for dialogue_id, question in pool if dialogue_id != sample.dialogue_id]
+        if others:
+            pairs.append((rng.choice(others), sample))
     return pairs
 
 
@@ -78,24 +81,34 @@ def fit_embedding_thresholds(
     )
 
 
-def write_grader_file(path: str | Path, fit: ThresholdFit, version: str, source: str) -> None:
-    """Save a versioned embedding grader file with the fit's provenance."""
-    write_json_atomic(
-        path,
-        {
-            "version": version,
-            "model": "all-MiniLM-L6-v2",
-            "thresholds": {"full": fit.full, "half": fit.half},
-            "continuous": False,
-            "provenance": {
-                "method": "negatives = expert questions from other dialogues vs a sample's I*; "
-                f"full = their {1 - fit.full_fpr:.0%} quantile, "
-                f"half = their {1 - fit.half_fpr:.0%} quantile",
-                "negatives": fit.negatives,
-                "fitted_on": source,
-            },
+def write_grader_file(
+    path: str | Path,
+    fit: ThresholdFit,
+    version: str,
+    source: str,
+    agreement: dict[str, Any] | None = None,
+) -> None:
+    """Save a versioned embedding grader file with the fit's provenance (and agreement figures
+    with human labels, when there are labels)."""
+    data: dict[str, Any] = {
+        "version": version,
+        "model": "all-MiniLM-L6-v2",
+        "thresholds": {"full": fit.full, "half": fit.half},
+        "continuous": False,
+        "provenance": {
+            "method": "negatives = expert questions from other dialogues vs a sample's I*; "
+            f"full = their {1 - fit.full_fpr:.0%} quantile, "
+            f"half = their {1 - fit.half_fpr:.0%} quantile"
+            if fit.negatives
+            else "grid search of the thresholds with the best weighted kappa on the "
+            "calibration split of human labels",
+            "negatives": fit.negatives,
+            "fitted_on": source,
         },
-    )
+    }
+    if agreement is not None:
+        data["agreement"] = agreement
+    write_json_atomic(path, data)
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,13 @@ class LabelledQuestion:
     sample: Sample
     question: str
     label: float
+
+
+def discrete_score(similarity: float | None, full: float, half: float) -> float | None:
+    """R_a of a similarity under thresholds (None when there was nothing to compare with)."""
+    if similarity is None:
+        return None
+    return 1.0 if similarity >= full else 0.5 if similarity >= half else 0.0
 
 
 def agreement(
@@ -120,29 +140,64 @@ def agreement(
     )
     hits = 0
     for item, sim in zip(labelled, sims, strict=True):
-        predicted = 0.0 if sim is None else (1.0 if sim >= full else 0.5 if sim >= half else 0.0)
-        hits += predicted == item.label
+        predicted = discrete_score(sim, full, half)
+        hits += (0.0 if predicted is None else predicted) == item.label
     return hits / len(labelled)
 
 
+def _kappa_of(
+    labelled: list[LabelledQuestion], sims: list[float | None], full: float, half: float
+) -> float:
+    """Weighted kappa of thresholds on labels (-1 when undefined, so it never wins a search)."""
+    pairs = [(x.label, discrete_score(s, full, half)) for x, s in zip(labelled, sims, strict=True)]
+    pairs = [(h, g) for h, g in pairs if g is not None]
+    if not pairs:
+        return -1.0
+    value = weighted_kappa([h for h, _ in pairs], [g for _, g in pairs])
+    return -1.0 if math.isnan(value) else value
+
+
 def fit_thresholds_to_labels(
-    grader: EmbeddingGrader, labelled: list[LabelledQuestion], step: float = 0.01
+    grader: EmbeddingGrader,
+    labelled: list[LabelledQuestion],
+    step: float = 0.01,
+    objective: str = "accuracy",
 ) -> tuple[ThresholdFit, float]:
     """Grid-search the thresholds that agree best with a few human labels.
 
-    Returns the fit and its agreement; ties prefer the stricter (higher) thresholds.
+    ``objective`` is ``accuracy`` (exact matches) or ``kappa`` (linearly weighted Cohen's kappa).
+    Returns the fit and its score; ties prefer the stricter (higher) thresholds.
     """
     if not labelled:
         raise ValueError("no labelled questions")
+    if objective not in ("accuracy", "kappa"):
+        raise ValueError(f"unknown objective '{objective}'")
     sims = grader.similarities([x.question for x in labelled], [x.sample for x in labelled])
     grid = [round(i * step, 4) for i in range(int(1 / step) + 1)]
-    best = (-1.0, 0.0, 0.0)
+    best = (-2.0, 0.0, 0.0)
     for half in grid:
         for full in grid:
             if full < half:
                 continue
-            score = agreement(grader, labelled, full, half, sims)
+            if objective == "kappa":
+                score = _kappa_of(labelled, sims, full, half)
+            else:
+                score = agreement(grader, labelled, full, half, sims)
             if (score, full, half) > best:
                 best = (score, full, half)
     score, full, half = best
     return ThresholdFit(full=full, half=half, negatives=0, full_fpr=0.0, half_fpr=0.0), score
+
+
+def threshold_agreement(
+    grader: EmbeddingGrader,
+    labelled: list[LabelledQuestion],
+    full: float,
+    half: float,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> AgreementFigure:
+    """Agreement (kappa with bootstrap CI, accuracy) of thresholds on labels."""
+    sims = grader.similarities([x.question for x in labelled], [x.sample for x in labelled])
+    predicted = [discrete_score(s, full, half) for s in sims]
+    return measure_agreement([x.label for x in labelled], predicted, resamples=resamples, seed=seed)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import re
 from dataclasses import asdict
 from pathlib import Path
 
+from learn2ask.cli_options import add_endpoint_arguments, endpoint_options
 from learn2ask.commands import Command
-from learn2ask.data.readers import DEFAULT_SPEAKER_MAP, FORMATS, ReaderConfig, parse_speaker_map
+from learn2ask.data.readers import DEFAULT_SPEAKER_MAP, ReaderConfig, parse_speaker_map
+from learn2ask.domain import DEFAULT_DOMAIN, bundled_domain_names, load_domain
 from learn2ask.errors import ConfigError
+from learn2ask.io import ensure_output_dir
+from learn2ask.plugins import EXTRACTORS, READERS
+from learn2ask.targets.build import ExtractorConfig, build_extractor
 
 
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,13 +36,20 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
         default=None,
-        help="bundled data: mts-dialog, aci-bench, all, demo, realmedconv-sample",
+        help="bundled data: mts-dialog, aci-bench, all, demo, realmedconv-sample, support",
+    )
+    parser.add_argument(
+        "--domain",
+        default=DEFAULT_DOMAIN,
+        metavar="NAME|FILE",
+        help=f"domain: {', '.join(bundled_domain_names())} or a domain YAML file (gives the llm "
+        "extractor its description and attributes)",
     )
     parser.add_argument(
         "--format",
-        choices=FORMATS,
         default=None,
-        help="input format (default: detected from suffix and first record)",
+        help=f"input format: {', '.join(READERS.names())} or a plug-in package.module:reader "
+        "(default: detected from suffix and first record)",
     )
     parser.add_argument(
         "--speaker-map",
@@ -60,9 +72,9 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--extractor",
-        choices=("qa", "llm"),
         default="qa",
-        help="how I* is derived: offline question/answer rules, or an LLM",
+        help=f"how I* is derived: {', '.join(EXTRACTORS.names())} (offline question/answer "
+        "rules, or an LLM) or a plug-in package.module:factory",
     )
     parser.add_argument(
         "--action-pattern",
@@ -71,24 +83,12 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
         "default matches tags such as <med_search>)",
     )
     group = parser.add_argument_group("llm extractor")
-    group.add_argument(
-        "--base-url",
-        default=os.environ.get("LEARN2ASK_BASE_URL"),
-        help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (env LEARN2ASK_BASE_URL)",
-    )
-    group.add_argument(
-        "--model",
-        default=os.environ.get("LEARN2ASK_MODEL"),
-        help="model name at the endpoint (env LEARN2ASK_MODEL)",
-    )
+    add_endpoint_arguments(group)
     group.add_argument(
         "--attributes",
         default=None,
-        help="comma-separated attribute list (default: symptom, quality, ...)",
+        help="comma-separated attribute list (default: the domain's)",
     )
-    group.add_argument("--domain", default=None, help="one-line description of the domain")
-    group.add_argument("--max-concurrency", type=int, default=8, help="parallel requests")
-    group.add_argument("--max-attempts", type=int, default=3, help="hard cap per request")
     group.add_argument(
         "--cache-dir",
         type=Path,
@@ -97,35 +97,26 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_extractor(args: argparse.Namespace):  # noqa: ANN201 - Extractor protocol
-    """The extractor the options ask for."""
-    if args.extractor == "qa":
-        from learn2ask.targets.qa import QAExtractor, QAExtractorConfig
+def check_regex(option: str, pattern: str | None) -> None:
+    """A ``ConfigError`` naming ``option`` when ``pattern`` is not a valid regular expression."""
+    if pattern is None:
+        return
+    try:
+        re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise ConfigError(f"{option} {pattern!r}: not a valid regular expression ({exc})") from None
 
-        if args.action_pattern:
-            return QAExtractor(QAExtractorConfig(action_pattern=args.action_pattern))
-        return QAExtractor()
-    if not args.base_url or not args.model:
-        raise ConfigError("--extractor llm needs --base-url and --model")
-    from learn2ask.models.client import ClientConfig
-    from learn2ask.targets.llm import LLMExtractor, LLMExtractorConfig
 
-    kwargs = {}
-    if args.attributes:
-        kwargs["attributes"] = tuple(a.strip().lower() for a in args.attributes.split(","))
-    if args.domain:
-        kwargs["domain"] = args.domain
-    return LLMExtractor(
-        LLMExtractorConfig(
-            client=ClientConfig(
-                base_url=args.base_url,
-                model=args.model,
-                max_concurrency=args.max_concurrency,
-                max_attempts=args.max_attempts,
-            ),
-            cache_dir=args.cache_dir or args.out / ".extract-cache",
-            **kwargs,
-        )
+def extractor_config(args: argparse.Namespace) -> ExtractorConfig:
+    """The typed extractor config the options describe."""
+    attributes = tuple(a.strip().lower() for a in (args.attributes or "").split(",") if a.strip())
+    return ExtractorConfig(
+        kind=EXTRACTORS.check(args.extractor),
+        domain=load_domain(args.domain),
+        attributes=attributes,
+        action_pattern=args.action_pattern,
+        cache_dir=args.cache_dir or args.out / ".extract-cache",
+        **endpoint_options(args),
     )
 
 
@@ -133,6 +124,8 @@ def run_prepare(args: argparse.Namespace) -> int:
     """Run ``prepare`` and print the statistics."""
     from learn2ask.data.prepare import PrepareConfig, prepare_dataset, preset_paths
 
+    check_regex("--action-pattern", args.action_pattern)
+    ensure_output_dir(args.out, create=False)
     inputs = list(args.inputs)
     if args.preset:
         inputs.extend(preset_paths(args.preset))
@@ -148,12 +141,14 @@ def run_prepare(args: argparse.Namespace) -> int:
         inputs=tuple(inputs),
         out=args.out,
         reader=ReaderConfig(
-            format=args.format, speaker_map=speaker_map, skip_invalid=args.skip_invalid
+            format=READERS.check(args.format) if args.format else None,
+            speaker_map=speaker_map,
+            skip_invalid=args.skip_invalid,
         ),
         test_fraction=args.test_fraction,
         seed=args.seed,
     )
-    stats = prepare_dataset(config, build_extractor(args))
+    stats = prepare_dataset(config, build_extractor(extractor_config(args)))
     summary = {k: v for k, v in asdict(stats).items() if not k.endswith("reasons")}
     print(json.dumps(summary, indent=2))
     print(f"wrote {args.out / 'train.jsonl'}, {args.out / 'test.jsonl'}, {args.out / 'stats.json'}")

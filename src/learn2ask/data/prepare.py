@@ -1,7 +1,7 @@
 """``learn2ask prepare``: logs -> samples with hindsight targets, split by dialogue.
 
 Writes ``train.jsonl`` and ``test.jsonl`` (one :class:`Sample` per line, loadable with HF
-``datasets``) and ``stats.json``, each atomically.
+``datasets``) and ``stats.json`` as one set: all three appear together or none does.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from dataclasses import asdict, dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
+from learn2ask.data.extraction import ExtractionFailure, Extractor, decision_from_items
 from learn2ask.data.readers import DEFAULT_SPEAKER_MAP, ReaderConfig, read_dialogues
 from learn2ask.data.samples import save_samples
 from learn2ask.data.segment import segment_dialogue
 from learn2ask.data.types import Dialogue, Sample
 from learn2ask.errors import ConfigError, InputError
-from learn2ask.io import write_json_atomic
-from learn2ask.targets.base import ExtractionFailure, Extractor, decision_from_items
+from learn2ask.io import staged_outputs, write_json_atomic
+from learn2ask.runs import PreparedData
 
 BUNDLED_DATA = "resources/data"
 PRESETS: dict[str, tuple[str, ...]] = {
@@ -37,6 +38,8 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "aci-bench/clef_taskC_test3.json",
     ),
     "realmedconv-sample": ("realmedconv/sample.jsonl",),
+    # IT helpdesk tickets written for the project (CC0): use with --domain support.
+    "support": ("support/helpdesk.jsonl",),
 }
 PRESETS["all"] = PRESETS["mts-dialog"] + PRESETS["aci-bench"]
 # The demo trains on CPU: MTS-Dialog's short conversations keep prompts short.
@@ -72,6 +75,8 @@ class PrepareStats:
     extraction_failures: int = 0
     extraction_failure_reasons: list[str] = field(default_factory=list)
     extractor: str = ""
+    # qa extractor: s* flips and I* counts against its v1 rules (closers and repairs kept)
+    s_star_changes: dict[str, int] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)
     seed: int = 0
     test_fraction: float = 0.0
@@ -154,15 +159,36 @@ def prepare_dataset(config: PrepareConfig, extractor: Extractor) -> PrepareStats
     stats.test_dialogues = len(test_ids)
     stats.continue_samples = sum(s.decision == "continue" for s in samples)
     stats.stop_samples = stats.samples - stats.continue_samples
+    if hasattr(extractor, "changes_from_v1"):
+        stats.s_star_changes = extractor.changes_from_v1(samples)
     stats.mean_items_per_sample = (
         round(sum(len(s.info_set) for s in samples) / len(samples), 4) if samples else 0.0
     )
-    config.out.mkdir(parents=True, exist_ok=True)
-    save_samples(config.out / "train.jsonl", train)
-    save_samples(config.out / "test.jsonl", test)
-    stats.seconds = round(time.perf_counter() - started, 3)
-    write_json_atomic(config.out / "stats.json", asdict(stats))
+    check_not_empty(train, stats, config)
+    with staged_outputs(config.out) as stage:
+        layout = PreparedData(stage)
+        save_samples(layout.train, train)
+        save_samples(layout.test, test)
+        stats.seconds = round(time.perf_counter() - started, 3)
+        write_json_atomic(layout.stats, asdict(stats))
     return stats
+
+
+def check_not_empty(train: list[Sample], stats: PrepareStats, config: PrepareConfig) -> None:
+    """An ``InputError`` (nothing written) when the training set would be empty."""
+    if train:
+        return
+    if stats.samples == 0:
+        reason = (
+            f"no training samples: none of the {stats.dialogues} dialogues has an expert turn "
+            "after user input"
+        )
+    else:
+        reason = (
+            f"no training samples: all {stats.samples} samples fell in the test set "
+            f"(--test-fraction {config.test_fraction})"
+        )
+    raise InputError(config.inputs[0] if len(config.inputs) == 1 else "<inputs>", reason)
 
 
 __all__ = [

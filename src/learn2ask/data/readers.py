@@ -29,9 +29,11 @@ from typing import Any
 
 from learn2ask.data.types import Dialogue, Turn
 from learn2ask.errors import InputError
-from learn2ask.io import read_text_strict
+from learn2ask.io import is_valid_unicode, read_text_strict
+from learn2ask.plugins import READERS
 
-FORMATS: tuple[str, ...] = ("realmedconv", "chat", "mts-dialog", "aci-bench")
+# The built-in formats; a plug-in reader is named by ``package.module:function``.
+FORMATS: tuple[str, ...] = READERS.names()
 
 DEFAULT_SPEAKER_MAP: dict[str, str] = {
     "doctor": "expert",
@@ -89,7 +91,7 @@ def detect_format(path: Path) -> str:
             if line.strip():
                 try:
                     first = json.loads(line)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     break
                 if isinstance(first, dict) and "session_id" in first:
                     return "realmedconv"
@@ -107,11 +109,9 @@ def read_dialogues(paths: list[Path], config: ReaderConfig | None = None) -> Rea
     config = config or ReaderConfig()
     result = ReadResult()
     for path in map(Path, paths):
-        fmt = config.format or detect_format(path)
-        if fmt not in FORMATS:
-            raise InputError(path, f"unknown format '{fmt}' (expected one of {FORMATS})")
+        reader = READERS.get(config.format or detect_format(path))
         try:
-            records = list(_READERS[fmt](path, config))
+            records = list(reader(path, config))
         except InputError as exc:
             if not config.skip_invalid:
                 raise
@@ -154,6 +154,9 @@ def _make_turn(path: Path, line: int, role: str | None, label: str, text: str) -
     content = text.strip()
     if not content:
         raise InputError(path, f"empty text in a '{label}' turn", line=line)
+    if not is_valid_unicode(content):
+        reason = f"a '{label}' turn holds a lone surrogate (not valid Unicode)"
+        raise InputError(path, reason, line=line)
     return Turn(role=role, content=content)  # type: ignore[arg-type]
 
 
@@ -175,6 +178,9 @@ def _iter_jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | Inpu
             continue
         except json.JSONDecodeError as exc:
             yield number, InputError(path, f"not valid JSON ({exc.msg})", line=number)
+            continue
+        except RecursionError:
+            yield number, InputError(path, "JSON nested too deeply to read", line=number)
             continue
         if not isinstance(obj, dict):
             yield number, InputError(path, "expected a JSON object", line=number)
@@ -201,7 +207,8 @@ def _messages_to_turns(path: Path, number: int, messages: object) -> list[Turn]:
     return turns
 
 
-def _read_realmedconv(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
+@READERS.register("realmedconv")
+def read_realmedconv(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
     for number, record in _iter_jsonl_records(path):
         if isinstance(record, InputError):
             yield record
@@ -218,7 +225,8 @@ def _read_realmedconv(path: Path, config: ReaderConfig) -> Iterator[Dialogue | I
         yield Dialogue(id=str(record["session_id"]), turns=turns, meta=meta)
 
 
-def _read_chat(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
+@READERS.register("chat")
+def read_chat(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
     for number, record in _iter_jsonl_records(path):
         if isinstance(record, InputError):
             yield record
@@ -279,7 +287,8 @@ def _resolve_unlabelled_opening(
     return [(pending[0][0], label, pending[0][2]), *pending[1:]]
 
 
-def _read_mts_dialog(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
+@READERS.register("mts-dialog")
+def read_mts_dialog(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
     text = read_text_strict(path)
     if not text.strip():
         raise InputError(path, "file is empty")
@@ -307,7 +316,8 @@ def _read_mts_dialog(path: Path, config: ReaderConfig) -> Iterator[Dialogue | In
         start = end + 1
 
 
-def _read_aci_bench(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
+@READERS.register("aci-bench")
+def read_aci_bench(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
     text = read_text_strict(path)
     if not text.strip():
         raise InputError(path, "file is empty")
@@ -315,6 +325,8 @@ def _read_aci_bench(path: Path, config: ReaderConfig) -> Iterator[Dialogue | Inp
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply to read") from None
     records = document.get("data") if isinstance(document, dict) else None
     if not isinstance(records, list):
         raise InputError(path, 'expected {"data": [{"src", "tgt", "file"}, ...]}')
@@ -331,11 +343,3 @@ def _read_aci_bench(path: Path, config: ReaderConfig) -> Iterator[Dialogue | Inp
         dialogue_id = str(record.get("file") or f"{path.stem}-{position}")
         meta = {"source": str(path), "record": position, "format": "aci-bench"}
         yield Dialogue(id=f"{path.stem}-{dialogue_id}", turns=turns, meta=meta)
-
-
-_READERS = {
-    "realmedconv": _read_realmedconv,
-    "chat": _read_chat,
-    "mts-dialog": _read_mts_dialog,
-    "aci-bench": _read_aci_bench,
-}

@@ -79,6 +79,16 @@ class ClientConfig:
         )
 
 
+def json_schema_format(schema: dict[str, Any], name: str = "response") -> dict[str, Any]:
+    """An OpenAI-style ``response_format`` asking for JSON that matches ``schema``.
+
+    ``strict`` is off: OpenAI's strict mode rejects schemas with optional fields (pydantic's
+    defaults), while vLLM, llama.cpp and ``serve-model`` constrain decoding either way. A server
+    that ignores the field is caught by the caller's validation (counted, re-asked, never silent).
+    """
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+
+
 def _is_retryable(error: LLMError) -> bool:
     if isinstance(error, LLMHTTPError):
         return error.status == 429 or error.status >= 500
@@ -143,6 +153,7 @@ class ChatClient:
         max_tokens: int,
         json_schema: dict[str, Any] | None,
         extra: dict[str, Any] | None,
+        response_format: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self.config.model,
@@ -150,16 +161,15 @@ class ChatClient:
             "temperature": temperature,
             "max_tokens": max_tokens,
         }
-        if json_schema is not None:
-            payload["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "response", "schema": json_schema, "strict": True},
-            }
+        if response_format is not None:
+            payload["response_format"] = response_format
+        elif json_schema is not None:
+            payload["response_format"] = json_schema_format(json_schema)
         if extra:
             payload.update(extra)
         return payload
 
-    async def _post_once(self, payload: dict[str, Any]) -> list[str]:
+    async def _post_once(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
         http = self._open()
         self.calls += 1
         try:
@@ -177,9 +187,9 @@ class ChatClient:
             raise LLMResponseError(f"not a chat completion: {response.text[:200]!r}") from exc
         if not texts or not all(isinstance(t, str) for t in texts):
             raise LLMResponseError("chat completion without message content")
-        return texts
+        return choices
 
-    async def complete(
+    async def complete_choices(
         self,
         messages: Messages,
         *,
@@ -187,9 +197,14 @@ class ChatClient:
         max_tokens: int = 256,
         json_schema: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
-    ) -> list[str]:
-        """All choices of one chat completion, retried on transient failures up to the cap."""
-        payload = self._payload(messages, temperature, max_tokens, json_schema, extra)
+        response_format: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The raw choices of one chat completion (``message``, ``logprobs``, ...), retried on
+        transient failures up to the cap. ``response_format`` is sent as given (e.g.
+        :func:`json_schema_format`); ``json_schema`` is the shorthand for it."""
+        payload = self._payload(
+            messages, temperature, max_tokens, json_schema, extra, response_format
+        )
         self._open()
         assert self._semaphore is not None
         last: LLMError | None = None
@@ -206,6 +221,27 @@ class ChatClient:
         assert last is not None
         raise LLMRetriesExhausted(self.config.max_attempts, last)
 
+    async def complete(
+        self,
+        messages: Messages,
+        *,
+        temperature: float = 0.0,
+        max_tokens: int = 256,
+        json_schema: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> list[str]:
+        """All choices' texts of one chat completion, retried on transient failures."""
+        choices = await self.complete_choices(
+            messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            json_schema=json_schema,
+            extra=extra,
+            response_format=response_format,
+        )
+        return [choice["message"]["content"] for choice in choices]
+
     async def chat(
         self,
         messages: Messages,
@@ -213,10 +249,15 @@ class ChatClient:
         temperature: float = 0.0,
         max_tokens: int = 256,
         json_schema: dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> str:
         """The text of the first choice for one conversation."""
         texts = await self.complete(
-            messages, temperature=temperature, max_tokens=max_tokens, json_schema=json_schema
+            messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            json_schema=json_schema,
+            response_format=response_format,
         )
         return texts[0]
 
@@ -287,6 +328,7 @@ async def chat_validated(
     *,
     max_tokens: int,
     json_schema: dict[str, Any] | None = None,
+    response_format: dict[str, Any] | None = None,
     parse_retries: int = 1,
     stats: dict[str, int] | None = None,
 ) -> T:
@@ -294,7 +336,9 @@ async def chat_validated(
 
     An invalid reply is re-asked at most ``parse_retries`` times with the reason appended;
     after that :class:`InvalidReplyError` is raised. Transport failures raise :class:`LLMError`
-    (already retried by the client). ``stats["model_calls"]`` counts the requests made.
+    (already retried by the client). ``stats["model_calls"]`` counts the requests made and
+    ``stats["invalid_replies"]`` the replies that failed validation, so a server that ignores
+    ``response_format`` shows up in the counts instead of passing silently.
     """
     reason = "no reply"
     attempts = 1 + parse_retries
@@ -302,11 +346,17 @@ async def chat_validated(
         if stats is not None:
             stats["model_calls"] = stats.get("model_calls", 0) + 1
         text = await client.chat(
-            messages, temperature=0.0, max_tokens=max_tokens, json_schema=json_schema
+            messages,
+            temperature=0.0,
+            max_tokens=max_tokens,
+            json_schema=json_schema,
+            response_format=response_format,
         )
         try:
             return parse(text)
         except ValueError as exc:
+            if stats is not None:
+                stats["invalid_replies"] = stats.get("invalid_replies", 0) + 1
             reason = f"{exc} (reply: {text[:80]!r})"
             messages = [
                 *messages,

@@ -9,57 +9,119 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
+from learn2ask.data.replies import STOP_TAG
 from learn2ask.data.types import Decision, Turn
+from learn2ask.domain import DEFAULT_DOMAIN, Domain, cached_domain
+from learn2ask.runs import POLICY_FILE
 
-STOP_TAG = "<stop />"
 _STOP_RE = re.compile(r"<\s*stop\s*/?\s*>", re.IGNORECASE)
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")
+POLICY_CONFIG_FILE = POLICY_FILE
+DOMAIN_KEY = "domain_spec"
 
-MEDICAL_SYSTEM_PROMPT = (
-    "You are a {expert} talking with a {user}. If you still need information, reply with ONE "
-    "short question about something not yet discussed. If you know enough, reply only "
-    "{stop_tag}"
-)
+
+def _from_default_domain(attribute: str) -> Any:
+    """A dataclass default read from the default domain file (``medical``)."""
+    return field(default_factory=lambda: getattr(cached_domain(DEFAULT_DOMAIN), attribute))
 
 
 @dataclass(frozen=True)
 class PolicyPromptConfig:
-    """How a decision point is shown to the policy.
+    """How a decision point is shown to the policy; the texts come from a domain file.
 
     ``max_context_chars`` is a prompt-time budget for small models: the sample keeps the full
     history, the prompt keeps the first user message (the complaint) and as many of the latest
-    turns as fit. ``None`` shows everything.
+    turns as fit. ``None`` shows everything. Build one with :meth:`from_domain`; the defaults are
+    the default domain's.
     """
 
-    expert: str = "doctor"
-    user: str = "patient"
-    system_template: str = MEDICAL_SYSTEM_PROMPT
-    stop_tag: str = STOP_TAG
+    domain: str = DEFAULT_DOMAIN
+    expert: str = _from_default_domain("expert")
+    user: str = _from_default_domain("user")
+    system_template: str = _from_default_domain("system_prompt")
+    stop_tag: str = _from_default_domain("stop_tag")
     max_context_chars: int | None = None
 
+    @classmethod
+    def from_domain(
+        cls,
+        domain: Domain,
+        max_context_chars: int | None = None,
+        expert: str | None = None,
+        user: str | None = None,
+    ) -> PolicyPromptConfig:
+        """The prompt of ``domain`` (``expert``/``user`` override its names)."""
+        return cls(
+            domain=domain.name,
+            expert=expert or domain.expert,
+            user=user or domain.user,
+            system_template=domain.system_prompt,
+            stop_tag=domain.stop_tag,
+            max_context_chars=max_context_chars,
+        )
 
-POLICY_CONFIG_FILE = "learn2ask_policy.json"
 
-
-def save_prompt_config(model_dir: str | Path, config: PolicyPromptConfig) -> None:
-    """Store the prompt a model was trained with beside its weights (read back by
-    :func:`load_prompt_config`, so evaluation and serving show the model what it learned on)."""
+def save_prompt_config(
+    model_dir: str | Path, config: PolicyPromptConfig, domain: Domain | None = None
+) -> None:
+    """Store the prompt a model was trained with and its whole domain (``domain``, else the one
+    ``config.domain`` names) beside its weights, read back by :func:`load_prompt_config` and
+    :func:`load_model_domain`, so evaluation and serving show the model what it learned on."""
     from learn2ask.io import write_json_atomic
 
-    write_json_atomic(Path(model_dir) / POLICY_CONFIG_FILE, asdict(config))
+    data: dict[str, Any] = asdict(config)
+    domain = domain or cached_domain(config.domain)
+    data[DOMAIN_KEY] = domain.model_dump()
+    write_json_atomic(Path(model_dir) / POLICY_CONFIG_FILE, data)
+
+
+def _saved_policy_file(model_dir: str | Path | None) -> dict[str, Any]:
+    """The JSON saved beside a model, or ``{}`` when there is none."""
+    if model_dir is None:
+        return {}
+    path = Path(model_dir) / POLICY_CONFIG_FILE
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def load_prompt_config(model_dir: str | Path | None) -> PolicyPromptConfig:
-    """The prompt config saved beside a model, or the default when there is none."""
-    if model_dir is None:
-        return PolicyPromptConfig()
-    path = Path(model_dir) / POLICY_CONFIG_FILE
-    if not path.is_file():
-        return PolicyPromptConfig()
-    return PolicyPromptConfig(**json.loads(path.read_text(encoding="utf-8")))
+    """The prompt config saved beside a model, or the default when there is none.
+
+    Files written before domains existed (no ``domain`` key) load as the medical prompt they
+    were trained with, since they carry their own template.
+    """
+    data = _saved_policy_file(model_dir)
+    # The same file carries other sections (e.g. "decision", see models/decision.py).
+    known = {f.name for f in fields(PolicyPromptConfig)}
+    return PolicyPromptConfig(**{k: v for k, v in data.items() if k in known})
+
+
+def load_model_domain(model_dir: str | Path | None) -> Domain | None:
+    """The domain a model was trained on, as saved beside it (None for older models)."""
+    spec = _saved_policy_file(model_dir).get(DOMAIN_KEY)
+    return Domain.model_validate(spec) if spec else None
+
+
+def resolve_domain(
+    prompt: PolicyPromptConfig, override: str | Path | None, model_dir: str | Path | None = None
+) -> tuple[PolicyPromptConfig, Domain]:
+    """The prompt and domain to evaluate or serve a model with.
+
+    ``override`` (``--domain NAME|FILE``) wins: its texts replace the saved prompt's, the context
+    budget stays. Otherwise the domain saved beside the model, else the one the prompt names.
+    """
+    from learn2ask.domain import load_domain
+
+    if override is not None:
+        domain = load_domain(override)
+        return PolicyPromptConfig.from_domain(domain, prompt.max_context_chars), domain
+    saved = load_model_domain(model_dir) if model_dir is not None else None
+    return prompt, saved or cached_domain(prompt.domain)
 
 
 @dataclass(frozen=True)

@@ -68,21 +68,64 @@ def resolve_model(name_or_path: str | Path, cache_dir: Path | None = None) -> st
     """Return something ``from_pretrained`` accepts: a local directory or a hub id.
 
     A bundled name converts (once) to a cached safetensors checkpoint; an existing directory is
-    returned as is; anything else is passed through as a hub id.
+    returned as is; a hub id resolves to its snapshot in the local Hugging Face cache. Models
+    are offline: a name found nowhere locally is a :class:`ConfigError` at once (no hub
+    look-up) unless ``$LEARN2ASK_ALLOW_DOWNLOADS=1``, when it passes through as a hub id.
     """
     name = str(name_or_path)
     if name in BUNDLED_MODELS:
         return str(ensure_bundled_checkpoint(BUNDLED_MODELS[name], cache_dir))
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser())
+    check_model_available(name)
+    return cached_hub_snapshot(name) or name
+
+
+def check_model_available(name_or_path: str | Path) -> None:
+    """Raise a one-line :class:`ConfigError` unless ``name_or_path`` is a bundled name, a local
+    directory, a model in the local Hugging Face cache, or (downloads allowed) a hub id.
+
+    Cheap (no model is loaded or converted): call it before any slow work."""
+    name = str(name_or_path)
+    if name in BUNDLED_MODELS or Path(name).expanduser().is_dir():
+        return
     if name.endswith(".gguf"):
         raise ConfigError(f"{name}: GGUF files are read through a bundled name or a directory")
     if looks_like_path(name):  # a hub lookup would fail with a confusing repo-id error
         raise ConfigError(
-            f"{name}: no such model directory (nor a bundled name: "
-            f"{', '.join(sorted(BUNDLED_MODELS))})"
+            f"{name}: no such model directory (nor a bundled name: {bundled_names()})"
         )
-    return name
+    if cached_hub_snapshot(name) is None and not downloads_allowed():
+        raise ConfigError(
+            f"{name}: no such model directory, bundled name ({bundled_names()}) or model in the "
+            "local Hugging Face cache (models are not downloaded unless "
+            "LEARN2ASK_ALLOW_DOWNLOADS=1)"
+        )
+
+
+def bundled_names() -> str:
+    """The bundled model names, comma-separated."""
+    return ", ".join(sorted(BUNDLED_MODELS))
+
+
+def downloads_allowed() -> bool:
+    """Whether hub ids missing from the local cache may be downloaded
+    (``$LEARN2ASK_ALLOW_DOWNLOADS=1``) ; never when ``$HF_HUB_OFFLINE`` is set."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    return os.environ.get("LEARN2ASK_ALLOW_DOWNLOADS") == "1" and not offline
+
+
+def cached_hub_snapshot(name: str) -> str | None:
+    """The local snapshot directory of hub id ``name`` in the Hugging Face cache, or None.
+
+    Never touches the network."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    try:
+        return str(snapshot_download(name, local_files_only=True))
+    except (LocalEntryNotFoundError, HFValidationError, OSError, ValueError):
+        return None
 
 
 def looks_like_path(name: str) -> bool:

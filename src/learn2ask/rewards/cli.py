@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from learn2ask.cli_options import add_reward_arguments, grader_config_from_args
 from learn2ask.commands import Command
+from learn2ask.runs import GRADE_CACHE
+
+if TYPE_CHECKING:
+    from learn2ask.rewards.scorer import GraderConfig
 
 
 def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,77 +27,56 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, required=True, help="output directory for scores.jsonl and summary.json"
     )
+    add_reward_arguments(parser)
     parser.add_argument(
-        "--grader", choices=("embedding", "llm"), default="embedding", help="content grader for R_a"
-    )
-    parser.add_argument(
-        "--grader-file",
-        type=Path,
+        "--domain",
         default=None,
-        help="embedding grader thresholds (default: bundled embedding-v1.json)",
+        metavar="NAME|FILE",
+        help="domain of the samples: its stop tag, and the llm grader's rubric (default: medical)",
     )
     parser.add_argument(
-        "--fusion",
-        choices=("hierarchical", "sum", "ra_only", "rs_only"),
-        default="hierarchical",
-        help="how R_a, R_s and P combine",
+        "--max-failure-rate",
+        type=float,
+        default=0.0,
+        help="share of replies that may fail to grade; above it the command exits 3",
     )
-    parser.add_argument("--beta", type=float, default=2.0, help="weight of R_a in the fusion")
-    group = parser.add_argument_group("llm grader")
-    group.add_argument(
-        "--base-url",
-        default=os.environ.get("LEARN2ASK_BASE_URL"),
-        help="OpenAI-compatible endpoint (env LEARN2ASK_BASE_URL)",
-    )
-    group.add_argument(
-        "--model",
-        default=os.environ.get("LEARN2ASK_MODEL"),
-        help="judge model name (env LEARN2ASK_MODEL)",
-    )
-    group.add_argument("--max-concurrency", type=int, default=8, help="parallel requests")
-    group.add_argument("--max-attempts", type=int, default=3, help="hard cap per request")
-    group.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
-    group.add_argument(
+    parser.add_argument(
         "--cache", type=Path, default=None, help="SQLite grade cache (default: OUT/grades.sqlite)"
     )
 
 
-def grader_from_args(args: argparse.Namespace):  # noqa: ANN201 - ContentGrader protocol
-    """The content grader the options ask for."""
-    from learn2ask.errors import ConfigError
-    from learn2ask.rewards.scorer import build_grader
+def grader_config(args: argparse.Namespace) -> GraderConfig:
+    """The grader, fusion and domain the options ask for."""
+    from learn2ask.domain import DEFAULT_DOMAIN, load_domain
 
-    if args.grader == "embedding":
-        return build_grader("embedding", grader_file=args.grader_file)
-    if not args.base_url or not args.model:
-        raise ConfigError("--grader llm needs --base-url and --model")
-    from learn2ask.models.client import ClientConfig
-
-    client = ClientConfig(
-        base_url=args.base_url,
-        model=args.model,
-        timeout_s=args.timeout,
-        max_attempts=args.max_attempts,
-        max_concurrency=args.max_concurrency,
-    )
-    return build_grader("llm", client=client, cache_path=args.cache or args.out / "grades.sqlite")
+    domain = load_domain(args.domain or DEFAULT_DOMAIN)
+    return grader_config_from_args(args, args.cache or args.out / GRADE_CACHE, domain=domain)
 
 
 def run_grade(args: argparse.Namespace) -> int:
     """Grade and write scores.jsonl + summary.json."""
     import json
 
+    from learn2ask.calibration.report import warn_if_no_agreement
     from learn2ask.data.samples import load_samples
-    from learn2ask.rewards.fusion import FusionConfig
+    from learn2ask.errors import check_failure_rate, check_max_failure_rate
+    from learn2ask.io import ensure_output_dir
     from learn2ask.rewards.grading import grade_responses, load_responses
-    from learn2ask.rewards.scorer import RewardScorer
+    from learn2ask.rewards.scorer import build_scorer
 
+    check_max_failure_rate(args.max_failure_rate)
+    ensure_output_dir(args.out, create=False)
     samples = load_samples(args.samples)
     responses = load_responses(args.responses, samples)
-    scorer = RewardScorer(grader_from_args(args), FusionConfig(args.fusion, args.beta))
+    config = grader_config(args)
+    warn_if_no_agreement(config.file, config.kind)  # issue 14: unverified R_a
+    scorer = build_scorer(config)
     summary = grade_responses(scorer, samples, responses, args.out)
     print(json.dumps(summary, indent=2))
     print(f"wrote {args.out / 'scores.jsonl'} and {args.out / 'summary.json'}")
+    check_failure_rate(
+        summary["grading_failures"], summary["responses"], args.max_failure_rate, "grading"
+    )
     return 0
 
 

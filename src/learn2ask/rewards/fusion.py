@@ -13,13 +13,15 @@ stops makes no decision, so it gets R_s = 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from learn2ask.data.types import Decision
 from learn2ask.models.policy import ParsedResponse
+from learn2ask.plugins import FUSIONS
 
-FusionMode = Literal["hierarchical", "sum", "ra_only", "rs_only"]
-FUSION_MODES: tuple[str, ...] = ("hierarchical", "sum", "ra_only", "rs_only")
+# A name in ``learn2ask.plugins.FUSIONS`` or a plug-in's ``package.module:function``.
+FusionMode = str
+# The built-in modes (CLIs list these).
+FUSION_MODES: tuple[str, ...] = FUSIONS.names()
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,7 @@ class FusionConfig:
     beta: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.mode not in FUSION_MODES:
-            raise ValueError(f"unknown fusion mode '{self.mode}' (one of {FUSION_MODES})")
+        FUSIONS.check(self.mode)
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,32 @@ def decision_score(parsed: ParsedResponse, target: Decision) -> float:
 
 
 def fuse(r_a: float, r_s: float, p: float, config: FusionConfig) -> float:
-    """Combine the three components into the scalar reward."""
-    if config.mode == "hierarchical":
-        return r_s * (1.0 + config.beta * r_a) + p
-    if config.mode == "sum":
-        return r_s + r_a + p
-    if config.mode == "ra_only":
-        return config.beta * r_a + p
-    return (1.0 + config.beta) * r_s + p
+    """Combine the three components into the scalar reward with the configured fusion."""
+    return float(FUSIONS.get(config.mode)(r_a, r_s, p, config.beta))
+
+
+@FUSIONS.register("hierarchical")
+def fuse_hierarchical(r_a: float, r_s: float, p: float, beta: float) -> float:
+    """R = R_s * (1 + beta * R_a) + P (the paper's default)."""
+    return r_s * (1.0 + beta * r_a) + p
+
+
+@FUSIONS.register("sum")
+def fuse_sum(r_a: float, r_s: float, p: float, beta: float) -> float:
+    """R = R_s + R_a + P (``beta`` unused)."""
+    return r_s + r_a + p
+
+
+@FUSIONS.register("ra_only")
+def fuse_ra_only(r_a: float, r_s: float, p: float, beta: float) -> float:
+    """R = beta * R_a + P."""
+    return beta * r_a + p
+
+
+@FUSIONS.register("rs_only")
+def fuse_rs_only(r_a: float, r_s: float, p: float, beta: float) -> float:
+    """R = (1 + beta) * R_s + P."""
+    return (1.0 + beta) * r_s + p
 
 
 def needs_content_grade(parsed: ParsedResponse, target: Decision) -> bool:

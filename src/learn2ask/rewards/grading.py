@@ -8,7 +8,13 @@ from typing import Any
 
 from learn2ask.data.types import Sample
 from learn2ask.errors import InputError
-from learn2ask.io import iter_jsonl, write_json_atomic, write_jsonl_atomic
+from learn2ask.io import (
+    is_valid_unicode,
+    iter_jsonl,
+    staged_outputs,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 from learn2ask.rewards.fusion import RewardComponents
 from learn2ask.rewards.scorer import RewardScorer
 from learn2ask.targets.base import reference_reply
@@ -27,6 +33,10 @@ def load_responses(source: str | Path, samples: list[Sample]) -> list[tuple[str,
             raise InputError(source, "each line needs 'id' and 'response'", line=number)
         if not isinstance(obj["response"], str):
             raise InputError(source, "'response' must be a string", line=number)
+        if not is_valid_unicode(obj["response"]):
+            raise InputError(
+                source, "'response' holds a lone surrogate (not valid Unicode text)", line=number
+            )
         if str(obj["id"]) not in known:
             raise InputError(source, f"unknown sample id '{obj['id']}'", line=number)
         pairs.append((str(obj["id"]), obj["response"]))
@@ -60,7 +70,8 @@ def summarize_scores(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def grade_responses(
     scorer: RewardScorer, samples: list[Sample], responses: list[tuple[str, str]], out: Path
 ) -> dict[str, Any]:
-    """Score every reply; write ``scores.jsonl`` and ``summary.json`` atomically."""
+    """Score every reply; write ``scores.jsonl`` and ``summary.json`` as one set (both appear
+    together or neither does)."""
     by_id = {s.id: s for s in samples}
     ordered = [by_id[i] for i, _ in responses]
     components: list[RewardComponents] = scorer.score(ordered, [r for _, r in responses])
@@ -70,6 +81,7 @@ def grade_responses(
     ]
     summary = summarize_scores(rows)
     summary.update(grader=scorer.grader.version, fusion=asdict(scorer.fusion))
-    write_jsonl_atomic(out / "scores.jsonl", rows)
-    write_json_atomic(out / "summary.json", summary)
+    with staged_outputs(out) as stage:
+        write_jsonl_atomic(stage / "scores.jsonl", rows)
+        write_json_atomic(stage / "summary.json", summary)
     return summary

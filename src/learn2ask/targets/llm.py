@@ -26,6 +26,7 @@ from learn2ask.models.client import (
     InvalidReplyError,
     LLMError,
     chat_validated,
+    json_schema_format,
 )
 from learn2ask.targets.base import ExtractionFailure
 
@@ -159,7 +160,9 @@ class LLMExtractor:
                 messages,
                 lambda text: parse_extraction(text, self.config.attributes),
                 max_tokens=self.config.max_tokens,
-                json_schema=ExtractionReply.model_json_schema(),
+                response_format=json_schema_format(
+                    ExtractionReply.model_json_schema(), "extraction"
+                ),
                 parse_retries=self.config.parse_retries,
                 stats=self.stats,
             )

@@ -5,10 +5,14 @@ Rules (deterministic, documented in docs/data.md):
 1. An item is a question sentence (ends with ``?``) in an expert turn of the future that the
    user answers: the next turn after the expert's message(s) is a user turn. Its ``answer`` is
    that user reply (consecutive user messages joined).
-2. Not items: pleasantries and social questions ("how are you?", "any questions?"), checks and
-   acknowledgements ("okay?", "does that sound good?"), very short tag questions (two words or
-   fewer), dictation to a scribe (an expert turn that addresses "dax" or similar), and expert
-   actions matching ``action_pattern`` (``<med_search>``).
+2. Not items: pleasantries and social questions ("how are you?", "any questions?"), closers
+   ("anything else?", "anything else you'd like to add?"), repairs ("could you repeat that?"),
+   checks and acknowledgements ("is that right?", "okay?", "does that sound good?", advice or an
+   announcement ending in ", okay?"), appointment and scheduling talk, very short tag questions
+   (two words or fewer), dictation to a scribe (the sentences up to the last one that addresses
+   "dax" or similar; questions to the patient after it still count), and expert actions matching
+   ``action_pattern`` (``<med_search>``). These rules are measured against human labels with
+   ``learn2ask calibrate --extractor qa --labels ...`` (precision/recall of kept items).
 3. Several question sentences in one expert turn form ONE item (the expert asked them together;
    the user answered them together).
 """
@@ -18,12 +22,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Literal
 
-from learn2ask.data.types import InfoItem, Turn
+from learn2ask.data.types import InfoItem, Sample, Turn
 from learn2ask.targets.base import ExtractionFailure
 
 DEFAULT_ACTION_PATTERN = r"^\s*<[A-Za-z_][\w-]*\s*/?>\s*$"
-DEFAULT_NON_QUESTION_PATTERNS: tuple[str, ...] = (
+V1_NON_QUESTION_PATTERNS: tuple[str, ...] = (
     r"\bhow (are|r) (you|ya)( doing| feeling)?( today| this morning| now)?\s*\?",
     r"\bhow('s| is| has) (it|everything|your day) (going|been)\b",
     r"\bhow (have|are) you been\s*\?",
@@ -38,6 +43,30 @@ DEFAULT_NON_QUESTION_PATTERNS: tuple[str, ...] = (
     r"\bshall we (start|begin|get started)\b",
     r"\b(what|how) about you\s*\?",
 )
+CLOSER_REPAIR_PATTERNS: tuple[str, ...] = (
+    # closers: the expert winds down instead of asking for anything
+    r"^\s*(is there )?anything else( going on| to add| at all)?\s*\?",
+    r"\banything else (that )?you (need|needed|want|wanted|would like|'d like) to "
+    r"(add|tell|ask|share|mention)\b",
+    r"^\s*any other (issues|problems|concerns|questions)\s*\?",
+    r"\b(any|do you have any|have you got any) (more |further )?(questions|concerns)\b",
+    r"\b(any|is there anything) (else )?i can (do|help)\b",
+    # repairs: the expert did not hear or understand
+    r"\b(could|can|would) you (please )?(repeat|say) (that|it)( again)?\b",
+    r"^\s*(sorry|pardon|excuse me|come again|what was that)\s*\?",
+    r"\bwhat did you (just )?say\b",
+    # checks: confirmations of what was said, advice or announcements ending in "okay?"
+    r"^\s*(so,? )?(is that|is this|that's|that is) (right|correct)\s*\?",
+    r"(^|[,.;])\s*(okay|ok|alright|all right)\s*\?\s*$",
+    r"\bready to (get )?start",
+    r"\bhow('re| are) you( doing)?(\s*,\s*[\w. ]+)?\s*\?",
+    r"\bhow('s| is) (she|he|everything|it) (doing|going)( today)?\s*\?",
+    # appointment and scheduling talk
+    r"\b(appointments?|schedul\w*|reschedul\w*)\b",
+    r"\bdo you have time\b",
+    r"\bwhen can you come (back|in)\b",
+)
+DEFAULT_NON_QUESTION_PATTERNS: tuple[str, ...] = V1_NON_QUESTION_PATTERNS + CLOSER_REPAIR_PATTERNS
 DEFAULT_DICTATION_PATTERN = r"\b(dax|scribe|dragon)\b"
 _SENTENCE_RE = re.compile(r"[^.!?]*[?]+|[^.!?]+[.!]*")
 
@@ -50,6 +79,14 @@ class QAExtractorConfig:
     non_question_patterns: tuple[str, ...] = DEFAULT_NON_QUESTION_PATTERNS
     dictation_pattern: str = DEFAULT_DICTATION_PATTERN
     min_question_words: int = 3
+    # "sentence": drop the sentences up to the last one addressing the scribe; "turn" (v1): the
+    # whole expert turn.
+    dictation_scope: Literal["sentence", "turn"] = "sentence"
+
+
+V1_CONFIG = QAExtractorConfig(
+    non_question_patterns=V1_NON_QUESTION_PATTERNS, dictation_scope="turn"
+)
 
 
 @dataclass
@@ -94,17 +131,37 @@ class QAExtractor:
                     items.append(InfoItem(text=question, question=question, answer=answer))
         return items
 
+    def changes_from_v1(self, samples: list[Sample]) -> dict[str, int]:
+        """How these rules change I* and s* against the v1 rules (pleasantries only), for
+        ``stats.json``: s* flips each way, and I* items under each rule set."""
+        v1 = QAExtractor(V1_CONFIG)
+        flips = {"continue_to_stop": 0, "stop_to_continue": 0}
+        items_v1 = items_now = 0
+        for sample in samples:
+            before, after = len(v1.items_in_future(sample.future)), len(sample.items)
+            items_v1, items_now = items_v1 + before, items_now + after
+            if before and not after:
+                flips["continue_to_stop"] += 1
+            elif after and not before:
+                flips["stop_to_continue"] += 1
+        return {**flips, "items_v1_rules": items_v1, "items_now": items_now}
+
     def is_action(self, text: str) -> bool:
         """True when an expert turn is an action such as ``<med_search>``, not speech."""
         return bool(self._action.match(text))
 
     def _questions_in(self, text: str) -> str | None:
         """The information-seeking question sentences of one expert turn, joined, or None."""
-        if self.is_action(text) or self._dictation.search(text):
+        if self.is_action(text):
             return None
+        sentences = [s.strip() for s in _SENTENCE_RE.findall(text)]
+        dictated = [i for i, s in enumerate(sentences) if self._dictation.search(s)]
+        if dictated:
+            if self.config.dictation_scope == "turn":
+                return None
+            sentences = sentences[dictated[-1] + 1 :]
         kept = []
-        for sentence in _SENTENCE_RE.findall(text):
-            sentence = sentence.strip()
+        for sentence in sentences:
             if not sentence.endswith("?"):
                 continue
             if len(sentence.split()) < self.config.min_question_words:

@@ -1,4 +1,4 @@
-"""``learn2ask train``: SFT, DPO or GRPO from a YAML config."""
+"""``learn2ask train``: any registered recipe from a YAML config, ``--set`` overrides on top."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ import argparse
 from pathlib import Path
 
 from learn2ask.commands import Command
+from learn2ask.domain import bundled_domain_names
+from learn2ask.plugins import METHODS
+from learn2ask.runs import TrainRun
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``learn2ask train``."""
     parser.add_argument(
         "--method",
-        choices=("sft", "dpo", "grpo"),
         default=None,
-        help="training recipe (overrides the config's 'method')",
+        help=f"training recipe: {', '.join(METHODS.names())} or a plug-in package.module:run "
+        "(overrides the config's 'method')",
     )
     parser.add_argument(
         "--config",
@@ -36,6 +39,21 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="base model: bundled name, local dir or hub id (overrides config)",
     )
     parser.add_argument(
+        "--domain",
+        default=None,
+        metavar="NAME|FILE",
+        help="domain whose prompt the policy learns (sets prompt.domain; saved with the model): "
+        f"{', '.join(bundled_domain_names())} or a domain YAML file",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.SUB=VALUE",
+        help="override any config field, e.g. --set lora.r=8 --set grpo.fusion=sum (repeatable)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue from the last checkpoint in the run directory",
@@ -46,8 +64,12 @@ def run_train(args: argparse.Namespace) -> int:
     """Train and print where the model went."""
     from learn2ask.training import load_train_config, run_training
 
+    overrides = list(args.overrides)
+    if args.domain:
+        overrides.append(f"prompt.domain={args.domain}")
     config = load_train_config(
         args.config,
+        overrides,
         method=args.method,
         train_file=args.train_file,
         output_dir=args.output,
@@ -60,11 +82,11 @@ def run_train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(
             f"interrupted: resume with the same command plus --resume "
-            f"(checkpoints in {config.output_dir}/checkpoints)"
+            f"(checkpoints in {TrainRun(Path(config.output_dir)).checkpoints})"
         )
         return 130
     print(f"model saved to {model_dir}")
-    print(f"summary: {Path(config.output_dir) / 'training_summary.json'}")
+    print(f"summary: {TrainRun(Path(config.output_dir)).summary}")
     return 0
 
 

@@ -19,12 +19,14 @@ from learn2ask.io import (
 )
 from learn2ask.models.policy import build_policy_messages, save_prompt_config
 from learn2ask.models.registry import resolve_model
+from learn2ask.runs import TrainRun
 from learn2ask.training.config import TrainConfig
 
-LOG_FILE = "train_log.jsonl"
-SUMMARY_FILE = "training_summary.json"
-MODEL_DIR = "model"
-CHECKPOINT_DIR = "checkpoints"
+# File names of a run directory, defined once in learn2ask.runs.TrainRun.
+LOG_FILE = TrainRun.LOG
+SUMMARY_FILE = TrainRun.SUMMARY
+MODEL_DIR = TrainRun.MODEL
+CHECKPOINT_DIR = TrainRun.CHECKPOINTS
 
 
 def select_samples(samples: list[Sample], config: TrainConfig) -> list[Sample]:
@@ -163,8 +165,8 @@ def trainer_arguments(config: TrainConfig, out: Path) -> dict[str, Any]:
         "gradient_accumulation_steps": config.gradient_accumulation,
         "warmup_steps": config.warmup_steps,
         "logging_steps": config.logging_steps,
-        "save_strategy": "steps",
-        "save_steps": config.save_steps,
+        "save_strategy": "steps" if config.save_steps else "no",  # 0: no checkpoints
+        "save_steps": config.save_steps or 1,
         "save_total_limit": config.save_total_limit,
         "report_to": list(config.report_to) or "none",
         "seed": config.seed,
@@ -274,7 +276,7 @@ def save_final_model(trainer: Any, tokenizer: Any, config: TrainConfig, out: Pat
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
-    save_prompt_config(target, config.prompt.to_policy_config())
+    save_prompt_config(target, config.prompt.to_policy_config(), config.prompt.load_domain())
     return target
 
 

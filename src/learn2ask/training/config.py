@@ -1,20 +1,45 @@
-"""Typed training configuration, loaded from YAML (unknown keys are an error, never ignored)."""
+"""Typed, validated training configuration, loaded from YAML.
+
+Every key is checked at load, before any model loads: unknown keys, wrong types, out-of-range
+values and impossible combinations are all reported at once, one line each, with the key's
+path (``lora.r: Input should be a valid integer``). YAML strings that are plain numbers
+(``1e-3``, ``"8"``) are read as numbers. ``--set key.sub=value`` overrides any field.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from learn2ask.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from learn2ask.domain import DEFAULT_DOMAIN, Domain, cached_domain, read_yaml_mapping
+from learn2ask.errors import ConfigError, Learn2AskError
 from learn2ask.models.policy import PolicyPromptConfig
+from learn2ask.plugins import FUSIONS, GRADERS
+from learn2ask.plugins import METHODS as METHOD_REGISTRY
+from learn2ask.rewards.scorer import GraderConfig
 
-METHODS: tuple[str, ...] = ("sft", "dpo", "grpo")
+# The built-in recipes (CLIs list these; a plug-in recipe is named by its dotted path).
+METHODS: tuple[str, ...] = METHOD_REGISTRY.names()
 
 
-@dataclass
-class LoraSettings:
+class Section(BaseModel):
+    """A config section: unknown keys are errors, values are validated on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def registered(registry: Any, value: str) -> str:
+    """``value`` when ``registry`` knows it (or it is a dotted path); a ValueError otherwise."""
+    try:
+        return registry.check(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class LoraSettings(Section):
     """LoRA adapters (peft). ``enabled: false`` trains all weights.
 
     ``layers`` limits adapters to the top N transformer layers: backward then stops there, which
@@ -22,59 +47,115 @@ class LoraSettings:
     """
 
     enabled: bool = True
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.0
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
     target_modules: str | list[str] = "all-linear"
-    layers: int | None = None
+    layers: int | None = Field(None, ge=1)
     merge: bool = True
 
 
-@dataclass
-class PromptSettings:
-    """How decision points are shown to the policy (saved beside the trained model)."""
+class PromptSettings(Section):
+    """How decision points are shown to the policy (saved beside the trained model).
 
-    expert: str = "doctor"
-    user: str = "patient"
-    max_context_chars: int | None = 600
+    ``domain`` is a bundled domain name or a domain YAML file; ``expert``/``user`` override the
+    domain's names when set.
+    """
+
+    domain: str = DEFAULT_DOMAIN
+    expert: str | None = None
+    user: str | None = None
+    max_context_chars: int | None = Field(600, ge=1)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain_loads(cls, value: str) -> str:
+        try:
+            cached_domain(value)
+        except Learn2AskError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def load_domain(self) -> Domain:
+        """The validated domain these settings name."""
+        return cached_domain(self.domain)
 
     def to_policy_config(self) -> PolicyPromptConfig:
         """The :class:`PolicyPromptConfig` these settings describe."""
-        return PolicyPromptConfig(
-            expert=self.expert, user=self.user, max_context_chars=self.max_context_chars
+        return PolicyPromptConfig.from_domain(
+            self.load_domain(), self.max_context_chars, expert=self.expert, user=self.user
         )
 
 
-@dataclass
-class GRPOSettings:
-    """GRPO-specific settings: group size, sampling, KL, reward."""
+class GRPOSettings(Section):
+    """GRPO-specific settings: group size, sampling, KL, reward (also DPO's reward)."""
 
-    num_generations: int = 4
-    temperature: float = 1.0
-    top_p: float = 1.0
-    kl_beta: float = 0.0
+    num_generations: int = Field(4, ge=2)
+    temperature: float = Field(1.0, gt=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    kl_beta: float = Field(0.0, ge=0.0)
     fusion: str = "hierarchical"
-    fusion_beta: float = 2.0
+    fusion_beta: float = Field(2.0, ge=0.0)
     grader: str = "embedding"
     grader_file: str | None = None
     grader_base_url: str | None = None
     grader_model: str | None = None
     use_vllm: bool = False
-    vllm_mode: str = "colocate"
+    vllm_mode: Literal["colocate", "server"] = "colocate"
     vllm_server_base_url: str | None = None
 
+    @field_validator("fusion")
+    @classmethod
+    def _fusion_known(cls, value: str) -> str:
+        return registered(FUSIONS, value)
 
-@dataclass
-class DPOSettings:
+    @field_validator("grader")
+    @classmethod
+    def _grader_known(cls, value: str) -> str:
+        return registered(GRADERS, value)
+
+    def grader_config(self, domain: Domain | None, cache_path: Path | None) -> GraderConfig:
+        """The reward's grader and fusion, for :func:`learn2ask.rewards.scorer.build_scorer`."""
+        return GraderConfig(
+            kind=self.grader,
+            file=Path(self.grader_file) if self.grader_file else None,
+            base_url=self.grader_base_url,
+            model=self.grader_model,
+            cache_path=cache_path,
+            fusion=self.fusion,
+            beta=self.fusion_beta,
+            domain=domain,
+        )
+
+
+class DPOSettings(Section):
     """DPO-specific settings: the preference strength and how rejected replies are sampled."""
 
-    beta: float = 0.1
-    rejected_candidates: int = 2
-    rejected_temperature: float = 1.0
+    beta: float = Field(0.1, gt=0.0)
+    rejected_candidates: int = Field(2, ge=1)
+    rejected_temperature: float = Field(1.0, gt=0.0)
 
 
-@dataclass
-class TrainConfig:
+class DecisionSettings(Section):
+    """The ``decision_sft`` recipe and the decision rule every method saves beside its model.
+
+    ``top_layers``: only the top N transformer layers train; the frozen layers below run once
+    per example and their activations are reused every epoch. ``loss_weight``: weight of the
+    binary cross-entropy on P(stop) (the first reply token) added to the language-model loss.
+    ``validation_fraction`` of the training dialogues is held out (never trained on) to
+    calibrate the STOP threshold on up to ``validation_points`` balanced decision points.
+    """
+
+    top_layers: int = Field(6, ge=1)
+    loss_weight: float = Field(1.0, ge=0.0)
+    cache_batch_size: int = Field(16, ge=1)
+    validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    validation_points: int = Field(200, ge=1)
+    calibrate: bool = True
+    ask_reward_samples: int = Field(32, ge=0)
+
+
+class TrainConfig(Section):
     """One training run. ``init_from`` starts from an earlier run's model (e.g. GRPO after SFT)."""
 
     method: str = "sft"
@@ -83,85 +164,135 @@ class TrainConfig:
     train_file: str = "data/train.jsonl"
     output_dir: str = "runs/train"
     seed: int = 0
-    max_samples: int | None = None
-    stop_fraction: float | None = 0.5
-    learning_rate: float = 2e-4
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 8
-    gradient_accumulation: int = 1
-    max_length: int = 512
-    max_completion_length: int = 32
+    max_samples: int | None = Field(None, ge=1)
+    stop_fraction: float | None = Field(0.5, gt=0.0, lt=1.0)
+    learning_rate: float = Field(2e-4, gt=0.0)
+    epochs: float = Field(1.0, gt=0.0)
+    max_steps: int = Field(-1, ge=-1)
+    batch_size: int = Field(8, ge=1)
+    gradient_accumulation: int = Field(1, ge=1)
+    max_length: int = Field(512, ge=8)
+    max_completion_length: int = Field(32, ge=1)
     gradient_checkpointing: bool = False
-    warmup_steps: int = 0
-    save_steps: int = 10
-    save_total_limit: int = 2
-    logging_steps: int = 1
-    report_to: list[str] = field(default_factory=list)
-    torch_threads: int | None = None
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    prompt: PromptSettings = field(default_factory=PromptSettings)
-    grpo: GRPOSettings = field(default_factory=GRPOSettings)
-    dpo: DPOSettings = field(default_factory=DPOSettings)
+    warmup_steps: int = Field(0, ge=0)
+    save_steps: int = Field(10, ge=0)  # 0: no checkpoints
+    save_total_limit: int = Field(2, ge=1)
+    logging_steps: int = Field(1, ge=1)
+    report_to: list[str] = Field(default_factory=list)
+    torch_threads: int | None = Field(None, ge=1)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    prompt: PromptSettings = Field(default_factory=PromptSettings)
+    grpo: GRPOSettings = Field(default_factory=GRPOSettings)
+    dpo: DPOSettings = Field(default_factory=DPOSettings)
+    decision: DecisionSettings = Field(default_factory=DecisionSettings)
+
+    @field_validator("method")
+    @classmethod
+    def _method_known(cls, value: str) -> str:
+        return registered(METHOD_REGISTRY, value)
+
+    @model_validator(mode="after")
+    def _combinations(self) -> TrainConfig:
+        problems = combination_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for summaries and YAML)."""
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
 
-_SECTIONS = {
-    "lora": LoraSettings,
-    "prompt": PromptSettings,
-    "grpo": GRPOSettings,
-    "dpo": DPOSettings,
-}
+def combination_problems(config: TrainConfig) -> list[str]:
+    """Settings that are valid alone but impossible together."""
+    problems = []
+    if config.max_steps == 0:
+        problems.append("max_steps: 0 trains nothing (-1 = run the epochs)")
+    if config.lora.layers is not None and not config.lora.enabled:
+        problems.append("lora.layers: needs lora.enabled true")
+    endpoint = config.grpo.grader_base_url and config.grpo.grader_model
+    if config.method in ("grpo", "dpo") and config.grpo.grader == "llm" and not endpoint:
+        problems.append("grpo.grader: llm needs grpo.grader_base_url and grpo.grader_model")
+    group = config.batch_size * config.gradient_accumulation
+    if config.method == "grpo" and group % config.grpo.num_generations:
+        problems.append(
+            f"grpo.num_generations: {config.grpo.num_generations} must divide batch_size x "
+            f"gradient_accumulation = {group}"
+        )
+    return problems
 
 
 def config_from_dict(data: dict[str, Any], source: str = "<config>") -> TrainConfig:
-    """Build a :class:`TrainConfig`, naming any unknown or malformed key."""
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in known:
-            raise ConfigError(f"{source}: unknown key '{key}'")
-        if key in _SECTIONS:
-            kwargs[key] = _section(_SECTIONS[key], value, f"{source}: {key}")
-        else:
-            kwargs[key] = value
-    config = TrainConfig(**kwargs)
-    if config.stop_fraction is not None and not 0.0 < config.stop_fraction < 1.0:
-        raise ConfigError(f"{source}: stop_fraction must be in (0, 1) or null")
-    if config.method not in METHODS:
-        raise ConfigError(f"{source}: method must be one of {METHODS}, got '{config.method}'")
-    return config
+    """Build a :class:`TrainConfig`; every problem is named, one line each, in one error."""
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [error_line(err) for err in exc.errors()]
+        raise ConfigError(f"{source}: invalid config\n" + "\n".join(lines)) from None
 
 
-def _section(cls: type, value: Any, where: str) -> Any:
-    if value is None:
-        return cls()
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a mapping")
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in value:
-        if key not in known:
-            raise ConfigError(f"{where}: unknown key '{key}'")
-    return cls(**value)
+def error_line(err: Any) -> str:
+    """``key.path: reason`` for one pydantic error (unknown keys get a "did you mean")."""
+    loc = [str(part) for part in err["loc"]]
+    where = ".".join(loc) or "config"
+    if err["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(loc[-1], known_keys(loc[:-1]), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"{where}: unknown key{hint}"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "value_error" and not loc:
+        return message
+    value = err.get("input")
+    shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+    return f"{where}: {message}{shown}"
 
 
-def load_train_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
-    """Read a YAML config (or start from defaults) and apply non-None overrides."""
+def known_keys(section: list[str]) -> list[str]:
+    """Field names of the config section at ``section`` (the top level for ``[]``)."""
+    model: Any = TrainConfig
+    for name in section:
+        field = model.model_fields.get(name)
+        if field is None or not isinstance(field.annotation, type):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"lora.r=8"`` -> (``["lora", "r"]``, 8); the value is read as YAML (``null``, lists)."""
     import yaml
 
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
-        data = loaded or {}
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. lora.r=8")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set each ``key.sub=value`` in the raw config (validation names any bad key later)."""
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for name in path[:-1]:
+            child = node.get(name)
+            if not isinstance(child, dict):
+                child = {}
+                node[name] = child
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def load_train_config(
+    path: str | Path | None, overrides: list[str] | None = None, **options: Any
+) -> TrainConfig:
+    """Read a YAML config (or start from defaults), apply ``--set`` overrides and the non-None
+    ``options`` (command-line flags), then validate everything at once."""
+    data = read_yaml_mapping(path, "config") if path is not None else {}
+    apply_overrides(data, list(overrides or []))
+    data.update({k: v for k, v in options.items() if v is not None})
     return config_from_dict(data, str(path or "<defaults>"))

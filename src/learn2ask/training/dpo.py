@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from learn2ask.data.replies import reference_reply
 from learn2ask.data.types import Sample
 from learn2ask.models.generation import GenerationConfig, LocalGenerator
+from learn2ask.plugins import METHODS
 from learn2ask.rewards.scorer import RewardScorer
-from learn2ask.targets.base import reference_reply
 from learn2ask.training import common
 from learn2ask.training.config import TrainConfig
 from learn2ask.training.grpo import build_reward
@@ -34,7 +35,8 @@ def preference_pairs(
             batch_size=config.batch_size,
         ),
     )
-    chosen = [reference_reply(s) for s in samples]
+    stop_tag = config.prompt.load_domain().stop_tag
+    chosen = [reference_reply(s, stop_tag) for s in samples]
     flat_samples = [s for s, group in zip(samples, candidates, strict=True) for _ in group]
     flat_replies = [r for group in candidates for r in group]
     scores = scorer.score(flat_samples + samples, flat_replies + chosen)
@@ -60,6 +62,7 @@ def preference_pairs(
     return rows
 
 
+@METHODS.register("dpo")
 def run(config: TrainConfig, resume: bool = False) -> Path:
     """Train with DPO; returns the directory of the saved model."""
     from datasets import Dataset

@@ -11,34 +11,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from learn2ask.calibration.report import warn_if_no_agreement
 from learn2ask.data.types import Sample
-from learn2ask.errors import ConfigError
-from learn2ask.rewards.fusion import FusionConfig
-from learn2ask.rewards.scorer import RewardScorer, build_grader
+from learn2ask.plugins import METHODS
+from learn2ask.rewards.scorer import build_scorer
 from learn2ask.rewards.trl_reward import LearnToAskReward
+from learn2ask.runs import TrainRun
 from learn2ask.training import common
 from learn2ask.training.config import TrainConfig
 
 
 def build_reward(config: TrainConfig, samples: list[Sample]) -> LearnToAskReward:
-    """The fused reward function with the configured grader (embedding or remote LLM)."""
-    settings = config.grpo
-    fusion = FusionConfig(mode=settings.fusion, beta=settings.fusion_beta)  # type: ignore[arg-type]
-    if settings.grader == "embedding":
-        grader = build_grader("embedding", grader_file=settings.grader_file)
-    elif settings.grader == "llm":
-        if not settings.grader_base_url or not settings.grader_model:
-            raise ConfigError("grpo.grader llm needs grpo.grader_base_url and grpo.grader_model")
-        from learn2ask.models.client import ClientConfig
-
-        grader = build_grader(
-            "llm",
-            client=ClientConfig(base_url=settings.grader_base_url, model=settings.grader_model),
-            cache_path=Path(config.output_dir) / "grades.sqlite",
-        )
-    else:
-        raise ConfigError(f"grpo.grader must be embedding or llm, got '{settings.grader}'")
-    return LearnToAskReward(RewardScorer(grader, fusion), samples)
+    """The fused reward function with the configured grader (any registered or plug-in one)."""
+    grader = config.grpo.grader_config(
+        config.prompt.load_domain(), TrainRun(Path(config.output_dir)).grade_cache
+    )
+    warn_if_no_agreement(grader.file, grader.kind)  # issue 14: unverified R_a
+    return LearnToAskReward(build_scorer(grader), samples)
 
 
 def build_grpo_dataset(samples: list[Sample], config: TrainConfig):  # noqa: ANN201
@@ -70,6 +59,7 @@ def grpo_arguments(config: TrainConfig, out: Path) -> dict[str, Any]:
     return args
 
 
+@METHODS.register("grpo")
 def run(config: TrainConfig, resume: bool = False) -> Path:
     """Train with GRPO; returns the directory of the saved model."""
     from trl import GRPOConfig, GRPOTrainer

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -29,6 +29,7 @@ from learn2ask.models.client import (
     InvalidReplyError,
     LLMError,
     chat_validated,
+    json_schema_format,
 )
 from learn2ask.rewards.graders.base import GradeResult
 from learn2ask.targets.llm import render_turns
@@ -43,6 +44,86 @@ class GradeReply(BaseModel):
     reason: str = ""
 
 
+DEFAULT_RUBRIC = (
+    "You grade one question an expert assistant asked. You are given the conversation so far "
+    "and the list of information the real expert still went on to ask for. Score:\n"
+    "1 = the question directly asks about one item of the list;\n"
+    "0.5 = the question is highly relevant to an item of the list but not directly about it;\n"
+    "0 = the question is irrelevant to the list. A generic question that would fit any case "
+    '("anything else?", "how are you?") is not relevant.'
+)
+REPLY_FORMAT = 'Reply with JSON only: {"score": 0 | 0.5 | 1, "reason": "<one sentence>"}'
+
+
+@dataclass(frozen=True)
+class FewShotExample:
+    """One worked example shown to the judge: I* items, a question and its human score."""
+
+    items: tuple[str, ...]
+    question: str
+    score: float
+
+    def render(self) -> str:
+        """The example as prompt text."""
+        listed = "; ".join(self.items)
+        score = int(self.score) if self.score in (0, 1) else self.score
+        return f"Information still to be asked for: {listed}\nQuestion: {self.question}\n" + (
+            f'Reply: {{"score": {score}}}'
+        )
+
+
+@dataclass(frozen=True)
+class GraderPrompt:
+    """The judge's instructions: a rubric, optional few-shot examples and their position.
+
+    ``name`` versions the prompt (it becomes the grader version ``llm:<name>``); calibrated
+    prompts come from a grader file written by ``learn2ask calibrate --grader llm``.
+    """
+
+    rubric: str = DEFAULT_RUBRIC
+    examples: tuple[FewShotExample, ...] = ()
+    examples_first: bool = False
+    name: str = GRADER_VERSION
+
+    def system_text(self) -> str:
+        """The system message: rubric and examples in the chosen order, then the reply format."""
+        parts = [self.rubric]
+        if self.examples:
+            shots = "\n\n".join(e.render() for e in self.examples)
+            block = f"Examples of graded questions:\n{shots}"
+            parts = [block, self.rubric] if self.examples_first else [self.rubric, block]
+        return "\n\n".join([*parts, REPLY_FORMAT])
+
+    def digest(self) -> str:
+        """Short content hash of the prompt (part of the grade cache key)."""
+        return hashlib.sha256(self.system_text().encode("utf-8")).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The grader file form."""
+        return {
+            "name": self.name,
+            "rubric": self.rubric,
+            "examples": [
+                {"items": list(e.items), "question": e.question, "score": e.score}
+                for e in self.examples
+            ],
+            "examples_first": self.examples_first,
+        }
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> GraderPrompt:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            rubric=str(obj["rubric"]),
+            examples=tuple(
+                FewShotExample(tuple(e["items"]), str(e["question"]), float(e["score"]))
+                for e in obj.get("examples", [])
+            ),
+            examples_first=bool(obj.get("examples_first", False)),
+            name=str(obj.get("name", GRADER_VERSION)),
+        )
+
+
 @dataclass(frozen=True)
 class LLMGraderConfig:
     """Endpoint and behaviour of the LLM grader."""
@@ -52,20 +133,15 @@ class LLMGraderConfig:
     context_turns: int = 6
     max_tokens: int = 128
     parse_retries: int = 1
+    prompt: GraderPrompt = field(default_factory=GraderPrompt)
 
 
-def grading_messages(question: str, sample: Sample, context_turns: int) -> list[dict[str, str]]:
+def grading_messages(
+    question: str, sample: Sample, context_turns: int, prompt: GraderPrompt | None = None
+) -> list[dict[str, str]]:
     """The rubric prompt for one question."""
     items = "\n".join(f"- {text}" for text in sample.info_set)
-    system = (
-        "You grade one question an expert assistant asked. You are given the conversation so far "
-        "and the list of information the real expert still went on to ask for. Score:\n"
-        "1 = the question directly asks about one item of the list;\n"
-        "0.5 = the question is highly relevant to an item of the list but not directly about it;\n"
-        "0 = the question is irrelevant to the list. A generic question that would fit any case "
-        '("anything else?", "how are you?") is not relevant.\n'
-        'Reply with JSON only: {"score": 0 | 0.5 | 1, "reason": "<one sentence>"}'
-    )
+    system = (prompt or GraderPrompt()).system_text()
     user = (
         f"Conversation so far:\n{render_turns(sample.context[-context_turns:])}\n\n"
         f"Information still to be asked for:\n{items}\n\nQuestion to grade: {question}"
@@ -122,6 +198,8 @@ class LLMGrader:
 
     def __post_init__(self) -> None:
         self._cache = GradeCache(self.config.cache_path)
+        if self.version == f"llm:{GRADER_VERSION}":
+            self.version = f"llm:{self.config.prompt.name}"
 
     def __call__(self, questions: list[str], samples: list[Sample]) -> list[GradeResult]:
         """Grade every (question, sample) pair; failures come back with their reason."""
@@ -135,8 +213,10 @@ class LLMGrader:
 
     def cache_key(self, question: str, sample: Sample) -> str:
         """Content hash of everything the grade depends on."""
+        prompt_key = self.config.prompt
+        version = GRADER_VERSION if prompt_key == GraderPrompt() else prompt_key.digest()
         payload = [
-            GRADER_VERSION,
+            version,
             self.config.client.model,
             [t.to_dict() for t in sample.context[-self.config.context_turns :]],
             sample.info_set,
@@ -152,14 +232,14 @@ class LLMGrader:
         if cached is not None:
             self.stats["cache_hits"] += 1
             return GradeResult(cached)
-        messages = grading_messages(question, sample, self.config.context_turns)
+        messages = grading_messages(question, sample, self.config.context_turns, self.config.prompt)
         try:
             score = await chat_validated(
                 client,
                 messages,
                 parse_grade,
                 max_tokens=self.config.max_tokens,
-                json_schema=GradeReply.model_json_schema(),
+                response_format=json_schema_format(GradeReply.model_json_schema(), "grade"),
                 parse_retries=self.config.parse_retries,
                 stats=self.stats,
             )
