@@ -166,3 +166,16 @@ def faulty_endpoint():
     yield state
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def small_test_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Held-out samples prepared from the bundled MTS-Dialog validation set (test split)."""
+    from learn2ask.data.prepare import PrepareConfig, prepare_dataset
+    from learn2ask.targets.qa import QAExtractor
+
+    out = tmp_path_factory.mktemp("test-samples")
+    prepare_dataset(
+        PrepareConfig(inputs=(MTS_VALIDATION,), out=out, test_fraction=0.3), QAExtractor()
+    )
+    return out / "test.jsonl"

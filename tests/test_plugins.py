@@ -186,3 +186,8 @@ def test_decorator_registers_by_name():
         return 2 * x
 
     assert registry.names() == ("double",) and registry.get("double")(3) == 6
+
+
+def test_preset_typo_gets_did_you_mean(tmp_path, capsys):
+    assert main(["prepare", "--preset", "suport", "--out", str(tmp_path / "o")]) == 2
+    assert "did you mean 'support'?" in capsys.readouterr().err

@@ -151,13 +151,14 @@ def _evaluate(
     samples: int | None = None,
 ) -> Path:
     from learn2ask.data.samples import load_samples
-    from learn2ask.evaluation.pipeline import EvalExtras, build_scorer, run_evaluation
+    from learn2ask.evaluation.pipeline import EvalExtras, run_evaluation
     from learn2ask.evaluation.references import REFERENCES_FILE
     from learn2ask.evaluation.replay import ReplayConfig
     from learn2ask.evaluation.rollouts import EvalConfig
     from learn2ask.evaluation.stop_scores import STOP_SCORES_FILE
     from learn2ask.models.decision import load_deciding_policy
     from learn2ask.models.generation import GenerationConfig
+    from learn2ask.rewards.scorer import GraderConfig, build_scorer
 
     out = settings.out / "eval" / name
     replay = settings.replay_dialogues if name in ("base", "decision") else 0
@@ -188,7 +189,7 @@ def _evaluate(
     run_evaluation(
         policy,
         load_samples(test),
-        build_scorer("embedding", "hierarchical", 2.0),
+        build_scorer(GraderConfig()),
         config,
         out,
         extras,

@@ -112,6 +112,13 @@ def test_autoprompt_writes_grader_file_and_resumes(tmp_path, judge_says_one, cap
     assert all(f["type"] == "json_schema" for f in formats)
     assert formats[0]["json_schema"]["schema"]["properties"]["score"]["enum"] == [0, 0.5, 1]
     assert prompt_from_grader_file(out).name == data["prompt"]["name"]
+    # the starting prompt is the domain's rubric, the one `grade --grader llm` uses
+    from learn2ask.domain import load_domain
+    from learn2ask.rewards.graders.llm import GraderPrompt
+
+    rubric_prompt = GraderPrompt(rubric=load_domain("medical").grader.rubric)
+    assert data["variants"][0]["prompt"] == rubric_prompt.digest()
+    assert judge_says_one.bodies[0]["messages"][0]["content"] == rubric_prompt.system_text()
     # rerun: every step is in the log, nothing is asked again
     calls = len(judge_says_one.bodies)
     assert calibrate_llm(samples, labels, judge_says_one.base_url, out, "--max-variants", "4") == 0
@@ -174,8 +181,60 @@ def test_bundled_judge_loop_offline(tmp_path, local_llm_server, capsys):
         "24",
         "--model",
         "smollm2-135m-instruct",
+        "--max-concurrency",
+        "1",
     )
     assert code == 0 and "kappa" in capsys.readouterr().out
     block = json.loads(out.read_text())["agreement"]
     for side in ("before", "after"):  # every held-out label is graded or counted as a failure
         assert block[side]["n"] + block[side]["failures"] == block["held_out_labels"]
+    steps = [json.loads(x) for x in (tmp_path / "bundled.steps" / "steps.jsonl").open()]
+    for step in (s for s in steps if s["step"] == "score"):
+        figure = step["figure"]
+        assert step["model_calls"] == figure["n"] + figure["failures"]  # one request per label
+        assert step["invalid_replies"] == figure["failures"]  # no failure goes uncounted
+
+
+def test_llm_extractor_variants_scored_against_extraction_labels(tmp_path, capsys):
+    """Prompt variants of the LLM extractor, item precision/recall, cache-backed rerun."""
+
+    def first_question(body: dict) -> str:
+        future = body["messages"][1]["content"].split("What happens next:")[1]
+        asked = [x[len("Expert: ") :] for x in future.splitlines() if x.startswith("Expert: ")]
+        question = next((q for q in asked if q.endswith("?")), "")
+        item = {"attribute": "symptom", "value": "yes", "question": question}
+        return json.dumps({"items": [item] if question else []})
+
+    recorder = Recorder("")
+    recorder.reply_for = first_question
+    out = tmp_path / "extractor.json"
+    args = [
+        "calibrate",
+        "--extractor",
+        "llm",
+        "--labels",
+        str(FIXTURES / "extraction_points.jsonl"),
+        "--base-url",
+        recorder.base_url,
+        "--model",
+        "m",
+        "--out",
+        str(out),
+    ]
+    try:
+        assert main(args) == 0
+        calls = len(recorder.bodies)
+        assert main(args) == 0 and len(recorder.bodies) == calls  # rerun: all from the cache
+    finally:
+        recorder.close()
+    assert "llm extractor" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["kind"] == "llm-extractor" and len(data["variants"]) == 3
+    assert data["calibration_points"] + data["held_out_points"] == data["points"]
+    before = data["before"]
+    # one extracted item per point: the expert's first question, right or not
+    assert before["extracted_items"] == data["held_out_points"] - before["failures"]
+    assert 0 < before["recall"] < 1 and 0 <= before["precision"] <= 1
+    systems = {b["messages"][0]["content"] for b in recorder.bodies}
+    assert any("Never list closers" in s for s in systems)
+    assert all(b["response_format"]["type"] == "json_schema" for b in recorder.bodies)

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from learn2ask.calibration.extraction import load_extraction_points
 from learn2ask.calibration.labelling import LabelStore, build_cards, create_app, export_labels
 from learn2ask.calibration.labels import load_extraction_labels, load_grade_labels
 from learn2ask.data.samples import load_samples
@@ -103,8 +104,7 @@ def test_label_skip_undo_and_extraction_in_chromium(served, tmp_path):
 
         first = card_id()
         page.keyboard.press("1")
-        page.wait_for_function("document.querySelector('#progress').textContent.startsWith('1 ')")
-        page.keyboard.press("5")
+        page.keyboard.press("5")  # typed at once: it must go to the NEXT card, not this one
         page.wait_for_function("document.querySelector('#progress').textContent.startsWith('2 ')")
         skipped = card_id()
         page.keyboard.press("s")
@@ -122,13 +122,17 @@ def test_label_skip_undo_and_extraction_in_chromium(served, tmp_path):
                 page.keyboard.press("0")
             else:
                 page.keyboard.press("1")  # mark item 1 wrong
-                assert page.get_attribute("#items li:first-child", "class") == "wrong"
+                page.wait_for_selector("#items li:first-child.wrong")
                 page.keyboard.press("m")
                 page.keyboard.type("Do you take any medication?")
                 page.keyboard.press("Escape")
                 page.keyboard.press("Enter")
             page.wait_for_function(
                 f"document.querySelector('#progress').textContent !== {json.dumps(before)}"
+                " || document.querySelector('#message').textContent.startsWith('Not saved')"
+            )
+            assert not page.text_content("#message").startswith("Not saved"), page.text_content(
+                "#message"
             )
         page.wait_for_selector("#message:has-text('No cards left')")
         browser.close()
@@ -136,7 +140,7 @@ def test_label_skip_undo_and_extraction_in_chromium(served, tmp_path):
     rows = active_labels(store, "tester")
     grades = [json.loads(v)["label"] for _, v, skipped, _ in rows if v and "label" in v]
     assert grades[:3] == [1, 0.5, 0] and all(created for *_, created in rows)
-    assert str(rows[0][0]) == first
+    assert str(rows[0][0]) == first and rows[1][0] != rows[0][0]
     exported = tmp_path / "labels.jsonl"
     export_labels(store, exported)
     lines = [json.loads(x) for x in exported.read_text().splitlines()]
@@ -148,6 +152,8 @@ def test_label_skip_undo_and_extraction_in_chromium(served, tmp_path):
     labelled = load_grade_labels(exported, {})
     assert [x.label for x in labelled][:3] == [1.0, 0.5, 0.0]
     assert load_extraction_labels(exported)[0].info_seeking is False
+    (checked,) = load_extraction_points(exported)  # what calibrate --extractor llm reads
+    assert checked.positives[-1] == "Do you take any medication?"
 
 
 def test_api_rejects_bad_input_with_reasons(served):
@@ -173,3 +179,29 @@ def test_disagreements_and_close_calls_come_first(tmp_path):
     # another grader that says 0.5 everywhere disagrees with most embedding grades
     store2, _ = fixture_cards(tmp_path / "other", other_scores={pair: 0.5 for pair in responses})
     assert store2.next_card("x")["reason"].startswith("graders disagree")
+
+
+def test_label_command_exports_and_rejects_bad_options(tmp_path, capsys):
+    from learn2ask.cli import main
+
+    samples = str(FIXTURES / "grader_samples.jsonl")
+    db = tmp_path / "l.sqlite"
+    code = main(["label", "--samples", samples, "--out", str(db), "--random-share", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--random-share" in err and len(err.strip().splitlines()) == 1
+    bad = tmp_path / "r.jsonl"
+    bad.write_text('{"id": "nope", "response": "Why?"}\n')
+    assert main(["label", "--samples", samples, "--responses", str(bad), "--out", str(db)]) == 2
+    assert "r.jsonl:1:" in capsys.readouterr().err
+    store, _ = fixture_cards(tmp_path)
+    card = store.card(1)  # grade cards are queued first
+    assert card["kind"] == "grade"
+    store.record(card["id"], "dr.a", {"label": 0.5})
+    store.record(card["id"], "dr.b", None)  # a skip is not a label
+    out = tmp_path / "export.jsonl"
+    args = ["label", "--samples", samples, "--out", str(store.path), "--export", str(out)]
+    assert main(args) == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(r["labeller"], r["label"], r["question"]) for r in rows] == [
+        ("dr.a", 0.5, card["question"])
+    ]

@@ -50,5 +50,9 @@ def test_resolve_domain_prefers_the_override_then_the_saved_domain(tmp_path):
     save_prompt_config(tmp_path, saved)
     prompt, domain = resolve_domain(saved, None, tmp_path)
     assert (prompt, domain.name) == (saved, "support")
+    run_dir = tmp_path / "run"  # a training run directory holding model/ works too
+    (run_dir / "model").mkdir(parents=True)
+    save_prompt_config(run_dir / "model", saved)
+    assert resolve_domain(PolicyPromptConfig(), None, run_dir)[1].name == "support"
     prompt, domain = resolve_domain(saved, "medical", tmp_path)
     assert (prompt.expert, prompt.max_context_chars, domain.name) == ("doctor", 300, "medical")

@@ -136,7 +136,7 @@ def test_prompt_comes_from_the_domain():
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_shipped_configs_start_with_their_command_and_load(path):
     first = path.read_text().splitlines()[0]
-    assert first.startswith("# learn2ask train ") and f"--config {path.name}" in first.replace(
-        "src/learn2ask/resources/configs/", ""
+    assert first.startswith("# learn2ask ") and f"--config {path.parent}/{path.name}" in (
+        first.replace("src/learn2ask/resources/configs", str(path.parent))
     )
     config_from_dict(yaml.safe_load(path.read_text()), str(path))

@@ -7,6 +7,9 @@ import json
 import pytest
 
 from learn2ask.cli import main
+from learn2ask.data.types import Turn
+from learn2ask.models.policy import build_policy_messages, load_prompt_config, parse_policy_response
+from learn2ask.runs import TrainRun
 
 pytestmark = pytest.mark.slow
 
@@ -16,16 +19,31 @@ def read_log(out):
 
 
 def assert_artifacts(out, steps):
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(out / "model")  # plain transformers
-    assert model is not None
-    assert (out / "model" / "learn2ask_policy.json").is_file()
-    assert (out / "model" / "tokenizer.json").is_file()
-    summary = json.loads((out / "training_summary.json").read_text())
+    run = TrainRun(out)
+    assert run.policy_file.is_file() and (run.model / "tokenizer.json").is_file()
+    assert_model_generates_and_parses(run.model)
+    summary = json.loads(run.summary.read_text())
     assert summary["steps"] == steps
     assert summary["wall_seconds"] > 0
     return summary
+
+
+def assert_model_generates_and_parses(model_dir):
+    """The saved model loads with plain transformers, answers the prompt saved beside it, and
+    its reply goes through the strict parser."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    context = [Turn("user", "My laptop will not turn on.")]
+    messages = build_policy_messages(context, load_prompt_config(model_dir))
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    output = model.generate(ids, max_new_tokens=4, do_sample=False)
+    assert output.shape[1] == ids.shape[1] + 4 or tokenizer.eos_token_id in output[0].tolist()
+    reply = tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True)
+    parsed = parse_policy_response(reply)
+    assert parsed.raw == reply and parsed.assessment in ("continue", "stop")
 
 
 def test_sft_then_resume(tiny_config):

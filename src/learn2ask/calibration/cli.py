@@ -7,8 +7,13 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from learn2ask.commands import Command
+
+if TYPE_CHECKING:
+    from learn2ask.calibration.embedding import LabelledQuestion
+    from learn2ask.rewards.graders.embedding import EmbeddingGrader
 
 
 def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,10 +33,10 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--extractor",
-        choices=("qa",),
+        choices=("qa", "llm"),
         default=None,
-        help="calibrate the offline extractor instead: precision/recall of kept I* items "
-        "against extraction labels (--labels)",
+        help="calibrate an extractor instead: precision/recall of I* items against extraction "
+        "labels (--labels); llm also tries prompt variants through --base-url/--model",
     )
     parser.add_argument("--out", type=Path, default=None, help="grader file to write (JSON)")
     parser.add_argument(
@@ -79,6 +84,12 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="step log + grade cache, for resuming (default: OUT with .steps suffix)",
     )
+    group.add_argument(
+        "--domain",
+        default=None,
+        metavar="NAME|FILE",
+        help="domain whose grader rubric is the starting prompt (default: medical)",
+    )
     group.add_argument("--max-variants", type=int, default=8, help="prompt variants to try")
     group.add_argument(
         "--max-labels", type=int, default=None, help="use at most this many labels (cost cap)"
@@ -101,6 +112,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ConfigError("--report needs --labels (agreement is measured against human labels)")
     if args.extractor and not args.labels:
         raise ConfigError("--extractor needs --labels (extraction labels JSONL)")
+    if args.extractor == "llm" and (not args.base_url or not args.model):
+        raise ConfigError("--extractor llm needs --base-url and --model (or the env variables)")
     if args.grader == "llm" and not args.extractor:
         if not args.labels:
             raise ConfigError("--grader llm needs --labels")
@@ -147,7 +160,9 @@ def _run_embedding(args: argparse.Namespace) -> int:
     return 0
 
 
-def calibrate_embedding(grader, labelled: list, args: argparse.Namespace) -> dict:  # noqa: ANN001
+def calibrate_embedding(
+    grader: EmbeddingGrader, labelled: list[LabelledQuestion], args: argparse.Namespace
+) -> dict:
     """Fit thresholds by kappa on the calibration split; measure both settings on held-out."""
     from learn2ask.calibration.embedding import fit_thresholds_to_labels, threshold_agreement
     from learn2ask.calibration.labels import split_labels
@@ -197,8 +212,10 @@ def _print_result(name: str, result: dict, args: argparse.Namespace) -> None:
 def _run_llm(args: argparse.Namespace) -> int:
     from learn2ask.calibration.autoprompt import AutoPromptConfig, run_autoprompt
     from learn2ask.calibration.labels import load_grade_labels
+    from learn2ask.domain import DEFAULT_DOMAIN, load_domain
     from learn2ask.models.client import ClientConfig
 
+    rubric = load_domain(args.domain or DEFAULT_DOMAIN).grader.rubric
     labelled = load_grade_labels(args.labels, _samples_by_id(args.samples))
     if args.max_labels:
         labelled = labelled[: args.max_labels]
@@ -217,6 +234,7 @@ def _run_llm(args: argparse.Namespace) -> int:
         bootstrap=args.bootstrap,
         seed=args.seed,
         version=args.version,
+        base_rubric=rubric,
     )
     result = run_autoprompt(config, labelled, str(args.labels), out)
     args.out = out
@@ -225,9 +243,23 @@ def _run_llm(args: argparse.Namespace) -> int:
 
 
 def _run_extractor(args: argparse.Namespace) -> int:
-    from learn2ask.calibration.extraction import calibrate_qa_extractor
+    from learn2ask.calibration.extraction import calibrate_llm_extractor, calibrate_qa_extractor
 
-    result = calibrate_qa_extractor(args.labels, args.bootstrap, args.seed)
+    if args.extractor == "llm":
+        from learn2ask.models.client import ClientConfig
+
+        client = ClientConfig(
+            base_url=args.base_url,
+            model=args.model,
+            timeout_s=args.timeout,
+            max_concurrency=args.max_concurrency,
+        )
+        work_dir = args.work_dir or (args.out or Path("extractor-llm.json")).with_suffix(".steps")
+        result = calibrate_llm_extractor(
+            args.labels, client, work_dir, args.held_out, args.max_variants
+        )
+    else:
+        result = calibrate_qa_extractor(args.labels, args.bootstrap, args.seed)
     print("\n".join(result["lines"]))
     if args.out:
         from learn2ask.io import write_json_atomic

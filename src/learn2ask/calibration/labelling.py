@@ -27,6 +27,9 @@ from learn2ask.data.types import Sample
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 LABELLER_RE = re.compile(r"^[\w.@-]{1,64}$")
 CONTEXT_TURNS = 8
+# Queue order: grade disagreements (1-2), close grade calls (0-1), extraction cards whose I*
+# the rule sets see differently (0.45), random draws (0.3), other extraction cards (0.05).
+RANDOM_PRIORITY = 0.3
 FUTURE_TURNS = 16
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS cards (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, "
@@ -172,7 +175,13 @@ def export_rows(store: LabelStore) -> list[dict[str, Any]]:
                 for i, text in enumerate(card["items"])
             ]
             rows.append(
-                {"kind": "extraction", **common, "items": items, "missing": data["missing"]}
+                {
+                    "kind": "extraction",
+                    **common,
+                    "items": items,
+                    "missing": data["missing"],
+                    "sample": card["sample"],
+                }
             )
     return rows
 
@@ -276,8 +285,9 @@ def extraction_candidates(samples: list[Sample]) -> list[dict[str, Any]]:
                     "future": [t.to_dict() for t in sample.future[:FUTURE_TURNS]],
                     "items": list(sample.info_set),
                     "decision": sample.decision,
+                    "sample": sample.to_dict(),
                 },
-                "priority": 1.0 if differs else 0.0,
+                "priority": 0.45 if differs else 0.05,
                 "reason": "extraction rules disagree on this I*" if differs else "random",
             }
         )
@@ -291,7 +301,7 @@ def _choose(candidates: list[dict], count: int, random_share: float, rng: random
     chosen = ordered[: max(0, count - n_random)]
     rest = ordered[len(chosen) :]
     for candidate in rng.sample(rest, min(n_random, len(rest))):
-        chosen.append({**candidate, "priority": 0.5, "reason": "random draw"})
+        chosen.append({**candidate, "priority": RANDOM_PRIORITY, "reason": "random draw"})
     return chosen
 
 
@@ -315,9 +325,8 @@ def build_cards(
         )
     extraction = _choose(extraction_candidates(samples), extraction_cards, random_share, rng)
     for c in extraction:
-        # extraction cards rank below close grade calls: a label there is cheaper
         added += store.add_card(
-            "extraction", c["sample"].id, "", c["payload"], c["priority"] * 0.5, c["reason"]
+            "extraction", c["sample"].id, "", c["payload"], c["priority"], c["reason"]
         )
     return added
 

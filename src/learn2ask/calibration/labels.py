@@ -83,7 +83,8 @@ class ExtractionLabel:
     dialogue_id: str = ""
 
 
-def _extraction_rows(obj: dict[str, Any], path: Path, line: int) -> list[ExtractionLabel]:
+def extraction_rows(obj: dict[str, Any], path: Path, line: int) -> list[ExtractionLabel]:
+    """The item verdicts of one label line (either form; other kinds give none)."""
     dialogue = str(obj.get("dialogue_id", obj.get("id", "")))
     if obj.get("kind") == "extraction":
         rows = []
@@ -107,7 +108,7 @@ def load_extraction_labels(path: Path) -> list[ExtractionLabel]:
     for number, obj in iter_jsonl(path):
         if not isinstance(obj, dict):
             raise InputError(path, "expected a JSON object", line=number)
-        labels.extend(_extraction_rows(obj, path, number))
+        labels.extend(extraction_rows(obj, path, number))
     if not labels:
         raise InputError(path, "no extraction labels in file")
     return labels

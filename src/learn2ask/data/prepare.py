@@ -6,6 +6,7 @@ Writes ``train.jsonl`` and ``test.jsonl`` (one :class:`Sample` per line, loadabl
 
 from __future__ import annotations
 
+import difflib
 import math
 import random
 import time
@@ -86,7 +87,10 @@ class PrepareStats:
 def preset_paths(name: str) -> tuple[Path, ...]:
     """Paths of a bundled dataset preset."""
     if name not in PRESETS:
-        raise ConfigError(f"unknown preset '{name}' (choose from {', '.join(sorted(PRESETS))})")
+        close = difflib.get_close_matches(name, PRESETS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        known = ", ".join(sorted(PRESETS))
+        raise ConfigError(f"unknown preset '{name}' ({hint}choose from {known})")
     root = files("learn2ask").joinpath(BUNDLED_DATA)
     return tuple(Path(str(root.joinpath(rel))) for rel in PRESETS[name])
 

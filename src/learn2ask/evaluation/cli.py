@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
+from learn2ask.cli_options import add_reward_arguments
 from learn2ask.commands import Command
 from learn2ask.models.decision import RULES
 
@@ -35,27 +35,14 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--balanced", action="store_true", help="equal numbers of CONTINUE and STOP samples"
     )
+    add_reward_arguments(parser, endpoint_prefix="grader-")
     parser.add_argument(
-        "--grader", choices=("embedding", "llm"), default="embedding", help="content grader for R_a"
+        "--domain",
+        default=None,
+        metavar="NAME|FILE",
+        help="domain to evaluate in: its prompt replaces the one saved beside the model, and it "
+        "gives the llm grader its rubric (default: the model's own domain)",
     )
-    parser.add_argument("--grader-file", type=Path, default=None, help="embedding thresholds")
-    parser.add_argument(
-        "--grader-base-url",
-        default=os.environ.get("LEARN2ASK_BASE_URL"),
-        help="endpoint of the LLM grader",
-    )
-    parser.add_argument(
-        "--grader-model",
-        default=os.environ.get("LEARN2ASK_MODEL"),
-        help="judge model for the LLM grader",
-    )
-    parser.add_argument(
-        "--fusion",
-        choices=("hierarchical", "sum", "ra_only", "rs_only"),
-        default="hierarchical",
-        help="reward fusion",
-    )
-    parser.add_argument("--beta", type=float, default=2.0, help="weight of R_a")
     parser.add_argument(
         "--decision",
         choices=RULES,

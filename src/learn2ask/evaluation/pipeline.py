@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from learn2ask.cli_options import grader_config_from_args
 from learn2ask.data.samples import load_samples
 from learn2ask.data.types import Sample
-from learn2ask.errors import ConfigError
 from learn2ask.evaluation.references import evaluate_references
 from learn2ask.evaluation.replay import ReplayConfig, replay_dialogues
 from learn2ask.evaluation.rollouts import (
@@ -20,33 +20,11 @@ from learn2ask.evaluation.rollouts import (
     select_eval_samples,
 )
 from learn2ask.evaluation.stop_scores import score_stop_probabilities
-from learn2ask.models.backends import LocalPolicy, PolicyBackend, RemotePolicy
-from learn2ask.models.client import ClientConfig
 from learn2ask.models.decision import DecidingPolicy, load_deciding_policy
 from learn2ask.models.generation import GenerationConfig
-from learn2ask.models.policy import PolicyPromptConfig
-from learn2ask.rewards.fusion import FusionConfig
-from learn2ask.rewards.scorer import RewardScorer, build_grader
-
-
-def build_policy(
-    model: str, base_url: str | None, device: str = "auto", prompt: PolicyPromptConfig | None = None
-) -> PolicyBackend:
-    """A local policy, or a remote one when ``base_url`` is given.
-
-    ``prompt`` replaces the prompt settings saved beside the model (e.g. to show an untrained
-    base model the same context budget the trained ones learned with).
-    """
-    policy: PolicyBackend
-    if base_url:
-        policy = RemotePolicy(
-            ClientConfig(base_url=base_url, model=model), model, PolicyPromptConfig()
-        )
-    else:
-        policy = LocalPolicy.load(model, device=device)
-    if prompt is not None:
-        policy.prompt_config = prompt
-    return policy
+from learn2ask.models.policy import PolicyPromptConfig, resolve_domain
+from learn2ask.rewards.scorer import GraderConfig, RewardScorer, build_grader, build_scorer
+from learn2ask.runs import EvalRun
 
 
 def prompt_override(
@@ -56,29 +34,6 @@ def prompt_override(
     if max_context_chars is None:
         return None
     return replace(policy_prompt, max_context_chars=max_context_chars or None)
-
-
-def build_scorer(
-    grader: str,
-    fusion: str,
-    beta: float,
-    grader_file: Path | None = None,
-    grader_base_url: str | None = None,
-    grader_model: str | None = None,
-    cache_path: Path | None = None,
-) -> RewardScorer:
-    """The reward scorer used to grade rollouts."""
-    if grader == "llm":
-        if not grader_base_url or not grader_model:
-            raise ConfigError("--grader llm needs --grader-base-url and --grader-model")
-        content = build_grader(
-            "llm",
-            client=ClientConfig(base_url=grader_base_url, model=grader_model),
-            cache_path=cache_path,
-        )
-    else:
-        content = build_grader("embedding", grader_file=grader_file)
-    return RewardScorer(content, FusionConfig(mode=fusion, beta=beta))  # type: ignore[arg-type]
 
 
 def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -102,15 +57,10 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
     override = prompt_override(policy.prompt_config, args.max_context_chars)
     if override is not None:
         policy.prompt_config = override
-    scorer = build_scorer(
-        args.grader,
-        args.fusion,
-        args.beta,
-        args.grader_file,
-        args.grader_base_url,
-        args.grader_model,
-        args.out / "grades.sqlite",
-    )
+    model_dir = None if args.base_url else args.model
+    policy.prompt_config, domain = resolve_domain(policy.prompt_config, args.domain, model_dir)
+    grading = grader_config_from_args(args, EvalRun(args.out).grade_cache, "grader-", domain)
+    scorer = build_scorer(grading)
     config = EvalConfig(
         name=args.name or args.out.name,
         n_rollouts=args.n_rollouts,
@@ -182,6 +132,8 @@ def run_evaluation(
             seed=config.seed,
         )
     if extras.replay is not None:
-        embedder = scorer.grader if hasattr(scorer.grader, "embed") else build_grader("embedding")
+        embedder = scorer.grader
+        if not hasattr(embedder, "embed"):
+            embedder = build_grader(GraderConfig())
         replay_dialogues(policy, samples, embedder, extras.replay, out)
     return metrics

@@ -161,9 +161,9 @@ def evaluate_references(
     if train_samples:
         embedder = getattr(scorer.grader, "embed", None) and scorer.grader
         if embedder is None:
-            from learn2ask.rewards.scorer import build_grader
+            from learn2ask.rewards.scorer import GraderConfig, build_grader
 
-            embedder = build_grader("embedding")
+            embedder = build_grader(GraderConfig())
         fitted = StopClassifier(embedder).fit(balanced(train_samples, 500, seed))
         classifier_p = fitted.p_stop(samples)
         is_stop = [s.decision == "stop" for s in samples]

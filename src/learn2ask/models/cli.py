@@ -22,6 +22,18 @@ def add_serve_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-batch-size", type=int, default=16, help="most concurrent requests generated together"
     )
+    parser.add_argument(
+        "--batch-window-ms",
+        type=float,
+        default=20.0,
+        help="how long a batch waits for more requests after the first arrives",
+    )
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=4 * 1024 * 1024, help="largest request body (413)"
+    )
+    parser.add_argument(
+        "--request-timeout", type=float, default=300.0, help="seconds one request may take (408)"
+    )
 
 
 def run_serve_model(args: argparse.Namespace) -> int:
@@ -29,10 +41,19 @@ def run_serve_model(args: argparse.Namespace) -> int:
     import uvicorn
 
     from learn2ask.models.generation import LocalGenerator
-    from learn2ask.models.server import create_app
+    from learn2ask.models.server import ServerLimits, create_app
 
     generator = LocalGenerator.from_pretrained(args.model, device=args.device, dtype=args.dtype)
-    app = create_app(generator, args.served_name or args.model, args.max_batch_size)
+    limits = ServerLimits(
+        max_body_bytes=args.max_body_bytes, request_timeout_s=args.request_timeout
+    )
+    app = create_app(
+        generator,
+        args.served_name or args.model,
+        args.max_batch_size,
+        limits=limits,
+        batch_window_s=args.batch_window_ms / 1000,
+    )
     print(
         f"serving {args.served_name or args.model} on http://{args.host}:{args.port}/v1", flush=True
     )

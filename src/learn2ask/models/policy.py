@@ -45,6 +45,10 @@ class PolicyPromptConfig:
     system_template: str = _from_default_domain("system_prompt")
     stop_tag: str = _from_default_domain("stop_tag")
     max_context_chars: int | None = None
+    # Tell the policy how far the conversation has come (turns, questions asked so far): with a
+    # context budget the start of a long conversation is cut, and how much has been asked is
+    # a cue for when to stop that the visible turns no longer show.
+    show_progress: bool = False
 
     @classmethod
     def from_domain(
@@ -53,6 +57,7 @@ class PolicyPromptConfig:
         max_context_chars: int | None = None,
         expert: str | None = None,
         user: str | None = None,
+        show_progress: bool = False,
     ) -> PolicyPromptConfig:
         """The prompt of ``domain`` (``expert``/``user`` override its names)."""
         return cls(
@@ -62,6 +67,7 @@ class PolicyPromptConfig:
             system_template=domain.system_prompt,
             stop_tag=domain.stop_tag,
             max_context_chars=max_context_chars,
+            show_progress=show_progress,
         )
 
 
@@ -113,14 +119,18 @@ def resolve_domain(
     """The prompt and domain to evaluate or serve a model with.
 
     ``override`` (``--domain NAME|FILE``) wins: its texts replace the saved prompt's, the context
-    budget stays. Otherwise the domain saved beside the model, else the one the prompt names.
+    budget stays. Otherwise the domain saved beside the model (``model_dir``: a model directory
+    or a training run directory), else the one the prompt names.
     """
     from learn2ask.domain import load_domain
+    from learn2ask.runs import TrainRun
 
     if override is not None:
         domain = load_domain(override)
         return PolicyPromptConfig.from_domain(domain, prompt.max_context_chars), domain
-    saved = load_model_domain(model_dir) if model_dir is not None else None
+    saved = None
+    if model_dir is not None:
+        saved = load_model_domain(model_dir) or load_model_domain(TrainRun(Path(model_dir)).model)
     return prompt, saved or cached_domain(prompt.domain)
 
 
@@ -161,7 +171,10 @@ def build_policy_messages(
     """
     config = config or PolicyPromptConfig()
     turns = fit_context(context, config.max_context_chars)
-    messages = [{"role": "system", "content": system_prompt(config)}]
+    system = system_prompt(config)
+    if config.show_progress:
+        system += " " + progress_line(context, config.expert)
+    messages = [{"role": "system", "content": system}]
     for turn in turns:
         role = "user" if turn.role == "user" else "assistant"
         if messages[-1]["role"] == role:
@@ -169,6 +182,12 @@ def build_policy_messages(
         else:
             messages.append({"role": role, "content": turn.content})
     return messages
+
+
+def progress_line(context: list[Turn], expert: str) -> str:
+    """How far the whole conversation has come, in one sentence."""
+    asked = sum(count_questions(t.content) for t in context if t.role == "expert")
+    return f"So far: {len(context)} turns, {asked} questions asked by the {expert}."
 
 
 def fit_context(context: list[Turn], max_chars: int | None) -> list[Turn]:

@@ -72,6 +72,8 @@ class LLMExtractorConfig:
     attributes: tuple[str, ...] = DEFAULT_ATTRIBUTES
     max_tokens: int = 512
     parse_retries: int = 1
+    # extra rules appended to the system prompt (prompt variants of ``calibrate --extractor llm``)
+    instructions: str = ""
 
 
 def render_turns(turns: list[Turn]) -> str:
@@ -92,6 +94,8 @@ def extraction_messages(
         '{"items": [{"attribute": "...", "value": "<user\'s answer>", "question": "<expert\'s '
         'question>"}]}. Use {"items": []} when the expert asks for nothing more.'
     )
+    if config.instructions:
+        system = f"{system}\n{config.instructions}"
     user = (
         f"Conversation so far:\n{render_turns(context)}\n\nWhat happens next:\n"
         f"{render_turns(future)}"

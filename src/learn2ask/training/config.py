@@ -66,6 +66,7 @@ class PromptSettings(Section):
     expert: str | None = None
     user: str | None = None
     max_context_chars: int | None = Field(600, ge=1)
+    show_progress: bool = False
 
     @field_validator("domain")
     @classmethod
@@ -83,7 +84,11 @@ class PromptSettings(Section):
     def to_policy_config(self) -> PolicyPromptConfig:
         """The :class:`PolicyPromptConfig` these settings describe."""
         return PolicyPromptConfig.from_domain(
-            self.load_domain(), self.max_context_chars, expert=self.expert, user=self.user
+            self.load_domain(),
+            self.max_context_chars,
+            expert=self.expert,
+            user=self.user,
+            show_progress=self.show_progress,
         )
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,8 +254,10 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
     )
     step = load_checkpoint(out, model, optimizer) if resume else 0
     common.trim_log(out, step)
-    for _ in range(step):
-        schedule.step()
+    with warnings.catch_warnings():  # fast-forwarding the schedule of a resumed run
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(step):
+            schedule.step()
     log = common.JsonlLogCallback(out / common.LOG_FILE)
     rng = random.Random(config.seed)
     order: list[int] = []

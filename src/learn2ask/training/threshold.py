@@ -76,11 +76,11 @@ def estimate_ask_reward(
 ) -> dict[str, float]:
     """Mean reward of a right question, from the policy's own questions on ``points``."""
     from learn2ask.rewards.fusion import FusionConfig
-    from learn2ask.rewards.scorer import RewardScorer, build_grader
+    from learn2ask.rewards.scorer import GraderConfig, RewardScorer, build_grader
 
     config = GenerationConfig(max_new_tokens=32, suppress_token_ids=(stop_token_id,))
     replies = generator.generate([build_policy_messages(s.context, prompt) for s in points], config)
-    scorer = RewardScorer(build_grader("embedding"), FusionConfig(beta=beta))
+    scorer = RewardScorer(build_grader(GraderConfig()), FusionConfig(beta=beta))
     graded = [c for c in scorer.score(list(points), replies) if c.reward is not None]
     if not graded:
         return {"ask_reward": 1.0, "r_a": 0.0, "p": 0.0, "n": 0}
@@ -124,6 +124,7 @@ def calibrate_threshold(
             ),
             4,
         ),
+        "stop_auc_by_source": auc_by_source(points, p_stop),
         "expected_reward": round(reward, 4),
         "ask_reward_estimate": {k: round(v, 4) for k, v in ask.items()},
         "balanced_accuracy": round(balanced_accuracy(p_stop, is_stop, threshold), 4),
@@ -140,3 +141,20 @@ def balanced_accuracy(p_stop: Sequence[float], is_stop: Sequence[bool], threshol
     if not stops or not asks:
         return 0.0
     return (sum(stops) / len(stops) + sum(asks) / len(asks)) / 2
+
+
+def auc_by_source(points: Sequence[Sample], p_stop: Sequence[float]) -> dict[str, float]:
+    """Validation AUC per data source (``meta.format``), when there are several."""
+    sources = sorted({str(s.meta.get("format", "unknown")) for s in points})
+    result = {}
+    for source in sources if len(sources) > 1 else []:
+        pairs = [
+            (p, s.decision == "stop")
+            for s, p in zip(points, p_stop, strict=True)
+            if str(s.meta.get("format", "unknown")) == source
+        ]
+        positives = [p for p, stop in pairs if stop]
+        negatives = [p for p, stop in pairs if not stop]
+        if positives and negatives:
+            result[source] = round(roc_auc(positives, negatives), 4)
+    return result

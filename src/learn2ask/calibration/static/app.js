@@ -4,6 +4,13 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const state = { labeller: "", card: null, verdicts: [] };
+  // Every action runs after the previous one has finished (its next card shown), so fast
+  // typing never labels a card the labeller has not seen yet.
+  let chain = Promise.resolve();
+  function enqueue(task) {
+    chain = chain.then(task).catch((error) => show(error.message));
+    return chain;
+  }
 
   function show(message) { $("message").textContent = message; }
 
@@ -81,13 +88,13 @@
   async function act(path, extra) {
     if (!state.card) return;
     try {
-      const data = await api("POST", path, { card_id: state.card.id, labeller: state.labeller, ...extra });
-      setProgress(data.progress);
+      await api("POST", path, { card_id: state.card.id, labeller: state.labeller, ...extra });
       await loadNext();
     } catch (error) { show(`Not saved: ${error.message}`); }
   }
 
   async function undo() {
+    if (!state.labeller) return;
     try {
       const data = await api("POST", "/api/undo", { labeller: state.labeller });
       setProgress(data.progress);
@@ -98,7 +105,13 @@
 
   function saveExtraction() {
     const missing = $("missing").value.split("\n").map((s) => s.trim()).filter(Boolean);
-    act("/api/label", { verdicts: state.verdicts, missing });
+    return act("/api/label", { verdicts: state.verdicts, missing });
+  }
+
+  function toggle(index) {
+    if (!state.card || state.card.kind !== "extraction" || index >= state.verdicts.length) return;
+    state.verdicts[index] = state.verdicts[index] === "right" ? "wrong" : "right";
+    renderVerdicts();
   }
 
   async function start() {
@@ -107,37 +120,41 @@
     state.labeller = id;
     $("labeller").blur(); // keys now label cards
     try { localStorage.setItem("learn2ask-labeller", id); } catch (e) { /* private mode */ }
-    try { await loadNext(); } catch (error) { show(error.message); }
+    enqueue(loadNext);
   }
 
   function onKey(event) {
     if (event.target === $("labeller")) { if (event.key === "Enter") start(); return; }
     if (event.target === $("missing")) { if (event.key === "Escape") $("missing").blur(); return; }
-    if (!state.card || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (!state.labeller || event.ctrlKey || event.metaKey || event.altKey) return;
     const key = event.key;
-    if (key === "s") act("/api/skip", {});
-    else if (key === "u") undo();
-    else if (state.card.kind === "grade") {
-      const labels = { "0": 0, "5": 0.5, "h": 0.5, "1": 1 };
-      if (key in labels) act("/api/label", { label: labels[key] });
-      else return;
-    } else if (/^[1-9]$/.test(key) && Number(key) <= state.verdicts.length) {
-      const i = Number(key) - 1;
-      state.verdicts[i] = state.verdicts[i] === "right" ? "wrong" : "right";
-      renderVerdicts();
-    } else if (key === "Enter") saveExtraction();
-    else if (key === "m") { $("missing").focus(); }
-    else return;
+    const grades = { "0": 0, "5": 0.5, "h": 0.5, "1": 1 };
+    if (key === "m" && state.card && state.card.kind === "extraction") $("missing").focus();
+    else if (key === "s") enqueue(() => act("/api/skip", {}));
+    else if (key === "u") enqueue(undo);
+    else if (key in grades || /^[1-9]$/.test(key) || key === "Enter") {
+      // what a key means depends on the card shown when its turn comes
+      enqueue(() => {
+        if (!state.card) return undefined;
+        if (state.card.kind === "grade") {
+          return key in grades ? act("/api/label", { label: grades[key] }) : undefined;
+        }
+        if (key === "Enter") return saveExtraction();
+        if (/^[1-9]$/.test(key)) toggle(Number(key) - 1);
+        return undefined;
+      });
+    } else return;
     event.preventDefault();
   }
 
   document.addEventListener("keydown", onKey);
   $("start").addEventListener("click", start);
-  $("skip").addEventListener("click", () => act("/api/skip", {}));
-  $("undo").addEventListener("click", undo);
-  $("submit-extraction").addEventListener("click", saveExtraction);
+  $("skip").addEventListener("click", () => enqueue(() => act("/api/skip", {})));
+  $("undo").addEventListener("click", () => enqueue(undo));
+  $("submit-extraction").addEventListener("click", () => enqueue(saveExtraction));
   for (const button of document.querySelectorAll("[data-label]")) {
-    button.addEventListener("click", () => act("/api/label", { label: Number(button.dataset.label) }));
+    const label = Number(button.dataset.label);
+    button.addEventListener("click", () => enqueue(() => act("/api/label", { label })));
   }
   try { $("labeller").value = localStorage.getItem("learn2ask-labeller") || ""; } catch (e) { /* */ }
 })();

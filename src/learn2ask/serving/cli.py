@@ -1,0 +1,144 @@
+"""``learn2ask serve`` and ``learn2ask export-sessions``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from learn2ask.commands import Command
+from learn2ask.errors import ConfigError
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``learn2ask serve``."""
+    parser.add_argument(
+        "--policy",
+        required=True,
+        help="a training run / model dir, the bundled 'smollm2-135m-instruct', or the "
+        "http(s) URL of an OpenAI-compatible endpoint (serve-model, vLLM)",
+    )
+    parser.add_argument(
+        "--policy-model", default=None, help="model name at the endpoint (with a URL --policy)"
+    )
+    parser.add_argument(
+        "--db", default="sessions.sqlite", help="SQLite file (default) or postgresql://... URL"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback default)")
+    parser.add_argument("--port", type=int, default=8080, help="port")
+    parser.add_argument("--domain", default="medical", help="domain name or YAML file")
+    parser.add_argument(
+        "--api-key-file",
+        type=Path,
+        default=None,
+        help="file with API keys, one per line (or env LEARN2ASK_API_KEY); required beyond "
+        "loopback",
+    )
+    parser.add_argument(
+        "--retention-days", type=float, default=30.0, help="purge sessions idle this long"
+    )
+    parser.add_argument("--max-message-chars", type=int, default=2000, help="per message")
+    parser.add_argument("--max-user-turns", type=int, default=40, help="user messages/session")
+    parser.add_argument("--rate-limit", type=int, default=120, help="requests/minute per key")
+    parser.add_argument(
+        "--llm-summary",
+        action="store_true",
+        help="also ask the policy model for a short summary at hand-over (stored beside the "
+        "extractive one)",
+    )
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+
+
+def _server_config(args: argparse.Namespace) -> object:
+    from learn2ask.serving.config import Limits, ServerConfig, read_api_keys
+
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port must be in 1..65535, got {args.port}")
+    for name in ("max_message_chars", "max_user_turns", "rate_limit"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        domain=args.domain,
+        api_keys=read_api_keys(args.api_key_file),
+        limits=Limits(
+            max_body_bytes=max(16_384, args.max_message_chars * 8),
+            max_message_chars=args.max_message_chars,
+            max_user_turns=args.max_user_turns,
+            rate_per_minute=args.rate_limit,
+        ),
+        retention_days=args.retention_days,
+        llm_summary=args.llm_summary,
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Load the domain, the policy (once) and the store, then serve until interrupted."""
+    import uvicorn
+
+    from learn2ask.serving.server import build_assistant, load_policy, load_settings
+    from learn2ask.serving.store import redact_url
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    config = _server_config(args)
+    domain, settings = load_settings(args.domain)
+    assistant_config = config
+    policy = load_policy(args.policy, args.policy_model, domain)
+    assistant = build_assistant(assistant_config, policy, settings, expert=domain.expert)
+    log = logging.getLogger("learn2ask.serving")
+    log.info(
+        "serving domain %s with policy %s (rule %s), store %s, red flags v%s, on http://%s:%d",
+        domain.name,
+        policy.name,
+        policy.rule.rule,
+        redact_url(config.db),
+        settings.red_flags.version,
+        config.host,
+        config.port,
+    )
+    try:
+        uvicorn.run(assistant.app, host=config.host, port=config.port, log_level=args.log_level)
+    finally:
+        assistant.shutdown()
+    return 0
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``learn2ask export-sessions``."""
+    parser.add_argument("--db", required=True, help="SQLite file or postgresql://... URL")
+    parser.add_argument("--out", type=Path, required=True, help="RealMedConv JSONL to write")
+    parser.add_argument("--all", action="store_true", help="every session, not only finished ones")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Write sessions as RealMedConv JSONL that ``learn2ask prepare`` reads."""
+    from learn2ask.serving.export import export_sessions
+    from learn2ask.serving.store import open_store
+
+    if not args.db.startswith(("postgresql://", "postgres://")) and not Path(args.db).is_file():
+        raise ConfigError(f"--db {args.db}: no such SQLite file")
+    store = open_store(args.db)
+    written, skipped = export_sessions(store, args.out, include_all=args.all)
+    which = "sessions" if args.all else "finished sessions"
+    print(f"wrote {written} {which} to {args.out} ({skipped} without a user message skipped)")
+    return 0
+
+
+COMMANDS = [
+    Command(
+        name="serve",
+        help="serve the intake assistant (sessions API, chat page, operator view)",
+        add_arguments=add_serve_arguments,
+        run=run_serve,
+        description="Serve a policy as a proactive intake assistant: it asks what the expert "
+        "needs, escalates red flags, and hands over with a summary. OpenAPI at /docs.",
+    ),
+    Command(
+        name="export-sessions",
+        help="export served sessions as RealMedConv JSONL for learn2ask prepare",
+        add_arguments=add_export_arguments,
+        run=run_export,
+    ),
+]

@@ -1,0 +1,96 @@
+"""Assemble the running assistant: domain + policy + store -> service -> app, and the purger."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from learn2ask.errors import ConfigError
+from learn2ask.serving.config import ServerConfig, ServingSettings, serving_settings
+from learn2ask.serving.service import IntakeService, PolicyBatcher
+from learn2ask.serving.store import open_store
+
+log = logging.getLogger("learn2ask.serving")
+
+
+@dataclass
+class Assistant:
+    """Everything one server process holds: the service, the app and the purger's stop flag."""
+
+    service: IntakeService
+    app: Any
+    stop_purger: threading.Event
+
+    def shutdown(self) -> None:
+        """Stop the purger and the policy thread."""
+        self.stop_purger.set()
+        self.service.batcher.close()
+
+
+def load_settings(domain_name: str) -> tuple[Any, ServingSettings]:
+    """The domain and its validated ``serving`` section."""
+    from learn2ask.domain import domain_path, load_domain
+
+    domain = load_domain(domain_name)
+    return domain, serving_settings(domain.serving, str(domain_path(domain_name)))
+
+
+def load_policy(policy: str, policy_model: str | None, domain: Any) -> Any:
+    """The deciding policy, loaded once: a run dir / bundled name, or an endpoint URL."""
+    from learn2ask.models.backends import resolve_local_model_dir
+    from learn2ask.models.decision import load_deciding_policy
+    from learn2ask.models.policy import POLICY_CONFIG_FILE, PolicyPromptConfig, load_prompt_config
+
+    if policy.startswith(("http://", "https://")):
+        if not policy_model:
+            raise ConfigError("--policy URL needs --policy-model NAME (the model at the endpoint)")
+        local = resolve_local_model_dir(policy_model)
+        prompt = _prompt_for(local, domain, POLICY_CONFIG_FILE, load_prompt_config)
+        return load_deciding_policy(policy_model, base_url=policy, prompt=prompt)
+    local = resolve_local_model_dir(policy)
+    prompt = _prompt_for(local, domain, POLICY_CONFIG_FILE, load_prompt_config)
+    if prompt is None:
+        prompt = PolicyPromptConfig.from_domain(domain)
+    return load_deciding_policy(policy, prompt=prompt)
+
+
+def _prompt_for(local: Any, domain: Any, config_file: str, load: Any) -> Any:
+    """The prompt a trained model carries (checked against ``--domain``), else None."""
+    if local is None or not (local / config_file).is_file():
+        return None
+    prompt = load(local)
+    if prompt.domain != domain.name:
+        raise ConfigError(
+            f"--policy {local} was trained on domain '{prompt.domain}', not '{domain.name}': "
+            f"pass --domain {prompt.domain}"
+        )
+    return prompt
+
+
+def build_assistant(
+    config: ServerConfig, policy: Any, settings: ServingSettings, expert: str
+) -> Assistant:
+    """The service and app over an opened store; starts the retention purger."""
+    from learn2ask.serving.app import create_app
+
+    store = open_store(config.db)
+    batcher = PolicyBatcher(policy, wait_s=config.batch_wait_s)
+    service = IntakeService(store, batcher, settings, config, expert=expert)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_purge_loop, args=(service, config.purge_interval_s, stop), daemon=True
+    )
+    thread.start()
+    return Assistant(service, create_app(service, config), stop)
+
+
+def _purge_loop(service: IntakeService, interval: float, stop: threading.Event) -> None:
+    while True:
+        try:
+            service.purge_expired()
+        except Exception as exc:  # noqa: BLE001 - the purger must outlive a store hiccup
+            log.warning("retention purge failed: %s", exc)
+        if stop.wait(interval):
+            return

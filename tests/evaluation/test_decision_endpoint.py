@@ -1,0 +1,85 @@
+"""The decision rule gives the same decisions locally and through `serve-model` (P(stop) from
+`top_logprobs`, the ask with the stop token banned through `logit_bias`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from learn2ask.cli import main
+from learn2ask.models.decision import DecisionRule, load_deciding_policy, save_decision_rule
+from tests.conftest import _free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def ruled_model(tiny_model_dir, tmp_path):
+    """A copy of the tiny model whose saved rule thresholds P(stop) at its median on the test
+    points (so some points stop and some ask)."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    save_decision_rule(model, DecisionRule(threshold=0.5, stop_token_id=44, stop_token="<"))
+    return model
+
+
+def serve(model, port):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "learn2ask", "serve-model", str(model), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(process.stderr.read().decode()[-2000:])
+        try:
+            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.5)
+
+
+def test_local_and_endpoint_decide_the_same(ruled_model, small_test_samples, tmp_path):
+    from learn2ask.data.samples import load_samples
+
+    samples = load_samples(small_test_samples)[:8]
+    local = load_deciding_policy(str(ruled_model))
+    p_stop = local.stop_probabilities([s.context for s in samples])
+    median = sorted(p_stop)[len(p_stop) // 2]
+    save_decision_rule(
+        ruled_model, DecisionRule(threshold=median, stop_token_id=44, stop_token="<")
+    )
+    process, url = serve(ruled_model, _free_port())
+    try:
+        common = ["--samples", str(small_test_samples), "--max-samples", "8", "--stop-probs"]
+        common += ["--max-new-tokens", "6", "--no-references"]
+        assert (
+            main(["evaluate", "--model", str(ruled_model), "--out", str(tmp_path / "a"), *common])
+            == 0
+        )
+        args = ["evaluate", "--model", str(ruled_model), "--base-url", url]
+        assert main([*args, "--out", str(tmp_path / "b"), *common]) == 0
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    rows = {}
+    for name in ("a", "b"):
+        lines = (tmp_path / name / "rollouts.jsonl").read_text().splitlines()
+        rows[name] = {r["sample_id"]: r for r in map(json.loads, lines)}
+    assert rows["a"].keys() == rows["b"].keys()
+    decisions = {r["assessment"] for r in rows["a"].values()}
+    assert decisions == {"stop", "continue"}  # the threshold splits the points
+    for sample_id, row in rows["a"].items():
+        other = rows["b"][sample_id]
+        assert other["assessment"] == row["assessment"]
+        assert other["p_stop"] == pytest.approx(row["p_stop"], rel=1e-3, abs=1e-6)
