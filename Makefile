@@ -6,11 +6,29 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_out
 
-.PHONY: setup test demo bench lint clean
+.PHONY: setup system-packages test demo bench lint clean
+
+# System packages the serving tests use (learn2ask serve): Debian's headless-capable chromium
+# (Playwright drives it) and PostgreSQL (a throw-away server per test run). Idempotent: only
+# missing packages are installed; elsewhere than Debian/Ubuntu it says so and goes on.
+SYSTEM_PACKAGES := chromium postgresql
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if ! command -v apt-get >/dev/null; then echo "no apt-get: install$$missing yourself"; exit 0; fi; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  echo "installing system packages:$$missing"; \
+	  $$sudo apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
+	    $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml requirements.lock | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.

@@ -68,13 +68,66 @@ async def _server_load(base_url: str, requests: int, concurrency: int) -> tuple[
         return time.perf_counter() - started, latencies
 
 
+GRADING_REQUESTS = 200
+
+
+async def _grading(base_url: str, requests: int) -> tuple[float, int, int]:
+    """``requests`` LLM-grader requests with the grader's JSON schema, sent together (the server
+    batches them); seconds, how many replies are valid ``GradeReply`` JSON, how many answered."""
+    import httpx
+
+    from benchmarks.common import demo_samples
+    from learn2ask.data.samples import load_samples
+    from learn2ask.models.client import json_schema_format
+    from learn2ask.rewards.graders.llm import GradeReply, grading_messages
+
+    samples = load_samples(demo_samples() / "test.jsonl")
+    response_format = json_schema_format(GradeReply.model_json_schema(), "grade")
+    limit = asyncio.Semaphore(32)
+
+    async def one(client: httpx.AsyncClient, i: int) -> str | None:
+        body = {
+            "messages": grading_messages("Any allergies?", samples[i % len(samples)], 6),
+            "max_tokens": 128,
+            "temperature": 0,
+            "response_format": response_format,
+        }
+        async with limit:
+            response = await client.post("/chat/completions", json=body)
+        return response.json()["choices"][0]["message"]["content"] if response.is_success else None
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base_url, timeout=1800) as client:
+        texts = await asyncio.gather(*(one(client, i) for i in range(requests)))
+    seconds = time.perf_counter() - started
+    valid = 0
+    for text in texts:
+        try:
+            GradeReply.model_validate_json(text or "")
+            valid += 1
+        except ValueError:
+            pass
+    return seconds, valid, sum(t is not None for t in texts)
+
+
+def _grading_rows(base_url: str) -> list[dict]:
+    seconds, valid, answered = asyncio.run(_grading(base_url, GRADING_REQUESTS))
+    note = f"grader schema via response_format, greedy, {answered} answered"
+    return [
+        row("server", "grading replies that are valid GradeReply JSON", valid, "of 200", note),
+        row("server", "grading throughput", round(GRADING_REQUESTS / seconds, 2), "req/s", note),
+    ]
+
+
 def run() -> list[dict]:
     """All model figures."""
     rows = _load_times()
     with local_server() as base_url:
         asyncio.run(_server_load(base_url, 2, 2))  # warm-up
+        throughput: dict[int, float] = {}
         for concurrency in (1, 8):
             seconds, latencies = asyncio.run(_server_load(base_url, 16, concurrency))
+            throughput[concurrency] = 16 / seconds
             quantiles = statistics.quantiles(latencies, n=20)
             rows += [
                 row(
@@ -97,4 +150,14 @@ def run() -> list[dict]:
                     "s",
                 ),
             ]
+        rows.append(
+            row(
+                "server",
+                "throughput gain, 8 concurrent vs one at a time",
+                round(throughput[8] / throughput[1], 2),
+                "x",
+                "same server, side by side",
+            )
+        )
+        rows += _grading_rows(base_url)
     return rows

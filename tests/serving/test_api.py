@@ -51,7 +51,9 @@ def test_finished_session_takes_no_more_messages(live):
 def test_red_flag_escalates_before_the_policy(live):
     sid = _post(live, "/v1/sessions", json={}).json()["id"]
     reply = _post(
-        live, f"/v1/sessions/{sid}/messages", json={"content": "I have chest pain and can't breathe"}
+        live,
+        f"/v1/sessions/{sid}/messages",
+        json={"content": "I have chest pain and can't breathe"},
     ).json()
     assert reply["action"] == "escalate" and reply["reason"] == "chest pain with breathlessness"
     assert "emergency" in reply["message"]
@@ -101,7 +103,11 @@ def test_operator_takes_over_and_answers_as_the_expert(live):
     assert live.policy.calls == calls
     session = httpx.get(f"{live.url}/v1/sessions/{sid}").json()
     last = session["transcript"][-1]
-    assert (last["role"], last["author"], last["content"]) == ("expert", "operator", "Any allergies?")
+    assert (last["role"], last["author"], last["content"]) == (
+        "expert",
+        "operator",
+        "Any allergies?",
+    )
     rows = httpx.get(f"{live.url}/v1/operator/sessions").json()
     assert [r["state"] for r in rows if r["id"] == sid] == ["operator"]
 
@@ -121,7 +127,9 @@ def test_operator_takes_over_and_answers_as_the_expert(live):
         ("get", "/v1/operator/sessions?limit=0", None, 400, "limit"),
     ],
 )
-def test_bad_input_gets_a_clear_4xx_and_the_server_stays_up(live, method, path, body, status, words):
+def test_bad_input_gets_a_clear_4xx_and_the_server_stays_up(
+    live, method, path, body, status, words
+):
     sid = _post(live, "/v1/sessions", json={}).json()["id"]
     kwargs = {"json": body} if body is not None else {}
     response = httpx.request(method.upper(), live.url + path.format(sid=sid), timeout=30, **kwargs)
@@ -228,3 +236,55 @@ def test_openapi_documents_the_sessions_api(live):
     paths = httpx.get(f"{live.url}/openapi.json").json()["paths"]
     for path in ("/v1/sessions", "/v1/sessions/{session_id}/messages", "/v1/sessions/{session_id}"):
         assert path in paths
+
+
+def test_llm_summary_is_stored_beside_the_extractive_one(tmp_path):
+    live = start_live_server(str(tmp_path / "s.sqlite"), ScriptedPolicy(asks=0), llm_summary=True)
+    try:
+        created = _post(live, "/v1/sessions", json={"content": "tooth ache"}).json()
+        assert created["next"]["action"] == "stop"
+        session = httpx.get(f"{live.url}/v1/sessions/{created['id']}").json()
+        assert session["llm_summary"] == "A short summary."
+        assert "Complaint: tooth ache" in session["summary"]
+    finally:
+        live.stop()
+
+
+def test_no_secret_in_logs(tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    key = "k-very-secret-value"
+    live = start_live_server(
+        str(tmp_path / "s.sqlite"), ScriptedPolicy(fail=True), api_keys=frozenset({key})
+    )
+    try:
+        auth = {"Authorization": f"Bearer {key}"}
+        sid = _post(live, "/v1/sessions", json={}, headers=auth).json()["id"]
+        _post(live, f"/v1/sessions/{sid}/messages", json={"content": "hi"}, headers=auth)
+        _post(live, "/v1/sessions", json={}, headers={"Authorization": "Bearer k-wrong-guess"})
+    finally:
+        live.stop()
+    assert "policy failed" in caplog.text  # the logs were captured
+    assert key not in caplog.text and "k-wrong-guess" not in caplog.text
+
+
+def test_policy_behind_an_openai_endpoint(tmp_path, faulty_endpoint):
+    from learn2ask.serving.server import load_policy, load_settings
+
+    domain, _ = load_settings("medical")
+    policy = load_policy(faulty_endpoint.base_url, "some-model", domain, rule="greedy")
+    live = start_live_server(str(tmp_path / "s.sqlite"), policy)
+    try:
+        faulty_endpoint.mode = "reply"
+        faulty_endpoint.content = "How long have you had it?"
+        created = _post(live, "/v1/sessions", json={"content": "my knee hurts"}).json()
+        assert created["next"]["question"] == "How long have you had it?"
+        faulty_endpoint.content = "<stop />"
+        reply = _post(live, f"/v1/sessions/{created['id']}/messages", json={"content": "a week"})
+        assert reply.json()["action"] == "stop"
+        faulty_endpoint.mode = "500"
+        other = _post(live, "/v1/sessions", json={"content": "my elbow hurts"})
+        assert other.status_code == 503 and "policy failed" in other.json()["detail"]
+    finally:
+        live.stop()

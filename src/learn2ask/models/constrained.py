@@ -80,7 +80,8 @@ class GrammarCompiler:
 
         matcher = llguidance.LLMatcher(self._tokenizer, grammar, log_level=0)
         if matcher.is_error():
-            raise ServeError(400, f"response_format: {matcher.get_error()}", param="response_format")
+            problem = matcher.get_error()
+            raise ServeError(400, f"response_format: {problem}", param="response_format")
         return Constraint(matcher, self._vocab_size)
 
     def _compile(self, schema: dict[str, Any]) -> str:

@@ -61,7 +61,7 @@ class Sequence:
 
     def __post_init__(self) -> None:
         seed = self.params.seed if self.params.seed is not None else secrets.randbits(62)
-        self.rng.manual_seed(seed)
+        self.rng.manual_seed(seed % 2**63)
 
 
 class ServeEngine:
@@ -241,6 +241,8 @@ class ServeEngine:
                 row[token] += bias
         if seq.constraint is not None:
             seq.constraint.apply(row)
+        if not bool(torch.isfinite(row).any()):  # everything banned: end the reply
+            return min(self.eos_ids)
         if params.temperature == 0:
             return int(row.argmax())
         probs = torch.softmax(row / params.temperature, dim=-1)

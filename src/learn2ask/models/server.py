@@ -6,9 +6,9 @@ A thin router in vLLM's layout: :mod:`serve_protocol` (request/response types, t
 and ``GET /health``.
 
 Limits, so one request cannot block the others: a body over ``max_body_bytes`` is refused with
-413 before it is read in full; a prompt that with its ``max_tokens`` does not fit the model's context
-is a 400 naming the limit; each request has a deadline (408 when it passes); a client that hangs
-up has its generation stopped at the next token.
+413 before it is read in full; a prompt that with its ``max_tokens`` does not fit the model's
+context is a 400 naming the limit; each request has a deadline (408 when it passes); a client
+that hangs up has its generation stopped at the next token.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -72,9 +72,10 @@ class Completion:
         grammars: GrammarCompiler | None,
         request: ChatCompletionRequest,
         limits: ServerLimits,
+        prompt_ids: list[int],
     ) -> None:
         self.request = request
-        self.prompt_ids = engine.prompt_ids([m.model_dump() for m in request.messages])
+        self.prompt_ids = prompt_ids
         self.max_tokens = self._max_tokens(engine.context_length, limits)
         self.events: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
@@ -171,9 +172,7 @@ def _check_outcome(choices: list[dict[str, Any]], limits: ServerLimits) -> None:
         )
 
 
-def _response(
-    model: str, completion: Completion, choices: list[dict[str, Any]]
-) -> dict[str, Any]:
+def _response(model: str, completion: Completion, choices: list[dict[str, Any]]) -> dict[str, Any]:
     body_choices = []
     for index, choice in enumerate(choices):
         item: dict[str, Any] = {
@@ -216,7 +215,8 @@ async def _stream(
                 reason, tokens = payload
                 done, completion_tokens = done + 1, completion_tokens + tokens
                 if reason == "timeout":
-                    error = ServeError(408, f"request timed out after {limits.request_timeout_s:g} s")
+                    seconds = limits.request_timeout_s
+                    error = ServeError(408, f"request timed out after {seconds:g} s")
                     yield sse(error.body())
                     reason = "length"
                 yield sse(chunk(request_id, model, index, {}, finish_reason=reason))
@@ -298,7 +298,10 @@ def create_app(
                 "not_found_error",
                 "model",
             )
-        completion = Completion(engine, grammars, parsed, limits)
+        messages = [m.model_dump(exclude_none=True) for m in parsed.messages]
+        # Off the event loop: a long prompt takes a while to render and tokenize.
+        prompt_ids = await asyncio.to_thread(engine.prompt_ids, messages)
+        completion = Completion(engine, grammars, parsed, limits, prompt_ids)
         if parsed.stream:
             return StreamingResponse(
                 _stream(model_name, completion, engine, limits), media_type="text/event-stream"

@@ -1,1 +1,5 @@
-"""learn2ask.serving stage."""
+"""learn2ask.serving: the deployed intake assistant (``learn2ask serve``, ``export-sessions``).
+
+Sessions API, chat page and operator view over a policy; red flags before the policy; SQLite or
+PostgreSQL storage that commits every message before replying. See docs/serving.md.
+"""

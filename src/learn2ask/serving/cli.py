@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from learn2ask.commands import Command
 from learn2ask.errors import ConfigError
+
+if TYPE_CHECKING:
+    from learn2ask.serving.config import ServerConfig
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +24,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--policy-model", default=None, help="model name at the endpoint (with a URL --policy)"
+    )
+    parser.add_argument(
+        "--decision",
+        choices=("threshold", "greedy", "sample"),
+        default=None,
+        help="decision rule (default: the one the model carries; greedy for untrained models)",
+    )
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="override the carried STOP threshold"
     )
     parser.add_argument(
         "--db", default="sessions.sqlite", help="SQLite file (default) or postgresql://... URL"
@@ -49,7 +62,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
 
 
-def _server_config(args: argparse.Namespace) -> object:
+def _server_config(args: argparse.Namespace) -> ServerConfig:
     from learn2ask.serving.config import Limits, ServerConfig, read_api_keys
 
     if not 0 < args.port < 65536:
@@ -79,14 +92,14 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from learn2ask.serving.server import build_assistant, load_policy, load_settings
-    from learn2ask.serving.store import redact_url
+    from learn2ask.serving.store import open_store, redact_url
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     config = _server_config(args)
     domain, settings = load_settings(args.domain)
-    assistant_config = config
-    policy = load_policy(args.policy, args.policy_model, domain)
-    assistant = build_assistant(assistant_config, policy, settings, expert=domain.expert)
+    store = open_store(config.db)  # a bad --db fails before the model loads
+    policy = load_policy(args.policy, args.policy_model, domain, args.decision, args.threshold)
+    assistant = build_assistant(config, policy, settings, expert=domain.expert, store=store)
     log = logging.getLogger("learn2ask.serving")
     log.info(
         "serving domain %s with policy %s (rule %s), store %s, red flags v%s, on http://%s:%d",

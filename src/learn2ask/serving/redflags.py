@@ -2,9 +2,10 @@
 
 Matching is deliberately simple and auditable: text is lower-cased, apostrophes dropped
 ("can't" -> "cant") and punctuation turned into clause breaks; a phrase matches on word
-boundaries; a phrase is *negated* when a negation cue ("no", "denies", "without", ...) ends at
-most ``negation_window`` words before it in the same clause ("no chest pain or shortness of
-breath" negates both) with no scope-ending word ("and", "now", ...) in between. A rule fires when every one of its groups has an un-negated match.
+boundaries. A phrase is *negated* when a negation cue ("no", "denies", "without", ...) ends at
+most ``negation_window`` words before it in the same clause, with no scope-ending word ("and",
+"now", ...) in between: "no chest pain or shortness of breath" negates both, "no energy and
+chest pain" negates neither. A rule fires when each of its groups has an un-negated match.
 """
 
 from __future__ import annotations

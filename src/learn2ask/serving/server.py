@@ -10,7 +10,7 @@ from typing import Any
 from learn2ask.errors import ConfigError
 from learn2ask.serving.config import ServerConfig, ServingSettings, serving_settings
 from learn2ask.serving.service import IntakeService, PolicyBatcher
-from learn2ask.serving.store import open_store
+from learn2ask.serving.store import SessionStore, open_store
 
 log = logging.getLogger("learn2ask.serving")
 
@@ -37,7 +37,13 @@ def load_settings(domain_name: str) -> tuple[Any, ServingSettings]:
     return domain, serving_settings(domain.serving, str(domain_path(domain_name)))
 
 
-def load_policy(policy: str, policy_model: str | None, domain: Any) -> Any:
+def load_policy(
+    policy: str,
+    policy_model: str | None,
+    domain: Any,
+    rule: str | None = None,
+    threshold: float | None = None,
+) -> Any:
     """The deciding policy, loaded once: a run dir / bundled name, or an endpoint URL."""
     from learn2ask.models.backends import resolve_local_model_dir
     from learn2ask.models.decision import load_deciding_policy
@@ -48,12 +54,14 @@ def load_policy(policy: str, policy_model: str | None, domain: Any) -> Any:
             raise ConfigError("--policy URL needs --policy-model NAME (the model at the endpoint)")
         local = resolve_local_model_dir(policy_model)
         prompt = _prompt_for(local, domain, POLICY_CONFIG_FILE, load_prompt_config)
-        return load_deciding_policy(policy_model, base_url=policy, prompt=prompt)
+        return load_deciding_policy(
+            policy_model, base_url=policy, rule=rule, threshold=threshold, prompt=prompt
+        )
     local = resolve_local_model_dir(policy)
     prompt = _prompt_for(local, domain, POLICY_CONFIG_FILE, load_prompt_config)
     if prompt is None:
         prompt = PolicyPromptConfig.from_domain(domain)
-    return load_deciding_policy(policy, prompt=prompt)
+    return load_deciding_policy(policy, rule=rule, threshold=threshold, prompt=prompt)
 
 
 def _prompt_for(local: Any, domain: Any, config_file: str, load: Any) -> Any:
@@ -70,12 +78,17 @@ def _prompt_for(local: Any, domain: Any, config_file: str, load: Any) -> Any:
 
 
 def build_assistant(
-    config: ServerConfig, policy: Any, settings: ServingSettings, expert: str
+    config: ServerConfig,
+    policy: Any,
+    settings: ServingSettings,
+    expert: str,
+    store: SessionStore | None = None,
 ) -> Assistant:
-    """The service and app over an opened store; starts the retention purger."""
+    """The service and app over ``store`` (opened from ``config.db`` when None); starts the
+    retention purger."""
     from learn2ask.serving.app import create_app
 
-    store = open_store(config.db)
+    store = store or open_store(config.db)
     batcher = PolicyBatcher(policy, wait_s=config.batch_wait_s)
     service = IntakeService(store, batcher, settings, config, expert=expert)
     stop = threading.Event()

@@ -273,7 +273,9 @@ class IntakeService:
             action = self.batcher.decide(context)
         except Exception as exc:  # noqa: BLE001 - any policy failure is a 503, never a 500
             log.warning("policy failed on session %s: %s", record.id, exc)
-            raise PolicyUnavailable(f"the policy failed ({exc}); your message was kept") from None
+            raise PolicyUnavailable(
+                f"the policy failed ({exc}); your message was kept in session {record.id}"
+            ) from None
         detail = {"rule": getattr(getattr(self.batcher.policy, "rule", None), "rule", None)}
         if action.action == "stop" or not (action.question or "").strip():
             if action.action != "stop":

@@ -1,0 +1,116 @@
+"""The chat page and the operator view in real headless Chromium (Debian's), against
+``learn2ask serve --policy smollm2-135m-instruct`` in a subprocess.
+
+Set ``LEARN2ASK_SCREENSHOT=docs/images/serve-chat.png`` to refresh the README's screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.serving.conftest import budget_domain
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make setup installs it)")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def _offline_page(browser, url: str, outside: list[str]):
+    """A page that records (and blocks) every request leaving the server under test."""
+    context = browser.new_context(viewport={"width": 900, "height": 900})
+    page = context.new_page()
+
+    def route(r):
+        if r.request.url.startswith(url):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    return page
+
+
+def test_chat_question_stop_escalation_and_operator(tmp_path, browser, serve_process):
+    domain = budget_domain(tmp_path, budget=1)
+    server = serve_process(
+        "--policy",
+        "smollm2-135m-instruct",
+        "--db",
+        str(tmp_path / "s.sqlite"),
+        "--domain",
+        str(domain),
+    )
+    outside: list[str] = []
+    page = _offline_page(browser, server.url, outside)
+    page.goto(server.url + "/")
+    page.wait_for_selector("#disclaimer:not([hidden])")
+    assert "not a doctor" in page.inner_text("#disclaimer")
+
+    page.fill("#input", "I have had a headache for three days")
+    page.click("#send")
+    page.wait_for_selector(".msg.expert, #summary:visible", timeout=180_000)
+    assert page.locator(".msg.expert").count() == 1, "the policy should ask first"
+    page.fill("#input", "It is worse in the morning")
+    page.click("#send")
+    page.wait_for_selector("#summary:visible", timeout=180_000)
+    summary = page.inner_text("#summary")
+    assert "I have had a headache for three days" in summary
+    assert "It is worse in the morning" in summary
+    assert page.is_disabled("#input")
+    shot = tmp_path / "serve-chat.png"
+    page.screenshot(path=str(shot), full_page=True)
+    if os.environ.get("LEARN2ASK_SCREENSHOT"):
+        target = Path(os.environ["LEARN2ASK_SCREENSHOT"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
+
+    urgent = _offline_page(browser, server.url, outside)
+    urgent.goto(server.url + "/")
+    urgent.wait_for_selector("#disclaimer:not([hidden])")
+    urgent.fill("#input", "my dad's face is drooping and his speech is slurred")
+    urgent.click("#send")
+    urgent.wait_for_selector("#banner:visible", timeout=60_000)
+    assert "stroke" in urgent.inner_text("#banner")
+    assert "emergency" in urgent.inner_text("#log")
+
+    operator = _offline_page(browser, server.url, outside)
+    operator.goto(server.url + "/operator")
+    operator.wait_for_selector("tr.row")
+    escalated_row = operator.locator("tr.row", has_text="escalated").first
+    escalated_row.click()
+    operator.wait_for_selector("#takeover:visible")
+    assert "face is drooping" in operator.inner_text("#transcript")
+    operator.click("#takeover")
+    operator.wait_for_selector("#form:visible")
+    operator.fill("#reply", "I am a doctor. Please call 112 now; is he breathing normally?")
+    operator.click("#form button")
+    operator.wait_for_function(
+        "document.getElementById('transcript').innerText.includes('Please call 112')"
+    )
+    urgent.wait_for_selector(".msg.operator", timeout=15_000)
+    assert "Please call 112" in urgent.inner_text(".msg.operator")
+    assert outside == [], f"pages tried to load from outside the server: {outside}"

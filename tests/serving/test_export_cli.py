@@ -1,0 +1,113 @@
+"""``export-sessions`` -> ``prepare`` round trip, and the CLIs' bad-input behaviour."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+
+from learn2ask.data.readers import ReaderConfig, read_dialogues
+from tests.serving.conftest import ScriptedPolicy, start_live_server
+
+
+def _cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "learn2ask", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def _served_db(tmp_path):
+    """Sessions in every state: stopped, escalated, taken over then closed, still open."""
+    db = str(tmp_path / "sessions.sqlite")
+    live = start_live_server(db, ScriptedPolicy(asks=1))
+
+    def post(path, **kw):
+        return httpx.post(live.url + path, timeout=30, **kw).json()
+
+    try:
+        stopped = post("/v1/sessions", json={"content": "I have a rash"})["id"]
+        post(f"/v1/sessions/{stopped}/messages", json={"content": "on my arms, itchy"})
+        escalated = post("/v1/sessions", json={"content": "I want to kill myself"})["id"]
+        operated = post("/v1/sessions", json={"content": "ear ache"})["id"]
+        post(f"/v1/operator/sessions/{operated}/takeover")
+        post(f"/v1/sessions/{operated}/messages", json={"content": "left ear"})
+        post(f"/v1/operator/sessions/{operated}/messages", json={"content": "Any fever?"})
+        post(f"/v1/sessions/{operated}/messages", json={"content": "no"})
+        post(f"/v1/sessions/{operated}/close")
+        still_open = post("/v1/sessions", json={"content": "tired"})["id"]
+        post("/v1/sessions", json={})  # no user message: never exported
+    finally:
+        live.stop()
+    return db, {"stopped": stopped, "escalated": escalated, "closed": operated, "open": still_open}
+
+
+def test_export_then_prepare_round_trip(tmp_path):
+    db, ids = _served_db(tmp_path)
+    out = tmp_path / "logs.jsonl"
+    result = _cli("export-sessions", "--db", db, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "wrote 3 finished sessions" in result.stdout
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["session_id"] for r in records} == {ids["stopped"], ids["escalated"], ids["closed"]}
+    by_id = {r["session_id"]: r for r in records}
+    assert by_id[ids["closed"]]["messages"] == [
+        {"role": "user", "content": "ear ache"},
+        {"role": "assistant", "content": "Question 1: how long has it lasted?"},
+        {"role": "user", "content": "left ear"},
+        {"role": "assistant", "content": "Any fever?"},
+        {"role": "user", "content": "no"},
+    ]
+    assert set(records[0]) >= {"session_id", "diagn", "messages"}
+
+    read = read_dialogues([out], ReaderConfig(format="realmedconv"))
+    assert read.skipped == [] and len(read.dialogues) == 3
+    operated = next(d for d in read.dialogues if d.id == ids["closed"])
+    assert [t.role for t in operated.turns] == ["user", "expert", "user", "expert", "user"]
+
+    prepared = _cli("prepare", str(out), "--out", str(tmp_path / "prep"))
+    assert prepared.returncode == 0, prepared.stderr
+    assert (tmp_path / "prep" / "train.jsonl").is_file()
+
+    every = _cli("export-sessions", "--db", db, "--out", str(tmp_path / "all.jsonl"), "--all")
+    assert every.returncode == 0 and "wrote 4 sessions" in every.stdout
+    assert "1 without a user message" in every.stdout
+
+
+def test_cli_bad_input_exits_2_with_one_line(tmp_path):
+    cases = [
+        (
+            ["export-sessions", "--db", str(tmp_path / "none.sqlite"), "--out", "x.jsonl"],
+            "no such SQLite file",
+        ),
+        (["serve", "--policy", "smollm2-135m-instruct", "--host", "0.0.0.0"], "API key"),
+        (["serve", "--policy", "smollm2-135m-instruct", "--port", "70000"], "--port"),
+        (["serve", "--policy", "smollm2-135m-instruct", "--domain", "nope"], "unknown domain"),
+        (["serve", "--policy", "http://127.0.0.1:9/v1"], "--policy-model"),
+        (
+            [
+                "serve",
+                "--policy",
+                "smollm2-135m-instruct",
+                "--api-key-file",
+                str(tmp_path / "missing"),
+            ],
+            "API key file",
+        ),
+        (
+            ["serve", "--policy", "smollm2-135m-instruct", "--db", str(tmp_path / "a" / "b.db")],
+            "does not exist",
+        ),
+    ]
+    env = {**__import__("os").environ}
+    env.pop("LEARN2ASK_API_KEY", None)
+    for args, words in cases:
+        result = _cli(*args, env=env)
+        assert result.returncode == 2, (args, result.stderr)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and words in lines[0], (args, result.stderr)
