@@ -201,6 +201,9 @@ def test_api_key_and_rate_limit(tmp_path):
         auth = {"Authorization": "Bearer k-secret-1"}
         codes = [_post(live, "/v1/sessions", json={}, headers=auth).status_code for _ in range(4)]
         assert codes == [201, 201, 201, 429]
+        limited = _post(live, "/v1/sessions", json={}, headers=auth)
+        assert "rate limit" in limited.json()["detail"]
+        assert httpx.get(f"{live.url}/v1/operator/sessions", headers=auth).status_code == 200
         assert httpx.get(f"{live.url}/").status_code == 200  # the page itself holds no data
     finally:
         live.stop()

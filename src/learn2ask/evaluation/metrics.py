@@ -118,21 +118,25 @@ def bootstrap_ci(
     return means[low_index], means[high_index]
 
 
+def ci_entry(values: Sequence[float], n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """``{"mean", "ci_low", "ci_high", "n_dialogues"}`` of per-dialogue ``values`` (a
+    percentile bootstrap over them); all None when there are none."""
+    if not values:
+        return {"mean": None, "ci_low": None, "ci_high": None, "n_dialogues": 0}
+    low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+    return {
+        "mean": round(mean(values), 4),
+        "ci_low": round(low, 4),
+        "ci_high": round(high, 4),
+        "n_dialogues": len(values),
+    }
+
+
 def compute_metrics(rows: Sequence[Row], n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """``{name: {"mean", "ci_low", "ci_high", "n_dialogues"}}`` plus grading-failure counts."""
     results: dict[str, Any] = {}
     for name in METRIC_NAMES:
-        per_dialogue = list(dialogue_means(rows, name).values())
-        if not per_dialogue:
-            results[name] = {"mean": None, "ci_low": None, "ci_high": None, "n_dialogues": 0}
-            continue
-        low, high = bootstrap_ci(per_dialogue, n_boot=n_boot, seed=seed)
-        results[name] = {
-            "mean": round(mean(per_dialogue), 4),
-            "ci_low": round(low, 4),
-            "ci_high": round(high, 4),
-            "n_dialogues": len(per_dialogue),
-        }
+        results[name] = ci_entry(list(dialogue_means(rows, name).values()), n_boot, seed)
     failures = sum(1 for r in rows if r.get("reward") is None)
     results["grading_failures"] = {
         "mean": failures,
@@ -152,16 +156,7 @@ def paired_difference(
     for name in METRIC_NAMES:
         new, old = dialogue_means(rows_new, name), dialogue_means(rows_old, name)
         diffs = [new[d] - old[d] for d in sorted(set(new) & set(old))]
-        if not diffs:
-            results[name] = {"mean": None, "ci_low": None, "ci_high": None, "n_dialogues": 0}
-            continue
-        low, high = bootstrap_ci(diffs, n_boot=n_boot, seed=seed)
-        results[name] = {
-            "mean": round(mean(diffs), 4),
-            "ci_low": round(low, 4),
-            "ci_high": round(high, 4),
-            "n_dialogues": len(diffs),
-        }
+        results[name] = ci_entry(diffs, n_boot, seed)
     return results
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from learn2ask.data.types import Sample
-from learn2ask.evaluation.metrics import bootstrap_ci, mean, roc_auc
+from learn2ask.evaluation.metrics import ci_entry, mean, roc_auc
 from learn2ask.io import write_json_atomic
 from learn2ask.models.decision import DecidingPolicy, DecisionRule
 
@@ -65,12 +65,7 @@ def summarize_stop_scores(
                 per_dialogue[row["dialogue_id"]].append(row["p_stop"])
         values = [mean(v) for v in per_dialogue.values()]
         if values:
-            low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed)
-            summary[f"p_stop_on_{decision}"] = {
-                "mean": round(mean(values), 4),
-                "ci_low": round(low, 4),
-                "ci_high": round(high, 4),
-            }
+            summary[f"p_stop_on_{decision}"] = ci_entry(values, n_boot, seed)
     positives = [r["p_stop"] for r in rows if r["decision"] == "stop"]
     negatives = [r["p_stop"] for r in rows if r["decision"] == "continue"]
     if positives and negatives:

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from learn2ask.models.constrained import Constraint
+from learn2ask.models.generation import cut_at_stop
 
 Event = tuple[str, Any]
 
@@ -260,7 +261,7 @@ class ServeEngine:
         text = self.tokenizer.decode(seq.token_ids, skip_special_tokens=True)
         reason = self._finish_reason(seq, is_eos, text)
         if reason == "stop" and not is_eos:
-            text = _cut_at_stop(text, seq.params.stop)
+            text = cut_at_stop(text, seq.params.stop)
         safe = len(text) if reason else self._safe_length(text, seq.params.stop)
         delta = text[seq.emitted : safe] if safe > seq.emitted else ""
         seq.emitted = max(seq.emitted, safe)
@@ -336,12 +337,3 @@ def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     ordered[before >= top_p] = 0.0
     kept = torch.zeros_like(probs).scatter_(-1, indices, ordered)
     return kept / kept.sum()
-
-
-def _cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
-    cut = len(text)
-    for marker in stop:
-        position = text.find(marker)
-        if position >= 0:
-            cut = min(cut, position)
-    return text[:cut]

@@ -145,7 +145,14 @@ def llm_grader(config: GraderConfig) -> ContentGrader:
     """The LLM judge with the domain's rubric (the default rubric without a domain)."""
     from learn2ask.rewards.graders.llm import GraderPrompt, LLMGrader, LLMGraderConfig
 
-    prompt = GraderPrompt(rubric=config.domain.grader.rubric) if config.domain else GraderPrompt()
+    if config.file:  # a calibrated prompt (``calibrate --grader llm``) wins over the rubric
+        from learn2ask.calibration.autoprompt import prompt_from_grader_file
+
+        prompt = prompt_from_grader_file(config.file)
+    elif config.domain:
+        prompt = GraderPrompt(rubric=config.domain.grader.rubric)
+    else:
+        prompt = GraderPrompt()
     return LLMGrader(
         LLMGraderConfig(client=config.judge_client(), cache_path=config.cache_path, prompt=prompt)
     )

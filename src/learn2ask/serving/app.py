@@ -136,7 +136,8 @@ def _guard(config: ServerConfig, limiter: RateLimiter) -> Any:
             who = "key:" + str(next(i for i, k in enumerate(keys) if k == given.encode()))
         else:
             who = "addr:" + (request.client.host if request.client else "?")
-        limiter.check(who)
+        if request.method != "GET":  # reads are cheap; the pages poll them
+            limiter.check(who)
 
     return guard
 

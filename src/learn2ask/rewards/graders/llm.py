@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from learn2ask.data.types import Sample
 from learn2ask.models.client import (
@@ -41,7 +41,8 @@ class GradeReply(BaseModel):
     """The JSON object the grading model must return."""
 
     score: Literal[0, 0.5, 1]
-    reason: str = ""
+    # Bounded so that constrained decoding always closes the JSON within the token budget.
+    reason: str = Field(default="", max_length=200)
 
 
 DEFAULT_RUBRIC = (
