@@ -82,4 +82,5 @@ def test_local_and_endpoint_decide_the_same(ruled_model, small_test_samples, tmp
     for sample_id, row in rows["a"].items():
         other = rows["b"][sample_id]
         assert other["assessment"] == row["assessment"]
-        assert other["p_stop"] == pytest.approx(row["p_stop"], rel=1e-3, abs=1e-6)
+        # Also when the stop token is not among the 20 top_logprobs (read by forcing it).
+        assert other["p_stop"] == pytest.approx(row["p_stop"], rel=1e-3, abs=1e-7)

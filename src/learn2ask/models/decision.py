@@ -218,19 +218,27 @@ class RemoteDecidingPolicy(_DecidingBase):
         return self.rule.stop_token_id
 
     def p_stop(self, messages: list[Messages]) -> list[float]:
-        """P(stop) from the first generated token's ``top_logprobs``."""
+        """P(stop) from the first generated token's ``top_logprobs``; when the stop token is not
+        among them, a second request forces it with ``logit_bias`` and reads its logprob, which
+        vLLM and ``serve-model`` report before the bias (the model's raw distribution)."""
         token = self.rule.stop_token
-        if token is None:
-            self.stop_token_id()  # raises the clear error
+        token_id = self.stop_token_id()  # raises the clear error when the rule lacks it
 
         async def one(client: Any, prompt: Messages) -> float:
+            extra = {"logprobs": True, "top_logprobs": TOP_LOGPROBS, "seed": 0}
             choices = await client.complete_choices(
+                prompt, temperature=0.0, max_tokens=1, extra=extra
+            )
+            found = stop_probability_from_logprobs(choices[0], token or "")
+            if found is not None:
+                return found
+            forced = await client.complete_choices(
                 prompt,
                 temperature=0.0,
                 max_tokens=1,
-                extra={"logprobs": True, "top_logprobs": TOP_LOGPROBS, "seed": 0},
+                extra={**extra, "logit_bias": {str(token_id): 100}},
             )
-            return stop_probability_from_logprobs(choices[0], token or "")
+            return forced_stop_probability(forced[0], token or "", choices[0])
 
         return self._run_all(one, messages)
 
@@ -266,20 +274,43 @@ class RemoteDecidingPolicy(_DecidingBase):
             raise RuntimeError(f"policy endpoint failed: {exc}") from exc
 
 
-def stop_probability_from_logprobs(choice: dict[str, Any], stop_token: str) -> float:
-    """P(first token == ``stop_token``) from an OpenAI choice with ``logprobs.content``."""
+def first_logprobs(choice: dict[str, Any]) -> dict[str, Any]:
+    """The first generated token's logprob entry of an OpenAI choice."""
     try:
-        first = choice["logprobs"]["content"][0]
+        return choice["logprobs"]["content"][0]
     except (KeyError, IndexError, TypeError):
         raise RuntimeError(
             "the endpoint returned no logprobs: the threshold decision needs an OpenAI-compatible "
             "server that honours logprobs/top_logprobs (serve-model, vLLM)"
         ) from None
-    candidates = [first, *first.get("top_logprobs", [])]
-    for candidate in candidates:
+
+
+def stop_probability_from_logprobs(choice: dict[str, Any], stop_token: str) -> float | None:
+    """P(first token == ``stop_token``) from ``top_logprobs``, or None when it is not listed."""
+    first = first_logprobs(choice)
+    for candidate in [first, *first.get("top_logprobs", [])]:
         if candidate.get("token") == stop_token:
             return math.exp(float(candidate["logprob"]))
-    return 0.0
+    return None
+
+
+def forced_stop_probability(
+    forced: dict[str, Any], stop_token: str, unforced: dict[str, Any]
+) -> float:
+    """P(stop) read from a reply whose first token was forced to the stop token by
+    ``logit_bias``. A server that reports logprobs after the bias would claim a probability above
+    the listed top tokens', which contradicts the unforced reply: that is an error, not a guess."""
+    first = first_logprobs(forced)
+    if first.get("token") != stop_token:
+        raise RuntimeError("the endpoint ignored logit_bias: cannot read P(stop) through it")
+    probability = math.exp(float(first["logprob"]))
+    listed = [math.exp(float(c["logprob"])) for c in first_logprobs(unforced)["top_logprobs"]]
+    if listed and probability > min(listed) + 1e-6:
+        raise RuntimeError(
+            "the endpoint reports logprobs after logit_bias; the threshold decision needs the "
+            "model's raw logprobs (vLLM's default, serve-model)"
+        )
+    return probability
 
 
 def default_rule(model_dir: Path | None, tokenizer: Any, stop_tag: str) -> DecisionRule:
