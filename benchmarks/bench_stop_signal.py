@@ -10,46 +10,12 @@ signal in the data" from "the model did not learn it".
 
 from __future__ import annotations
 
-import random
-
 from benchmarks.common import demo_samples, row
 from learn2ask.data.samples import load_samples
-from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import roc_auc
+from learn2ask.evaluation.references import SURFACE_FEATURES, balanced, surface_features
 
-FEATURES = (
-    "turns_so_far",
-    "user_last_chars",
-    "user_last_is_question",
-    "expert_last_is_question",
-    "expert_questions_so_far",
-)
-
-
-def balanced(samples: list[Sample], per_class: int, seed: int = 0) -> list[Sample]:
-    """Up to ``per_class`` STOP and as many CONTINUE samples, seeded."""
-    pool = list(samples)
-    random.Random(seed).shuffle(pool)
-    stops = [s for s in pool if s.decision == "stop"]
-    continues = [s for s in pool if s.decision == "continue"]
-    n = min(per_class, len(stops), len(continues))
-    return stops[:n] + continues[:n]
-
-
-def surface_features(sample: Sample) -> list[float]:
-    """The five features, in ``FEATURES`` order."""
-
-    def last(role: str) -> str:
-        turns = [t.content for t in sample.context if t.role == role]
-        return turns[-1].strip() if turns else ""
-
-    return [
-        float(len(sample.context)),
-        float(len(last("user"))),
-        float(last("user").endswith("?")),
-        float(last("expert").endswith("?")),
-        float(sum(t.content.count("?") for t in sample.context if t.role == "expert")),
-    ]
+FEATURES = SURFACE_FEATURES
 
 
 def run() -> list[dict]:

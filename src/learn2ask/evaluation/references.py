@@ -166,14 +166,10 @@ def evaluate_references(
             embedder = build_grader(GraderConfig())
         fitted = StopClassifier(embedder).fit(balanced(train_samples, 500, seed))
         classifier_p = fitted.p_stop(samples)
-        is_stop = [s.decision == "stop" for s in samples]
-        result["classifier_stop_auc"] = round(
-            roc_auc(
-                [p for p, y in zip(classifier_p, is_stop, strict=True) if y],
-                [p for p, y in zip(classifier_p, is_stop, strict=True) if not y],
-            ),
-            4,
-        )
+        positives = [p for p, s in zip(classifier_p, samples, strict=True) if s.decision == "stop"]
+        negatives = [p for p, s in zip(classifier_p, samples, strict=True) if s.decision != "stop"]
+        if positives and negatives:  # a small natural-mix sample may hold one class only
+            result["classifier_stop_auc"] = round(roc_auc(positives, negatives), 4)
         result["classifier_train_points"] = min(2 * 500, len(balanced(train_samples, 500, seed)))
     for name, replies in reference_replies(
         samples, stop_tag, generic_question, classifier_p
