@@ -65,7 +65,7 @@ def test_prepare_train_evaluate_on_support_logs(tmp_path, tiny_model_dir):
     summary = json.loads(TrainRun(run).summary.read_text())
     assert summary["config"]["prompt"]["domain"] == "support"
     evaluate = [
-        "evaluate", "--domain", "support", "--model", str(model), "--samples", str(PreparedData(data).test),
+        "evaluate", "--model", str(model), "--samples", str(PreparedData(data).test),
         "--out", str(evaluation), "--max-samples", "4", "--balanced", "--max-new-tokens", "6",
         "--batch-size", "4", "--no-references", "--domain", "support",
     ]  # fmt: skip
