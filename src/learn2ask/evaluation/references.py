@@ -16,11 +16,11 @@ stands between the trivial rules and what the data allows:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from learn2ask.data.sampling import balanced_subset
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import compute_metrics, paired_difference, roc_auc
 from learn2ask.io import write_json_atomic
@@ -52,16 +52,6 @@ def surface_features(sample: Sample) -> list[float]:
         float(last("expert").endswith("?")),
         float(sum(t.content.count("?") for t in sample.context if t.role == "expert")),
     ]
-
-
-def balanced(samples: Sequence[Sample], per_class: int, seed: int = 0) -> list[Sample]:
-    """Up to ``per_class`` STOP and as many CONTINUE samples, seeded."""
-    pool = sorted(samples, key=lambda s: s.id)
-    random.Random(seed).shuffle(pool)
-    stops = [s for s in pool if s.decision == "stop"]
-    continues = [s for s in pool if s.decision == "continue"]
-    n = min(per_class, len(stops), len(continues))
-    return stops[:n] + continues[:n]
 
 
 class StopClassifier:
@@ -164,13 +154,13 @@ def evaluate_references(
             from learn2ask.rewards.scorer import GraderConfig, build_grader
 
             embedder = build_grader(GraderConfig())
-        fitted = StopClassifier(embedder).fit(balanced(train_samples, 500, seed))
+        fitted = StopClassifier(embedder).fit(balanced_subset(train_samples, 0.5, 1000, seed))
         classifier_p = fitted.p_stop(samples)
         positives = [p for p, s in zip(classifier_p, samples, strict=True) if s.decision == "stop"]
         negatives = [p for p, s in zip(classifier_p, samples, strict=True) if s.decision != "stop"]
         if positives and negatives:  # a small natural-mix sample may hold one class only
             result["classifier_stop_auc"] = round(roc_auc(positives, negatives), 4)
-        result["classifier_train_points"] = min(2 * 500, len(balanced(train_samples, 500, seed)))
+        result["classifier_train_points"] = len(balanced_subset(train_samples, 0.5, 1000, seed))
     for name, replies in reference_replies(
         samples, stop_tag, generic_question, classifier_p
     ).items():

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from learn2ask.data.sampling import balanced_subset
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import compute_metrics
 from learn2ask.io import (
@@ -46,16 +47,14 @@ class EvalConfig:
 
 
 def select_eval_samples(samples: list[Sample], config: EvalConfig) -> list[Sample]:
-    """Seeded subset: ``balanced`` takes equal CONTINUE/STOP counts, ``max_samples`` caps."""
+    """Seeded subset: ``balanced`` takes equal CONTINUE/STOP counts (within each source),
+    ``max_samples`` caps."""
+    if config.balanced:
+        limit = 2 * ((config.max_samples or len(samples)) // 2)
+        return sorted(balanced_subset(samples, 0.5, limit, config.seed), key=lambda s: s.id)
     pool = sorted(samples, key=lambda s: s.id)
     random.Random(config.seed).shuffle(pool)
-    if config.balanced:
-        limit = (config.max_samples or len(pool)) // 2
-        stops = [s for s in pool if s.decision == "stop"][:limit]
-        continues = [s for s in pool if s.decision == "continue"][:limit]
-        per_class = min(len(stops), len(continues))
-        pool = stops[:per_class] + continues[:per_class]
-    elif config.max_samples:
+    if config.max_samples:
         pool = pool[: config.max_samples]
     return sorted(pool, key=lambda s: s.id)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from learn2ask.data.samples import load_samples
+from learn2ask.data.sampling import balanced_subset
 from learn2ask.data.types import Sample
 from learn2ask.io import (
     append_jsonl,
@@ -30,19 +31,15 @@ CHECKPOINT_DIR = TrainRun.CHECKPOINTS
 
 
 def select_samples(samples: list[Sample], config: TrainConfig) -> list[Sample]:
-    """Seeded training subset with ``stop_fraction`` STOP samples (None: as in the data)."""
+    """Seeded training subset with ``stop_fraction`` STOP samples in every data source
+    (``data/sampling.py`` says why per source); None keeps the data's own mix."""
     rng = random.Random(config.seed)
     pool = list(samples)
     rng.shuffle(pool)
     if config.stop_fraction is not None:
-        stops = [s for s in pool if s.decision == "stop"]
-        continues = [s for s in pool if s.decision == "continue"]
-        fraction = config.stop_fraction
-        total = min(len(stops) / fraction, len(continues) / (1 - fraction))
-        if config.max_samples:
-            total = min(total, config.max_samples)
-        n_stop = round(total * fraction)
-        pool = stops[:n_stop] + continues[: round(total) - n_stop]
+        pool = balanced_subset(
+            pool, config.stop_fraction, config.max_samples, config.seed, config.balance_per_source
+        )
         rng.shuffle(pool)
     elif config.max_samples:
         pool = pool[: config.max_samples]

@@ -171,6 +171,7 @@ class TrainConfig(Section):
     seed: int = 0
     max_samples: int | None = Field(None, ge=1)
     stop_fraction: float | None = Field(0.5, gt=0.0, lt=1.0)
+    balance_per_source: bool = True  # stop_fraction within each data source (data/sampling.py)
     learning_rate: float = Field(2e-4, gt=0.0)
     epochs: float = Field(1.0, gt=0.0)
     max_steps: int = Field(-1, ge=-1)

@@ -77,8 +77,8 @@ def run_layers(model: Any, hidden: Any, mask: Any, layers: Any) -> Any:
         config=model.config,
         inputs_embeds=hidden,
         attention_mask=None if bool(mask.all()) else mask,
-        cache=None,
         position_ids=positions,
+        **{_cache_keyword(): None},
     )
     embeddings = model.model.rotary_emb(hidden, position_ids=positions)
     for layer in layers:
@@ -86,6 +86,17 @@ def run_layers(model: Any, hidden: Any, mask: Any, layers: Any) -> Any:
             hidden, attention_mask=causal, position_embeddings=embeddings, position_ids=positions
         )
     return hidden
+
+
+def _cache_keyword() -> str:
+    """``create_causal_mask``'s name for the KV cache (``past_key_values`` before
+    transformers 5.2x, ``cache`` after)."""
+    import inspect
+
+    from transformers.masking_utils import create_causal_mask
+
+    parameters = inspect.signature(create_causal_mask).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def cache_batches(
@@ -226,6 +237,10 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
 
     run = common.start_run(config)
     model, tokenizer, out = run.model, run.tokenizer, run.out
+    # float32 master weights even on a GPU: AdamW steps at lr ~1e-4 vanish in bf16 weights,
+    # and a 135M-1.5B model's top layers fit a GPU in float32 (TF32 matmuls keep it fast).
+    torch.backends.cuda.matmul.allow_tf32 = True
+    model.to(device="cuda" if common.use_cuda() else "cpu", dtype=torch.float32)
     settings = config.decision
     train_pool, validation = split_validation(
         load_samples(config.train_file), settings.validation_fraction, config.seed

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from learn2ask.data.sampling import balanced_subset
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import roc_auc
 from learn2ask.models.decision import DecisionRule, stop_token_of
@@ -37,13 +38,8 @@ def split_validation(
 
 
 def balanced_points(samples: Sequence[Sample], limit: int, seed: int) -> list[Sample]:
-    """Up to ``limit`` points, half STOP and half CONTINUE, seeded."""
-    pool = sorted(samples, key=lambda s: s.id)
-    random.Random(seed).shuffle(pool)
-    stops = [s for s in pool if s.decision == "stop"]
-    continues = [s for s in pool if s.decision == "continue"]
-    per_class = min(limit // 2, len(stops), len(continues))
-    return stops[:per_class] + continues[:per_class]
+    """Up to ``limit`` points, half STOP and half CONTINUE within each source, seeded."""
+    return balanced_subset(samples, 0.5, limit, seed)
 
 
 def best_threshold(
