@@ -82,10 +82,10 @@ async def _grading(base_url: str, requests: int) -> tuple[float, int, int]:
     from benchmarks.common import demo_samples
     from learn2ask.data.samples import load_samples
     from learn2ask.models.client import json_schema_format
-    from learn2ask.rewards.graders.llm import GradeReply, grading_messages
+    from learn2ask.rewards.graders.llm import GradeReply, grade_reply_schema, grading_messages
 
     samples = load_samples(demo_samples() / "test.jsonl")
-    response_format = json_schema_format(GradeReply.model_json_schema(), "grade")
+    response_format = json_schema_format(grade_reply_schema(), "grade")
     limit = asyncio.Semaphore(GRADING_CONCURRENCY)
 
     async def one(client: httpx.AsyncClient, i: int) -> str | None:

@@ -72,7 +72,7 @@ class AutoPromptConfig:
     work_dir: Path
     held_out: float = 0.5
     max_variants: int = 8
-    max_tokens: int = 64
+    max_tokens: int = 128  # >= min_grading_tokens(): a constrained reply always closes
     bootstrap: int = 1000
     seed: int = 0
     version: str = "custom"

@@ -94,7 +94,7 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--max-labels", type=int, default=None, help="use at most this many labels (cost cap)"
     )
-    group.add_argument("--max-tokens", type=int, default=64, help="judge reply token cap")
+    group.add_argument("--max-tokens", type=int, default=128, help="judge reply token cap")
     group.add_argument("--max-concurrency", type=int, default=4, help="parallel requests")
     group.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
 

@@ -41,8 +41,32 @@ class GradeReply(BaseModel):
     """The JSON object the grading model must return."""
 
     score: Literal[0, 0.5, 1]
-    # Bounded so that constrained decoding always closes the JSON within the token budget.
     reason: str = Field(default="", max_length=200)
+
+
+# What the grader *asks for* (``response_format``) is tighter than what it accepts
+# (``GradeReply``): a reason of at most REASON_CHARS printable ASCII characters other than `"`
+# and `\`. Each such character is at most one token and needs no escape, so a constrained
+# reply closes within HEADER_TOKENS + REASON_CHARS tokens whatever the judge writes; with the
+# reason's limit alone, a judge repeating odd characters ran past max_tokens (11 of 200
+# bundled-judge replies cut off, benchmarks/bench_models.py).
+REASON_CHARS = 80
+REASON_PATTERN = r"^[ !#-\[\]-~]*$"
+HEADER_TOKENS = 24  # '{"score": 0.5, "reason": "' and the closing '"}', generously
+
+
+def grade_reply_schema() -> dict[str, Any]:
+    """The JSON schema sent as ``response_format``: ``GradeReply`` with a token-bounded reason."""
+    schema = GradeReply.model_json_schema()
+    reason = schema["properties"]["reason"]
+    reason["maxLength"] = REASON_CHARS
+    reason["pattern"] = REASON_PATTERN
+    return schema
+
+
+def min_grading_tokens() -> int:
+    """``max_tokens`` that always fits a reply to :func:`grade_reply_schema`."""
+    return HEADER_TOKENS + REASON_CHARS
 
 
 DEFAULT_RUBRIC = (
@@ -240,7 +264,7 @@ class LLMGrader:
                 messages,
                 parse_grade,
                 max_tokens=self.config.max_tokens,
-                response_format=json_schema_format(GradeReply.model_json_schema(), "grade"),
+                response_format=json_schema_format(grade_reply_schema(), "grade"),
                 parse_retries=self.config.parse_retries,
                 stats=self.stats,
             )
