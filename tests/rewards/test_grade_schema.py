@@ -16,7 +16,7 @@ from learn2ask.rewards.graders.llm import (
 
 @pytest.fixture(scope="module")
 def matcher_factory():
-    llguidance = pytest.importorskip("llguidance")
+    import llguidance
     import llguidance.hf
 
     from learn2ask.models.loading import load_tokenizer
