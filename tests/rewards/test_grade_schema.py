@@ -54,6 +54,11 @@ def test_replies_that_could_run_long_are_refused(matcher_factory, reason: str) -
     assert not accepted
 
 
+def test_extra_keys_are_refused(matcher_factory) -> None:
+    accepted, _ = matcher_factory('{"score":0,"reason":"ok","user_answer":"She passed."}')
+    assert not accepted
+
+
 def test_default_budgets_fit_the_schema() -> None:
     assert LLMGraderConfig.__dataclass_fields__["max_tokens"].default >= min_grading_tokens()
     assert AutoPromptConfig.__dataclass_fields__["max_tokens"].default >= min_grading_tokens()

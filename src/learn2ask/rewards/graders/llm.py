@@ -58,6 +58,9 @@ HEADER_TOKENS = 24  # '{"score": 0.5, "reason": "' and the closing '"}', generou
 def grade_reply_schema() -> dict[str, Any]:
     """The JSON schema sent as ``response_format``: ``GradeReply`` with a token-bounded reason."""
     schema = GradeReply.model_json_schema()
+    # Without this a JSON schema allows any extra key, and the bundled judge added unbounded
+    # ones ("user_answer": ...) that ran past max_tokens: 8 of 200 replies in the benchmark.
+    schema["additionalProperties"] = False
     reason = schema["properties"]["reason"]
     reason["maxLength"] = REASON_CHARS
     reason["pattern"] = REASON_PATTERN
