@@ -21,7 +21,6 @@ from pathlib import Path
 
 from learn2ask.data.samples import load_samples
 from learn2ask.data.sampling import source_of
-from learn2ask.evaluation.metrics import roc_auc
 from learn2ask.models.decision import stop_token_of
 from learn2ask.models.generation import LocalGenerator
 from learn2ask.models.loading import load_policy
@@ -29,10 +28,12 @@ from learn2ask.models.policy import build_policy_messages
 from learn2ask.training import decision_sft
 from learn2ask.training.config import TrainConfig, load_train_config
 from learn2ask.training.threshold import (
+    auc_by_source,
     balanced_accuracy,
     balanced_points,
     best_threshold,
     split_validation,
+    stop_auc,
 )
 
 DEMO_CONFIG = Path(__file__).parents[1] / "src/learn2ask/resources/configs/demo_decision.yaml"
@@ -69,21 +70,22 @@ def validation_scores(model_dir: str, config: TrainConfig, points: list, ask_rew
     beta = config.grpo.fusion_beta
     threshold, reward = best_threshold(p_stop, is_stop, 2.0 + beta, ask_reward)
     result = {
-        "stop_auc": auc(p_stop, is_stop),
+        "stop_auc": round(stop_auc(p_stop, is_stop), 4),
         "threshold": round(threshold, 4),
         "expected_reward": round(reward, 4),
         "balanced_accuracy": round(balanced_accuracy(p_stop, is_stop, threshold), 4),
         "points_per_second": round(len(points) / seconds, 1),
     }
-    for source in sorted({source_of(s) for s in points}):
+    for source, value in auc_by_source(points, p_stop).items():
+        result[f"stop_auc[{source}]"] = value
         rows = [
             (p, st)
             for p, st, s in zip(p_stop, is_stop, points, strict=True)
             if source_of(s) == source
         ]
-        ps, stops = [p for p, _ in rows], [st for _, st in rows]
-        result[f"stop_auc[{source}]"] = auc(ps, stops)
-        result[f"balanced_accuracy[{source}]"] = round(balanced_accuracy(ps, stops, threshold), 4)
+        result[f"balanced_accuracy[{source}]"] = round(
+            balanced_accuracy([p for p, _ in rows], [st for _, st in rows], threshold), 4
+        )
     return result
 
 
@@ -96,13 +98,6 @@ def peak_gpu_gib() -> float | None:
     peak = torch.cuda.max_memory_allocated() / 2**30
     torch.cuda.reset_peak_memory_stats()
     return round(peak, 2)
-
-
-def auc(p_stop: list[float], is_stop: list[bool]) -> float:
-    """AUC of P(stop) for STOP against CONTINUE points."""
-    positives = [p for p, s in zip(p_stop, is_stop, strict=True) if s]
-    negatives = [p for p, s in zip(p_stop, is_stop, strict=True) if not s]
-    return round(roc_auc(positives, negatives), 4) if positives and negatives else float("nan")
 
 
 def main() -> None:

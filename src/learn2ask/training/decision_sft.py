@@ -25,6 +25,7 @@ and ``--resume`` continues from the newest complete one.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -88,6 +89,7 @@ def run_layers(model: Any, hidden: Any, mask: Any, layers: Any) -> Any:
     return hidden
 
 
+@functools.cache
 def _cache_keyword() -> str:
     """``create_causal_mask``'s name for the KV cache (``past_key_values`` before
     transformers 5.2x, ``cache`` after)."""

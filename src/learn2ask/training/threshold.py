@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from learn2ask.data.sampling import balanced_subset
+from learn2ask.data.sampling import balanced_subset, source_of
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import roc_auc
 from learn2ask.models.decision import DecisionRule, stop_token_of
@@ -113,13 +113,7 @@ def calibrate_threshold(
         "criterion": "max expected fused reward on balanced validation points",
         "points": len(points),
         "dialogues": len({s.dialogue_id for s in points}),
-        "stop_auc": round(
-            roc_auc(
-                [p for p, s in zip(p_stop, is_stop, strict=True) if s],
-                [p for p, s in zip(p_stop, is_stop, strict=True) if not s],
-            ),
-            4,
-        ),
+        "stop_auc": round(stop_auc(p_stop, is_stop), 4),
         "stop_auc_by_source": auc_by_source(points, p_stop),
         "expected_reward": round(reward, 4),
         "ask_reward_estimate": {k: round(v, 4) for k, v in ask.items()},
@@ -139,18 +133,24 @@ def balanced_accuracy(p_stop: Sequence[float], is_stop: Sequence[bool], threshol
     return (sum(stops) / len(stops) + sum(asks) / len(asks)) / 2
 
 
+def stop_auc(p_stop: Sequence[float], is_stop: Sequence[bool]) -> float:
+    """AUC of P(stop) for STOP against CONTINUE points (nan when one class is missing)."""
+    positives = [p for p, stop in zip(p_stop, is_stop, strict=True) if stop]
+    negatives = [p for p, stop in zip(p_stop, is_stop, strict=True) if not stop]
+    return roc_auc(positives, negatives) if positives and negatives else float("nan")
+
+
 def auc_by_source(points: Sequence[Sample], p_stop: Sequence[float]) -> dict[str, float]:
     """Validation AUC per data source (``meta.format``), when there are several."""
-    sources = sorted({str(s.meta.get("format", "unknown")) for s in points})
+    sources = sorted({source_of(s) for s in points})
     result = {}
     for source in sources if len(sources) > 1 else []:
         pairs = [
             (p, s.decision == "stop")
             for s, p in zip(points, p_stop, strict=True)
-            if str(s.meta.get("format", "unknown")) == source
+            if source_of(s) == source
         ]
-        positives = [p for p, stop in pairs if stop]
-        negatives = [p for p, stop in pairs if not stop]
-        if positives and negatives:
-            result[source] = round(roc_auc(positives, negatives), 4)
+        value = stop_auc([p for p, _ in pairs], [stop for _, stop in pairs])
+        if value == value:  # not nan: both classes present
+            result[source] = round(value, 4)
     return result
