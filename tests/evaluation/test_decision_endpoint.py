@@ -20,12 +20,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture()
-def ruled_model(tiny_model_dir, tmp_path):
-    """A copy of the tiny model whose saved rule thresholds P(stop) at its median on the test
-    points (so some points stop and some ask)."""
+def ruled_model(tiny_model_dir, small_test_samples, tmp_path):
+    """A copy of the tiny model with a question memory, whose saved rule thresholds P(stop) at
+    its median on the test points (so some points stop and some ask)."""
+    from learn2ask.data.samples import load_samples
+    from learn2ask.models.question_memory import QuestionMemory
+
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
     save_decision_rule(model, DecisionRule(threshold=0.5, stop_token_id=44, stop_token="<"))
+    QuestionMemory.build(load_samples(small_test_samples.parent / "train.jsonl")).save(model)
     return model
 
 
@@ -82,5 +86,6 @@ def test_local_and_endpoint_decide_the_same(ruled_model, small_test_samples, tmp
     for sample_id, row in rows["a"].items():
         other = rows["b"][sample_id]
         assert other["assessment"] == row["assessment"]
+        assert other["response"] == row["response"]  # the same question from the memory
         # Also when the stop token is not among the 20 top_logprobs (read by forcing it).
         assert other["p_stop"] == pytest.approx(row["p_stop"], rel=1e-3, abs=1e-7)

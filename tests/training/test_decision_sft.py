@@ -28,6 +28,10 @@ def test_recipe_saves_a_model_with_a_calibrated_rule_and_resumes(tiny_config):
     assert rule.stop_token == "<" and rule.calibration["points"] > 0
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["steps"] == 4 and summary["validation_dialogues"] > 0
+    # The question memory is built from the training dialogues only, and named in the policy file.
+    policy = json.loads((out / "model" / "learn2ask_policy.json").read_text())
+    assert policy["questions"]["built_from"] == summary["question_memory"]
+    assert 0 < summary["question_memory"]["dialogues"] < summary["validation_dialogues"] * 20
     steps = [r["step"] for r in map(json.loads, (out / "train_log.jsonl").read_text().splitlines())]
     assert steps == [1, 2, 3, 4]
     # Resuming a finished run to more steps continues from its last checkpoint (step 2).

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from learn2ask.cli_options import add_reward_arguments
 from learn2ask.commands import Command
-from learn2ask.models.decision import RULES
+from learn2ask.models.decision import QUESTION_SOURCES, RULES
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +53,14 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threshold", type=float, default=None, help="override the saved STOP threshold"
+    )
+    parser.add_argument(
+        "--questions",
+        choices=QUESTION_SOURCES,
+        default=None,
+        help="where the threshold rule's questions come from: generate (the model writes them), "
+        "memory (the logged expert question with the best hindsight R_a in similar contexts) "
+        "or memory+generated; default: the model's question memory when it has one",
     )
     parser.add_argument(
         "--stop-probs",

@@ -112,6 +112,7 @@ def evaluation_fingerprint(args: argparse.Namespace) -> dict[str, Any]:
         decision={
             "rule": getattr(args, "decision", None),
             "threshold": getattr(args, "threshold", None),
+            "questions": getattr(args, "questions", None),
         },
         samples={
             "digest": file_digest(require_file(args.samples)),

@@ -53,6 +53,7 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
         threshold=args.threshold,
         generation=generation,
         device=args.device,
+        questions=args.questions,
     )
     override = prompt_override(policy.prompt_config, args.max_context_chars)
     if override is not None:

@@ -35,10 +35,14 @@ from learn2ask.models.policy import (
     PolicyPromptConfig,
     build_policy_messages,
     parse_policy_response,
+    write_policy_section,
 )
+from learn2ask.models.question_memory import SOURCES as MEMORY_SOURCES
 
 Action = Literal["ask", "stop"]
 RULES: tuple[str, ...] = ("threshold", "greedy", "sample")
+# Where the threshold rule's questions come from (models/question_memory.py).
+QUESTION_SOURCES: tuple[str, ...] = ("generate", *MEMORY_SOURCES)
 TOP_LOGPROBS = 20  # what vLLM allows by default; P(stop) below the 20th token reads as 0
 
 
@@ -80,12 +84,7 @@ class DecisionRule:
 
 def save_decision_rule(model_dir: str | Path, rule: DecisionRule) -> None:
     """Add (or replace) the ``decision`` section of a model's ``learn2ask_policy.json``."""
-    from learn2ask.io import write_json_atomic
-
-    path = Path(model_dir) / POLICY_CONFIG_FILE
-    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    data["decision"] = asdict(rule)
-    write_json_atomic(path, data)
+    write_policy_section(model_dir, "decision", asdict(rule))
 
 
 def load_decision_rule(model_dir: str | Path | None) -> DecisionRule | None:
@@ -137,6 +136,7 @@ class _DecidingBase:
     prompt_config: PolicyPromptConfig
     rule: DecisionRule
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    memory: Any = None  # a QuestionMemory, or None: generate every question
 
     def messages(self, contexts: Sequence[list[Turn]]) -> list[Messages]:
         """The policy prompt of each context."""
@@ -155,8 +155,7 @@ class _DecidingBase:
         else:
             p_stop = self.p_stop(messages)
             ask = [i for i, p in enumerate(p_stop) if p < self.rule.threshold]
-            banned = replace(self.generation, suppress_token_ids=(self.stop_token_id(),))
-            asked = self.generate([messages[i] for i in ask], banned)
+            asked = self.questions([contexts[i] for i in ask], [messages[i] for i in ask])
             questions = dict(zip(ask, asked, strict=True))
             actions = [
                 PolicyAction("ask", questions[i], p, questions[i])
@@ -166,6 +165,20 @@ class _DecidingBase:
             ]
         per_item = (time.perf_counter() - started) / max(1, len(contexts))
         return [replace(a, seconds=round(per_item, 4)) for a in actions]
+
+    def questions(self, contexts: Sequence[list[Turn]], messages: list[Messages]) -> list[str]:
+        """The question to ask in each context: from the question memory when the model has one
+        (``models/question_memory.py``), else generated with the stop tag's token banned."""
+        banned = replace(self.generation, suppress_token_ids=(self.stop_token_id(),))
+        if self.memory is None or not contexts:
+            return self.generate(messages, banned)
+        generated = None
+        if self.memory.settings.source == "memory+generated":
+            generated = self.generate(messages, banned)
+        chosen = self.memory.choose(contexts, generated)
+        missing = [i for i, q in enumerate(chosen) if q is None]
+        fallback = iter(self.generate([messages[i] for i in missing], banned) if missing else [])
+        return [q if q is not None else next(fallback) for q in chosen]
 
     def stop_probabilities(self, contexts: Sequence[list[Turn]]) -> list[float]:
         """P(stop) per context."""
@@ -330,11 +343,15 @@ def load_deciding_policy(
     generation: GenerationConfig | None = None,
     device: str = "auto",
     prompt: PolicyPromptConfig | None = None,
+    questions: str | None = None,
 ) -> DecidingPolicy:
     """The policy every consumer uses: a local run/bundled name, or a model at an endpoint.
 
     ``rule``/``threshold`` override the saved decision rule (e.g. ``greedy`` for comparison).
-    A local run directory named as ``model`` also gives an endpoint policy its prompt and rule.
+    ``questions`` overrides where the threshold rule's questions come from: ``generate``, or a
+    source of the model's question memory (``memory``, ``memory+generated``).
+    A local run directory named as ``model`` also gives an endpoint policy its prompt, rule and
+    question memory.
     """
     from learn2ask.models.backends import resolve_local_model_dir
     from learn2ask.models.policy import load_prompt_config
@@ -371,4 +388,20 @@ def load_deciding_policy(
             rule=rule or policy.rule.rule,
             threshold=policy.rule.threshold if threshold is None else threshold,
         )
+    if policy.rule.rule == "threshold" and questions != "generate":
+        policy.memory = load_question_memory(local_dir, questions)
     return policy
+
+
+def load_question_memory(model_dir: Path | None, source: str | None) -> Any:
+    """The model's question memory with ``source`` applied (None: the model has none)."""
+    from learn2ask.models.question_memory import QuestionMemory
+
+    memory = QuestionMemory.load(model_dir)
+    if memory is None:
+        if source is not None:
+            raise ConfigError(f"--questions {source}: the model has no question memory")
+        return None
+    if source is not None:
+        memory.settings = replace(memory.settings, source=source)
+    return memory

@@ -85,6 +85,16 @@ def save_prompt_config(
     write_json_atomic(Path(model_dir) / POLICY_CONFIG_FILE, data)
 
 
+def write_policy_section(model_dir: str | Path, key: str, section: Any) -> None:
+    """Add (or replace) one section of a model's ``learn2ask_policy.json``, keeping the rest."""
+    from learn2ask.io import write_json_atomic
+
+    path = Path(model_dir) / POLICY_CONFIG_FILE
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data[key] = section
+    write_json_atomic(path, data)
+
+
 def _saved_policy_file(model_dir: str | Path | None) -> dict[str, Any]:
     """The JSON saved beside a model, or ``{}`` when there is none."""
     if model_dir is None:

@@ -158,6 +158,11 @@ class DecisionSettings(Section):
     validation_points: int = Field(200, ge=1)
     calibrate: bool = True
     ask_reward_samples: int = Field(32, ge=0)
+    # Ask the logged question with the best hindsight R_a among the nearest training contexts
+    # (models/question_memory.py); it holds verbatim expert questions from the training file.
+    question_memory: bool = True
+    memory_source: Literal["memory", "memory+generated"] = "memory"
+    memory_neighbours: int = Field(50, ge=1)
 
 
 class TrainConfig(Section):

@@ -317,7 +317,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         tokenizer,
         config,
         out,
-        validation,
+        (train_pool, validation),
         run.started,
         extra={
             "train_samples": len(samples),
@@ -338,11 +338,12 @@ def finish(
     tokenizer: Any,
     config: TrainConfig,
     out: Path,
-    validation: list[Sample],
+    splits: tuple[list[Sample], list[Sample]],
     started: float,
     extra: dict[str, Any],
 ) -> Path:
-    """Save the model, calibrate and save its decision rule, write the summary."""
+    """Save the model and its question memory (built from the training dialogues ``splits[0]``),
+    calibrate its decision rule on the validation dialogues ``splits[1]``, write the summary."""
     from learn2ask.models.generation import LocalGenerator
 
     for parameter in model.parameters():
@@ -355,6 +356,11 @@ def finish(
     prompt = config.prompt.to_policy_config()
     save_prompt_config(target, prompt)
     settings = config.decision
+    train_pool, validation = splits
+    memory = build_question_memory(train_pool, settings) if settings.question_memory else None
+    if memory is not None:
+        memory.save(target)
+        extra = {**extra, "question_memory": memory.settings.built_from}
     if settings.calibrate:
         rule = calibrate_threshold(
             LocalGenerator(model, tokenizer),
@@ -364,6 +370,7 @@ def finish(
             ask_samples=settings.ask_reward_samples,
             beta=config.grpo.fusion_beta,
             seed=config.seed,
+            memory=memory,
         )
         save_decision_rule(target, rule)
         extra = {**extra, "decision_rule": rule.__dict__}
@@ -381,3 +388,22 @@ def finish(
     }
     write_json_atomic(out / common.SUMMARY_FILE, summary)
     return target
+
+
+def build_question_memory(samples: list[Sample], settings: Any) -> Any:
+    """The question memory of the training dialogues (never the validation ones)."""
+    from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
+
+    started = time.perf_counter()
+    memory = QuestionMemory.build(
+        samples,
+        QuestionMemorySettings(
+            source=settings.memory_source, neighbours=settings.memory_neighbours
+        ),
+    )
+    print(
+        f"  [decision_sft] question memory: {memory.settings.built_from['points']} points, "
+        f"{memory.settings.built_from['items']} questions ({time.perf_counter() - started:.0f} s)",
+        flush=True,
+    )
+    return memory

@@ -69,13 +69,24 @@ def estimate_ask_reward(
     points: Sequence[Sample],
     stop_token_id: int,
     beta: float,
+    memory: Any = None,
 ) -> dict[str, float]:
-    """Mean reward of a right question, from the policy's own questions on ``points``."""
+    """Mean reward of a right question, from the policy's own questions on ``points`` (chosen
+    by its question memory when it has one, as the decision rule will ask them)."""
+    from learn2ask.models.decision import LocalDecidingPolicy
     from learn2ask.rewards.fusion import FusionConfig
     from learn2ask.rewards.scorer import GraderConfig, RewardScorer, build_grader
 
-    config = GenerationConfig(max_new_tokens=32, suppress_token_ids=(stop_token_id,))
-    replies = generator.generate([build_policy_messages(s.context, prompt) for s in points], config)
+    policy = LocalDecidingPolicy(
+        name="calibration",
+        prompt_config=prompt,
+        rule=DecisionRule(stop_token_id=stop_token_id),
+        generation=GenerationConfig(max_new_tokens=32),
+        memory=memory,
+        generator=generator,
+    )
+    contexts = [s.context for s in points]
+    replies = policy.questions(contexts, policy.messages(contexts))
     scorer = RewardScorer(build_grader(GraderConfig()), FusionConfig(beta=beta))
     graded = [c for c in scorer.score(list(points), replies) if c.reward is not None]
     if not graded:
@@ -96,8 +107,10 @@ def calibrate_threshold(
     ask_samples: int = 32,
     beta: float = 2.0,
     seed: int = 0,
+    memory: Any = None,
 ) -> DecisionRule:
-    """The threshold rule for ``generator``'s model, calibrated on ``validation``."""
+    """The threshold rule for ``generator``'s model (asking from ``memory`` when given),
+    calibrated on ``validation``."""
     token_id, token = stop_token_of(generator.tokenizer, prompt.stop_tag)
     points = balanced_points(validation, limit, seed)
     if not points:
@@ -106,7 +119,7 @@ def calibrate_threshold(
     p_stop = generator.next_token_probs(messages, token_id)
     is_stop = [s.decision == "stop" for s in points]
     continues = [s for s in points if s.decision == "continue"][:ask_samples]
-    ask = estimate_ask_reward(generator, prompt, continues, token_id, beta)
+    ask = estimate_ask_reward(generator, prompt, continues, token_id, beta, memory)
     threshold, reward = best_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
     calibration: dict[str, Any] = {
         "split": "validation dialogues carved from the training file (never trained on)",

@@ -127,18 +127,20 @@ class EmbeddingGrader:
 
     def score(self, similarity: float) -> float:
         """Map a similarity to R_a through the grader file's thresholds."""
+        import torch
+
+        return float(self.scores(torch.tensor(similarity, dtype=torch.float64)))
+
+    def scores(self, similarities: Any) -> Any:
+        """:meth:`score` applied elementwise to a tensor of similarities."""
+        import torch
+
+        low, high = self.config.half_threshold, self.config.full_threshold
         if self.config.continuous:
-            low, high = self.config.half_threshold, self.config.full_threshold
-            return (
-                min(1.0, max(0.0, (similarity - low) / (high - low) * 0.5 + 0.5))
-                if similarity >= low
-                else 0.0
-            )
-        if similarity >= self.config.full_threshold:
-            return 1.0
-        if similarity >= self.config.half_threshold:
-            return 0.5
-        return 0.0
+            ramp = ((similarities - low) / (high - low) * 0.5 + 0.5).clamp(0.0, 1.0)
+            return torch.where(similarities >= low, ramp, torch.zeros_like(similarities))
+        half = torch.where(similarities >= low, 0.5, 0.0).to(similarities.dtype)
+        return torch.where(similarities >= high, torch.ones_like(similarities), half)
 
     def __call__(self, questions: list[str], samples: list[Sample]) -> list[GradeResult]:
         """R_a for each (question, sample); a sample without I* cannot be graded."""

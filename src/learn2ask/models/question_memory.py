@@ -1,0 +1,258 @@
+"""Question memory: ask what experts went on to elicit in the most similar logged conversations.
+
+The decision rule says *when* to ask; this says *what*. For a context it finds the ``neighbours``
+training decision points whose last turns are most similar (all-MiniLM-L6-v2, cosine), takes
+every question those experts still went on to ask (their I*) as a candidate, and scores each
+candidate by the hindsight reward it would have earned there: the sum over neighbours of R_a
+(the embedding grader's {0, 0.5, 1}) against that neighbour's I*. The best-scoring candidate is
+asked. It is the Learn-to-Ask reward, estimated from the observed futures of similar contexts
+instead of the one future the policy cannot see.
+
+With ``source: memory+generated`` the policy's own generated question is one more candidate
+(a larger policy's context-specific question wins whenever its estimated R_a is at least the
+best logged one). ``memory`` skips generation. Where no neighbour has a one-question candidate
+the policy generates as before.
+
+The memory holds verbatim expert questions from the training logs: build it only from logs
+whose questions may be shown to users (``decision.question_memory: false`` turns it off).
+Saved beside the model as ``question_memory.safetensors`` (vectors) and
+``question_memory.json`` (texts); ``learn2ask_policy.json`` names it under ``questions`` with
+the files' digest, so evaluation fingerprints change when the memory does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.types import Sample, Turn
+from learn2ask.errors import ConfigError
+from learn2ask.models.policy import POLICY_CONFIG_FILE, count_questions, write_policy_section
+
+VECTORS_FILE = "question_memory.safetensors"
+TEXTS_FILE = "question_memory.json"
+SOURCES: tuple[str, ...] = ("memory", "memory+generated")
+# Chosen on 20% of the demo training dialogues held out (README, "How the demo recipe was
+# chosen"): the last two turns beat the last one and the whole context as the similarity key,
+# 50 neighbours beat 20 and 100, and every I* item beat only each neighbour's next question.
+DEFAULT_NEIGHBOURS = 50
+DEFAULT_CONTEXT_TURNS = 2
+KEY_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class QuestionMemorySettings:
+    """How the memory chooses (saved under ``questions`` in ``learn2ask_policy.json``)."""
+
+    source: str = "memory"
+    neighbours: int = DEFAULT_NEIGHBOURS
+    context_turns: int = DEFAULT_CONTEXT_TURNS
+    max_question_chars: int = 160
+    digest: str = ""
+    built_from: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ConfigError(f"questions.source must be one of {', '.join(SOURCES)}")
+        if self.neighbours < 1 or self.context_turns < 1:
+            raise ConfigError("questions.neighbours and questions.context_turns must be >= 1")
+
+
+def context_key(context: Sequence[Turn], turns: int) -> str:
+    """The text a context is matched by: its last ``turns`` turns, at most 1,000 characters."""
+    return " ".join(t.content for t in context[-turns:])[-KEY_CHARS:]
+
+
+def is_askable(text: str, max_chars: int) -> bool:
+    """A logged expert turn can be asked elsewhere when it is exactly one short question."""
+    return count_questions(text) == 1 and len(text) <= max_chars and text.rstrip().endswith("?")
+
+
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([?,.!;:'])")
+_LEADING_FILLERS = re.compile(
+    r"^(?:(?:um+|uh+|uhm+|okay|ok|alright|and|so|now|well)\b[\s,]*)+", re.I
+)
+
+
+def tidy_question(text: str) -> str:
+    """A logged question as it should be shown: transcript spacing (``pain ?``) and leading
+    fillers (``um , and``) removed, first letter capitalised."""
+    tidy = _LEADING_FILLERS.sub("", _SPACE_BEFORE_PUNCT.sub(r"\1", text.strip())).strip()
+    tidy = tidy if any(c.isalpha() for c in tidy) else text.strip()
+    return tidy[0].upper() + tidy[1:]
+
+
+class QuestionMemory:
+    """Context keys of training CONTINUE points, their I* items, and the choice among them."""
+
+    def __init__(
+        self,
+        settings: QuestionMemorySettings,
+        keys: Any,
+        item_vectors: Any,
+        items: list[str],
+        point_items: list[list[int]],
+        grader: Any,
+    ) -> None:
+        self.settings = settings
+        self.keys = keys
+        self.item_vectors = item_vectors
+        self.items = items
+        self.point_items = point_items
+        self.grader = grader
+        self.askable = [is_askable(t, settings.max_question_chars) for t in items]
+
+    @classmethod
+    def build(
+        cls,
+        samples: Sequence[Sample],
+        settings: QuestionMemorySettings | None = None,
+        grader: Any = None,
+    ) -> QuestionMemory:
+        """A memory of every CONTINUE point of ``samples`` that has I* items."""
+        settings = settings or QuestionMemorySettings()
+        grader = grader or _default_grader()
+        points = [s for s in samples if s.decision == "continue" and s.info_set]
+        if not points:
+            raise ConfigError("a question memory needs CONTINUE points with I* items")
+        items = sorted({text for s in points for text in s.info_set})
+        index = {text: i for i, text in enumerate(items)}
+        keys = grader.embed([context_key(s.context, settings.context_turns) for s in points])
+        built = {
+            "points": len(points),
+            "dialogues": len({s.dialogue_id for s in points}),
+            "items": len(items),
+            "grader": grader.version,
+        }
+        return cls(
+            replace(settings, built_from=built),
+            keys.float().cpu(),
+            grader.embed(items).float().cpu(),
+            items,
+            [[index[t] for t in s.info_set] for s in points],
+            grader,
+        )
+
+    def choose(
+        self, contexts: Sequence[Sequence[Turn]], generated: Sequence[str | None] | None = None
+    ) -> list[str | None]:
+        """The question to ask in each context (None where no candidate is askable)."""
+        import torch
+
+        if not contexts:
+            return []
+        queries = self.grader.embed(
+            [context_key(c, self.settings.context_turns) for c in contexts]
+        ).float()
+        k = min(self.settings.neighbours, len(self.point_items))
+        nearest = (queries @ self.keys.T).topk(k, dim=1).indices.tolist()
+        extra = list(generated) if generated is not None else [None] * len(contexts)
+        extra_vectors = self.grader.embed([g for g in extra if g]) if any(extra) else None
+        chosen: list[str | None] = []
+        position = 0
+        for neighbours, own in zip(nearest, extra, strict=True):
+            own_vector = None
+            if own:
+                own_vector = extra_vectors[position].float()
+                position += 1
+            chosen.append(self._best(neighbours, own, own_vector, torch))
+        return chosen
+
+    def _best(self, neighbours: list[int], own: str | None, own_vector: Any, torch: Any) -> Any:
+        """The candidate with the highest summed R_a against the neighbours' I*."""
+        candidates = sorted({i for n in neighbours for i in self.point_items[n] if self.askable[i]})
+        texts = [self.items[i] for i in candidates]
+        vectors = self.item_vectors[candidates] if candidates else None
+        if own is not None and own_vector is not None:
+            # the generated question goes first: it wins ties with logged ones
+            texts = [own, *texts]
+            own_row = own_vector.unsqueeze(0)
+            vectors = own_row if vectors is None else torch.cat([own_row, vectors])
+        if not texts:
+            return None
+        segments = torch.tensor([j for j, n in enumerate(neighbours) for _ in self.point_items[n]])
+        targets = self.item_vectors[[i for n in neighbours for i in self.point_items[n]]]
+        grades = self.grader.scores(vectors @ targets.T)  # candidates x neighbour items
+        per_neighbour = torch.zeros(len(texts), len(neighbours), dtype=grades.dtype)
+        index = segments.unsqueeze(0).expand_as(grades)
+        per_neighbour = per_neighbour.scatter_reduce(1, index, grades, reduce="amax")
+        best = int(per_neighbour.sum(dim=1).argmax())
+        return texts[best] if best == 0 and own is not None else tidy_question(texts[best])
+
+    def save(self, model_dir: str | Path) -> QuestionMemorySettings:
+        """Write the memory beside a model and name it in ``learn2ask_policy.json``."""
+        from safetensors.torch import save
+
+        from learn2ask.io import atomic_open, write_json_atomic
+
+        directory = Path(model_dir)
+        offsets = [0]
+        for point in self.point_items:
+            offsets.append(offsets[-1] + len(point))
+        import torch
+
+        tensors = {
+            "keys": self.keys.half().contiguous(),
+            "items": self.item_vectors.half().contiguous(),
+            "point_items": torch.tensor(
+                [i for p in self.point_items for i in p], dtype=torch.int32
+            ),
+            "offsets": torch.tensor(offsets, dtype=torch.int64),
+        }
+        with atomic_open(directory / VECTORS_FILE, "wb", encoding=None) as handle:
+            handle.write(save(tensors))
+        write_json_atomic(directory / TEXTS_FILE, {"items": self.items})
+        settings = replace(self.settings, digest=memory_digest(directory))
+        write_policy_section(directory, "questions", asdict(settings))
+        self.settings = settings
+        return settings
+
+    @classmethod
+    def load(cls, model_dir: str | Path | None, grader: Any = None) -> QuestionMemory | None:
+        """The memory saved beside a model, or None when it has none."""
+        if model_dir is None:
+            return None
+        directory = Path(model_dir)
+        policy_file = directory / POLICY_CONFIG_FILE
+        if not policy_file.is_file():
+            return None
+        section = json.loads(policy_file.read_text(encoding="utf-8")).get("questions")
+        if not section:
+            return None
+        from safetensors.torch import load_file
+
+        settings = QuestionMemorySettings(**section)
+        if settings.digest and settings.digest != memory_digest(directory):
+            raise ConfigError(f"{directory / VECTORS_FILE}: does not match learn2ask_policy.json")
+        tensors = load_file(str(directory / VECTORS_FILE))
+        items = json.loads((directory / TEXTS_FILE).read_text(encoding="utf-8"))["items"]
+        offsets = tensors["offsets"].tolist()
+        flat = tensors["point_items"].tolist()
+        point_items = [flat[a:b] for a, b in zip(offsets, offsets[1:], strict=False)]
+        return cls(
+            settings,
+            tensors["keys"].float(),
+            tensors["items"].float(),
+            items,
+            point_items,
+            grader or _default_grader(),
+        )
+
+
+def memory_digest(model_dir: Path) -> str:
+    """SHA-256 over the memory's two files (part of every evaluation fingerprint)."""
+    digest = hashlib.sha256()
+    for name in (VECTORS_FILE, TEXTS_FILE):
+        digest.update((model_dir / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _default_grader() -> Any:
+    from learn2ask.rewards.graders.embedding import EmbeddingGrader
+
+    return EmbeddingGrader()

@@ -1,0 +1,137 @@
+"""The question memory asks the logged question with the best hindsight R_a among similar
+training contexts, survives a save/load round trip, refuses a tampered file, and every policy
+consumer (evaluate, --questions) uses it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from learn2ask.cli import main
+from learn2ask.data.types import Sample, Turn
+from learn2ask.errors import ConfigError
+from learn2ask.models.decision import DecisionRule, load_deciding_policy, save_decision_rule
+from learn2ask.models.question_memory import (
+    VECTORS_FILE,
+    QuestionMemory,
+    QuestionMemorySettings,
+    tidy_question,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def grader():
+    from learn2ask.rewards.graders.embedding import EmbeddingGrader
+
+    return EmbeddingGrader()
+
+
+def point(name: str, last_user: str, info: list[str]) -> Sample:
+    return Sample(
+        id=f"{name}_0",
+        dialogue_id=name,
+        index=0,
+        context=[Turn("expert", "What brings you in today?"), Turn("user", last_user)],
+        future=[],
+        info_set=info,
+        decision="continue" if info else "stop",
+        items=[],
+    )
+
+
+HEADACHE = "I have had a bad headache since yesterday."
+HEADACHE_POINTS = [
+    point("a", HEADACHE, ["Do you feel sick to your stomach?", "Do you smoke cigarettes?"]),
+    point("b", "My head hurts a lot since last night.", ["Any nausea or vomiting?"]),
+    point("c", "Headache, really bad one, all day.", ["Have you felt nauseous at all?"]),
+    point("d", "I sprained my ankle playing football.", ["Can you put weight on it?"]),
+    point("e", "Nothing else, that's all.", []),  # a STOP point: not in the memory
+]
+
+
+def test_the_candidate_that_most_neighbours_went_on_to_ask_wins(grader):
+    memory = QuestionMemory.build(HEADACHE_POINTS, QuestionMemorySettings(neighbours=3), grader)
+    assert memory.settings.built_from["points"] == 4
+    context = [Turn("expert", "Hello, what's wrong?"), Turn("user", "Terrible headache today.")]
+    (question,) = memory.choose([context])
+    # Nausea was elicited after all three headache contexts; smoking after only one.
+    assert "sick" in question or "nause" in question.lower()
+    # The policy's own question competes and wins ties with logged ones.
+    (own,) = memory.choose([context], [question.lower()])
+    assert own == question.lower()
+    (weak,) = memory.choose([context], ["What is your favourite colour?"])
+    assert weak != "What is your favourite colour?"
+
+
+def test_round_trip_and_a_tampered_file_is_refused(grader, tmp_path):
+    memory = QuestionMemory.build(HEADACHE_POINTS, QuestionMemorySettings(neighbours=2), grader)
+    settings = memory.save(tmp_path)
+    saved = json.loads((tmp_path / "learn2ask_policy.json").read_text())["questions"]
+    assert saved["digest"] == settings.digest and saved["neighbours"] == 2
+    contexts = [s.context for s in HEADACHE_POINTS]
+    loaded = QuestionMemory.load(tmp_path, grader)
+    assert loaded is not None and loaded.choose(contexts) == memory.choose(contexts)
+    assert QuestionMemory.load(tmp_path / "nothing-here", grader) is None
+    data = bytearray((tmp_path / VECTORS_FILE).read_bytes())
+    data[-1] ^= 0xFF
+    (tmp_path / VECTORS_FILE).write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match="does not match"):
+        QuestionMemory.load(tmp_path, grader)
+
+
+def test_a_context_seen_in_training_gets_one_of_its_own_questions(grader, small_test_samples):
+    from learn2ask.data.samples import load_samples
+
+    train = load_samples(small_test_samples.parent / "train.jsonl")
+    memory = QuestionMemory.build(train, QuestionMemorySettings(neighbours=1), grader)
+    seen = [s for s in train if s.decision == "continue" and s.info_set][:20]
+    for sample, question in zip(seen, memory.choose([s.context for s in seen]), strict=True):
+        if question is not None:  # None: none of its I* items is one short question
+            assert question in {tidy_question(t) for t in sample.info_set}
+
+
+def test_tidy_question():
+    assert tidy_question("um , and any other symptoms ?") == "Any other symptoms?"
+    assert tidy_question("Okay?") == "Okay?"
+    assert tidy_question("So, what brings you in?") == "What brings you in?"
+
+
+@pytest.fixture()
+def model_with_memory(tiny_model_dir, small_test_samples, tmp_path, grader):
+    from learn2ask.data.samples import load_samples
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    save_decision_rule(model, DecisionRule(threshold=1.0, stop_token_id=44, stop_token="<"))
+    train = load_samples(small_test_samples.parent / "train.jsonl")
+    memory = QuestionMemory.build(train, grader=grader)
+    memory.save(model)
+    return model, memory
+
+
+def test_evaluate_asks_from_the_memory_and_generate_overrides_it(
+    model_with_memory, small_test_samples, tmp_path
+):
+    model, memory = model_with_memory
+    logged = {tidy_question(t) for t in memory.items}
+    common = ["--model", str(model), "--samples", str(small_test_samples), "--max-samples", "6"]
+    common += ["--max-new-tokens", "6", "--no-references"]
+    assert main(["evaluate", *common, "--out", str(tmp_path / "memory")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "memory" / "rollouts.jsonl").open()]
+    assert rows and all(r["response"] in logged for r in rows)  # threshold 1.0: always asks
+    out = tmp_path / "generated"
+    assert main(["evaluate", *common, "--out", str(out), "--questions", "generate"]) == 0
+    generated = [json.loads(line) for line in (out / "rollouts.jsonl").open()]
+    assert [r["response"] for r in generated] != [r["response"] for r in rows]
+
+
+def test_memory_source_on_a_model_without_memory_is_a_clear_error(tiny_model_dir, tmp_path):
+    model = tmp_path / "bare"
+    shutil.copytree(tiny_model_dir, model)
+    save_decision_rule(model, DecisionRule(threshold=0.5, stop_token_id=44, stop_token="<"))
+    with pytest.raises(ConfigError, match="no question memory"):
+        load_deciding_policy(str(model), questions="memory")
