@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from learn2ask.commands import Command
 from learn2ask.errors import ConfigError
+from learn2ask.models.decision import QUESTION_SOURCES, RULES
 
 if TYPE_CHECKING:
     from learn2ask.serving.config import ServerConfig
@@ -27,12 +28,19 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--decision",
-        choices=("threshold", "greedy", "sample"),
+        choices=RULES,
         default=None,
         help="decision rule (default: the one the model carries; greedy for untrained models)",
     )
     parser.add_argument(
         "--threshold", type=float, default=None, help="override the carried STOP threshold"
+    )
+    parser.add_argument(
+        "--questions",
+        choices=QUESTION_SOURCES,
+        default=None,
+        help="where questions come from: generate, memory (the logged expert question with the "
+        "best hindsight R_a in similar contexts) or memory+generated; default: the model's own",
     )
     parser.add_argument(
         "--db", default="sessions.sqlite", help="SQLite file (default) or postgresql://... URL"
@@ -98,7 +106,9 @@ def run_serve(args: argparse.Namespace) -> int:
     config = _server_config(args)
     domain, settings = load_settings(args.domain)
     store = open_store(config.db)  # a bad --db fails before the model loads
-    policy = load_policy(args.policy, args.policy_model, domain, args.decision, args.threshold)
+    policy = load_policy(
+        args.policy, args.policy_model, domain, args.decision, args.threshold, args.questions
+    )
     assistant = build_assistant(config, policy, settings, expert=domain.expert, store=store)
     log = logging.getLogger("learn2ask.serving")
     log.info(

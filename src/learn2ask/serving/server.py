@@ -43,6 +43,7 @@ def load_policy(
     domain: Any,
     rule: str | None = None,
     threshold: float | None = None,
+    questions: str | None = None,
 ) -> Any:
     """The deciding policy, loaded once: a run dir / bundled name, or an endpoint URL."""
     from learn2ask.models.backends import resolve_local_model_dir
@@ -55,13 +56,20 @@ def load_policy(
         local = resolve_local_model_dir(policy_model)
         prompt = _prompt_for(local, domain, POLICY_CONFIG_FILE, load_prompt_config)
         return load_deciding_policy(
-            policy_model, base_url=policy, rule=rule, threshold=threshold, prompt=prompt
+            policy_model,
+            base_url=policy,
+            rule=rule,
+            threshold=threshold,
+            prompt=prompt,
+            questions=questions,
         )
     local = resolve_local_model_dir(policy)
     prompt = _prompt_for(local, domain, POLICY_CONFIG_FILE, load_prompt_config)
     if prompt is None:
         prompt = PolicyPromptConfig.from_domain(domain)
-    return load_deciding_policy(policy, rule=rule, threshold=threshold, prompt=prompt)
+    return load_deciding_policy(
+        policy, rule=rule, threshold=threshold, prompt=prompt, questions=questions
+    )
 
 
 def _prompt_for(local: Any, domain: Any, config_file: str, load: Any) -> Any:

@@ -1,0 +1,116 @@
+"""Choose the question memory's settings on validation: content of the questions it asks on
+CONTINUE points of held-out training dialogues (never the test split).
+
+    python -m benchmarks.tune_memory --train-file demo_out/data/train_mix.jsonl --out DIR
+
+Holds out ``--validation-fraction`` of the training dialogues (seeded), builds the memory from
+the rest once per similarity key (the last N turns) and scores every neighbour count on the
+same held-out points: mean R_a and the share with R_a = 1 (``win``), per data source, with the
+embedding grader the evaluation uses. Fixed generic questions are the reference a memory must
+beat. Writes ``DIR/tune_memory.json`` and prints one line per variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from learn2ask.data.samples import load_samples
+from learn2ask.data.sampling import source_of
+from learn2ask.data.types import Sample
+from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
+from learn2ask.rewards.graders.embedding import EmbeddingGrader
+
+GENERIC_QUESTIONS = ("Do you have any other symptoms?", "Are you taking any medications?")
+
+
+def held_out(samples: list[Sample], fraction: float, seed: int) -> tuple[list, list]:
+    """``(train, validation CONTINUE points with I*)``, split by dialogue."""
+    dialogues = sorted({s.dialogue_id for s in samples})
+    random.Random(seed).shuffle(dialogues)
+    held = set(dialogues[: round(len(dialogues) * fraction)])
+    train = [s for s in samples if s.dialogue_id not in held]
+    validation = [
+        s for s in samples if s.dialogue_id in held and s.decision == "continue" and s.info_set
+    ]
+    return train, validation
+
+
+def content(grader: EmbeddingGrader, questions: list[str], points: list[Sample]) -> dict:
+    """Mean R_a and win rate (R_a = 1) per source and overall."""
+    scores = [r.score or 0.0 for r in grader(questions, points)]
+    result = {}
+    for source in sorted({source_of(p) for p in points}) + ["all"]:
+        chosen = [x for x, p in zip(scores, points, strict=True) if source in ("all", source_of(p))]
+        result[source] = {
+            "mean_r_a": round(sum(chosen) / len(chosen), 4),
+            "win": round(sum(x == 1.0 for x in chosen) / len(chosen), 4),
+            "n": len(chosen),
+        }
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the sweep; print and save its table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-file", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--validation-fraction", type=float, default=0.2)
+    parser.add_argument("--max-points", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    train, validation = held_out(load_samples(args.train_file), args.validation_fraction, args.seed)
+    random.Random(args.seed + 1).shuffle(validation)
+    validation = validation[: args.max_points]
+    grader = EmbeddingGrader()
+    rows = []
+    for question in GENERIC_QUESTIONS:
+        rows.append(
+            {
+                "variant": f"always '{question}'",
+                **content(grader, [question] * len(validation), validation),
+            }
+        )
+    contexts = [p.context for p in validation]
+    for turns in (1, 2, 4):
+        started = time.perf_counter()
+        memory = QuestionMemory.build(train, QuestionMemorySettings(context_turns=turns), grader)
+        build = time.perf_counter() - started
+        for neighbours in (20, 50, 100):
+            memory.settings = replace(memory.settings, neighbours=neighbours)
+            questions = [q or "" for q in memory.choose(contexts)]
+            variant = f"memory: last {turns} turns, {neighbours} neighbours"
+            rows.append(
+                {
+                    "variant": variant,
+                    "build_seconds": round(build, 1),
+                    **content(grader, questions, validation),
+                }
+            )
+    for r in rows:
+        cells = "  ".join(
+            f"{k} {v['mean_r_a']:.3f}/{v['win']:.3f}" for k, v in r.items() if isinstance(v, dict)
+        )
+        print(f"{r['variant']:<45} {cells}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "tune_memory.json").write_text(
+        json.dumps(
+            {
+                "train_file": str(args.train_file),
+                "validation": f"{args.validation_fraction:.0%} of the training dialogues",
+                "seed": args.seed,
+                "cells": "mean R_a / share with R_a = 1, embedding grader v1",
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
