@@ -66,3 +66,22 @@ def test_validation_split_keeps_dialogues_whole(small_samples):
     train, validation = split_validation(load_samples(small_samples), 0.2, seed=0)
     assert validation and train
     assert not {s.dialogue_id for s in train} & {s.dialogue_id for s in validation}
+
+
+def test_platt_threshold_cuts_where_stopping_and_asking_are_worth_the_same():
+    import math
+    import random
+
+    from learn2ask.training.threshold import platt_threshold
+
+    rng = random.Random(0)
+    # logit P(stop) ~ N(+1, 1) on STOP points and N(-1, 1) on CONTINUE points: the true
+    # posterior is sigmoid(2 z), so the cut for q* = ask / (stop + ask) is z = logit(q*) / 2.
+    is_stop = [i % 2 == 0 for i in range(4000)]
+    p_stop = [1 / (1 + math.exp(-rng.gauss(1.0 if s else -1.0, 1.0))) for s in is_stop]
+    fitted = platt_threshold(p_stop, is_stop, stop_reward=4.0, ask_reward=2.0)
+    expected_z = math.log((2 / 6) / (4 / 6)) / 2
+    assert fitted == pytest.approx(1 / (1 + math.exp(-expected_z)), abs=0.03)
+    # No relation (P(stop) higher on CONTINUE points): no fitted threshold.
+    assert platt_threshold([0.9, 0.8, 0.2, 0.1], [False, False, True, True], 4.0, 2.0) is None
+    assert platt_threshold([0.3, 0.4], [True, True], 4.0, 2.0) is None

@@ -1,16 +1,20 @@
 """Calibrate the STOP threshold of the decision rule on a validation split of the training
-dialogues (never the test split): the threshold that maximises the expected fused reward on a
-balanced set of held-out decision points.
+dialogues (never the test split), for the expected fused reward on a balanced set of held-out
+decision points.
 
 On a balanced set a right ``<stop />`` earns ``R_s (1 + beta) + P = 2 + beta`` (R_a = 1 by the
 authors' gating) and a right question ``1 + beta * r + p``, where ``r`` and ``p`` are the mean
-content grade and format score of the policy's own questions, estimated by generating and
-grading a few of them. A wrong decision earns 0. The threshold maximises
-``sum_STOP (2 + beta) [P(stop) >= t] + sum_CONTINUE (1 + beta r + p) [P(stop) < t]``.
+content grade and format score of the policy's own questions (from its question memory when it
+has one), estimated by asking on validation points and grading. A wrong decision earns 0.
+The threshold is where a Platt fit of s* on logit P(stop) makes STOP and ASK worth the same
+(:func:`platt_threshold`); the empirical argmax of
+``sum_STOP (2 + beta) [P(stop) >= t] + sum_CONTINUE (1 + beta r + p) [P(stop) < t]`` is kept
+for comparison and used when the fit finds no relation.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import replace
@@ -51,16 +55,56 @@ def best_threshold(
     candidates = [0.0, *[(a + b) / 2 for a, b in zip(values, values[1:], strict=False)], 1.0001]
     best = (0.5, float("-inf"))
     for threshold in candidates:
-        total = sum(
-            (stop_reward if p >= threshold else 0.0)
-            if stop
-            else (ask_reward if p < threshold else 0.0)
-            for p, stop in zip(p_stop, is_stop, strict=True)
-        )
-        reward = total / max(1, len(p_stop))
+        reward = mean_reward(p_stop, is_stop, threshold, stop_reward, ask_reward)
         if reward > best[1]:
             best = (min(threshold, 1.0), reward)
     return best
+
+
+def mean_reward(
+    p_stop: Sequence[float],
+    is_stop: Sequence[bool],
+    threshold: float,
+    stop_reward: float,
+    ask_reward: float,
+) -> float:
+    """Mean reward of ``P(stop) >= threshold`` when a right STOP earns ``stop_reward``, a right
+    question ``ask_reward`` and a wrong decision 0."""
+    total = sum(
+        (stop_reward if p >= threshold else 0.0) if stop else (ask_reward if p < threshold else 0.0)
+        for p, stop in zip(p_stop, is_stop, strict=True)
+    )
+    return total / max(1, len(p_stop))
+
+
+def platt_threshold(
+    p_stop: Sequence[float], is_stop: Sequence[bool], stop_reward: float, ask_reward: float
+) -> float | None:
+    """The threshold where a fitted P(STOP | P(stop)) makes stopping and asking worth the same.
+
+    A logistic regression of s* on logit P(stop) (Platt scaling) smooths the 200-odd validation
+    points; STOP pays when ``q * stop_reward >= (1 - q) * ask_reward``, i.e. at
+    ``q* = ask / (stop + ask)``, which maps back to one P(stop). On 40 draws of 200 validation
+    points this threshold varied 3x less than the empirical argmax and earned more on the points
+    left out (README). None when the fit finds no positive relation (then use the argmax).
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(is_stop)) < 2:
+        return None
+    x = np.array([[_logit(p)] for p in p_stop])
+    fit = LogisticRegression(C=1e6, max_iter=1000).fit(x, np.array(is_stop, dtype=int))
+    slope, intercept = float(fit.coef_[0][0]), float(fit.intercept_[0])
+    if slope <= 0:
+        return None
+    cut = (_logit(ask_reward / (stop_reward + ask_reward)) - intercept) / slope
+    return 1.0 / (1.0 + math.exp(-min(max(cut, -700.0), 700.0)))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
 
 
 def estimate_ask_reward(
@@ -120,10 +164,16 @@ def calibrate_threshold(
     is_stop = [s.decision == "stop" for s in points]
     continues = [s for s in points if s.decision == "continue"][:ask_samples]
     ask = estimate_ask_reward(generator, prompt, continues, token_id, beta, memory)
-    threshold, reward = best_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
+    argmax, argmax_reward = best_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
+    fitted = platt_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
+    threshold = argmax if fitted is None else fitted
+    reward = mean_reward(p_stop, is_stop, threshold, 2.0 + beta, ask["ask_reward"])
     calibration: dict[str, Any] = {
         "split": "validation dialogues carved from the training file (never trained on)",
-        "criterion": "max expected fused reward on balanced validation points",
+        "criterion": "expected fused reward: STOP where a Platt fit of s* on logit P(stop) "
+        "makes stopping worth at least asking, on balanced validation points",
+        "argmax_threshold": round(argmax, 6),
+        "argmax_expected_reward": round(argmax_reward, 4),
         "points": len(points),
         "dialogues": len({s.dialogue_id for s in points}),
         "stop_auc": round(stop_auc(p_stop, is_stop), 4),
