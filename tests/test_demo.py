@@ -47,6 +47,9 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
     assert references["always_stop"]["metrics"]["ave_stop_decision"]["mean"] == 1.0
     assert references["always_ask"]["metrics"]["ave_continue_decision"]["mean"] == 1.0
     assert "classifier_stop_auc" in references
+    best = references["best_logged_question"]
+    assert best.endswith("?") and best != references["generic_question"]
+    assert references["always_ask_best"]["metrics"]["ave_continue_decision"]["mean"] == 1.0
     scores = json.loads((tmp_path / "eval" / "decision" / "stop_scores.json").read_text())
     assert len(scores["samples"]) == 6 and "balanced_accuracy_at_threshold" in scores["summary"]
     base = json.loads((tmp_path / "eval" / "base" / "eval_summary.json").read_text())
@@ -54,6 +57,7 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
     printed = capsys.readouterr().out
     assert "| ave_total_reward |" in printed and "report.html" in printed
     assert "decision − always <stop /> (paired)" in printed
+    assert "decision − always ask best logged question (paired)" in printed
     assert "| stop_auc |" in printed
     # Every stage's outputs exist: a rerun skips them all.
     assert main(args) == 0

@@ -67,6 +67,14 @@ def test_the_candidate_that_most_neighbours_went_on_to_ask_wins(grader):
     assert weak != "What is your favourite colour?"
 
 
+def test_best_logged_question_is_the_one_most_dialogues_went_on_to_ask(grader):
+    from learn2ask.evaluation.references import best_logged_question
+
+    question = best_logged_question(HEADACHE_POINTS, grader, seed=0)
+    assert question is not None and ("sick" in question or "nause" in question.lower())
+    assert best_logged_question(HEADACHE_POINTS[-1:], grader, seed=0) is None  # STOP only
+
+
 def test_round_trip_and_a_tampered_file_is_refused(grader, tmp_path):
     memory = QuestionMemory.build(HEADACHE_POINTS, QuestionMemorySettings(neighbours=2), grader)
     settings = memory.save(tmp_path)

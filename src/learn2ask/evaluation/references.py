@@ -3,12 +3,16 @@ stands between the trivial rules and what the data allows:
 
 - ``always_stop``: replies ``<stop />`` everywhere.
 - ``always_ask``: asks one fixed generic question everywhere.
+- ``always_ask_best`` (with training samples): asks everywhere the one logged expert question
+  with the highest mean R_a over training CONTINUE points, the strongest fixed question a rule
+  could ask (in medical logs, "Do you have any other symptoms?"-like questions).
 - ``expert``: the logged expert's own next action (the stop tag, or the next question it really
   asked): an upper reference for content.
 - ``classifier``: a cheap discriminative reference for the *decision*: logistic regression on
   all-MiniLM-L6-v2 embeddings of the last two turns and of the whole context plus five surface
   features, fitted on balanced points of the training file; it stops when its probability is at
-  least 0.5 and otherwise asks the generic question (it has no content of its own).
+  least 0.5 and otherwise asks the best logged question (the generic one without training
+  samples): it has no content of its own.
 
 ``references.json`` holds each reference's metrics and the paired difference policy - reference
 (bootstrap over dialogues), and the classifier's stop AUC.
@@ -115,22 +119,41 @@ def scored_rows(
     ]
 
 
+def best_logged_question(
+    train_samples: Sequence[Sample], grader: Any, seed: int, limit: int = 1000
+) -> str | None:
+    """The logged expert question with the highest mean R_a over up to ``limit`` training
+    CONTINUE points (a question memory whose neighbours are all of them)."""
+    import random
+
+    from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
+
+    points = [s for s in train_samples if s.decision == "continue" and s.info_set]
+    points = random.Random(seed).sample(points, min(limit, len(points)))
+    if not points:
+        return None
+    settings = QuestionMemorySettings(neighbours=len(points))
+    return QuestionMemory.build(points, settings, grader).choose([[]])[0]
+
+
 def reference_replies(
     samples: Sequence[Sample],
     stop_tag: str,
     generic_question: str,
     classifier_p_stop: Sequence[float] | None,
+    best_question: str | None = None,
 ) -> dict[str, list[str]]:
     """The reply each reference gives at each sample."""
     replies = {
         "always_stop": [stop_tag] * len(samples),
         "always_ask": [generic_question] * len(samples),
-        "expert": [reference_reply(s) for s in samples],
     }
+    if best_question:
+        replies["always_ask_best"] = [best_question] * len(samples)
+    replies["expert"] = [reference_reply(s) for s in samples]
     if classifier_p_stop is not None:
-        replies["classifier"] = [
-            stop_tag if p >= 0.5 else generic_question for p in classifier_p_stop
-        ]
+        question = best_question or generic_question
+        replies["classifier"] = [stop_tag if p >= 0.5 else question for p in classifier_p_stop]
     return replies
 
 
@@ -147,6 +170,7 @@ def evaluate_references(
 ) -> dict[str, Any]:
     """Score every reference on ``samples``, compare with the policy, write references.json."""
     classifier_p: list[float] | None = None
+    best_question: str | None = None
     result: dict[str, Any] = {"generic_question": generic_question}
     if train_samples:
         embedder = getattr(scorer.grader, "embed", None) and scorer.grader
@@ -154,6 +178,8 @@ def evaluate_references(
             from learn2ask.rewards.scorer import GraderConfig, build_grader
 
             embedder = build_grader(GraderConfig())
+        best_question = best_logged_question(train_samples, embedder, seed)
+        result["best_logged_question"] = best_question
         fitted = StopClassifier(embedder).fit(balanced_subset(train_samples, 0.5, 1000, seed))
         classifier_p = fitted.p_stop(samples)
         positives = [p for p, s in zip(classifier_p, samples, strict=True) if s.decision == "stop"]
@@ -162,7 +188,7 @@ def evaluate_references(
             result["classifier_stop_auc"] = round(roc_auc(positives, negatives), 4)
         result["classifier_train_points"] = len(balanced_subset(train_samples, 0.5, 1000, seed))
     for name, replies in reference_replies(
-        samples, stop_tag, generic_question, classifier_p
+        samples, stop_tag, generic_question, classifier_p, best_question
     ).items():
         rows = scored_rows(samples, replies, scorer)
         result[name] = {

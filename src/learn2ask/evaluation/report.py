@@ -119,6 +119,7 @@ def always_stop_reference(run: Run) -> tuple[str, dict]:
 REFERENCE_COLUMNS = (
     ("always_stop", "always <stop />"),
     ("always_ask", "always ask"),
+    ("always_ask_best", "always ask best logged question"),
     ("expert", "logged expert"),
     ("classifier", "classifier (decision)"),
 )
@@ -138,7 +139,7 @@ def reference_columns(run: Run) -> list[tuple[str, dict]]:
         for key, label in REFERENCE_COLUMNS
         if key in references
     ]
-    for key, label in REFERENCE_COLUMNS[:2]:
+    for key, label in REFERENCE_COLUMNS[:3]:  # the rules a trained policy has to beat
         if key in references:
             columns.append(
                 (f"{run.name} − {label} (paired)", references[key]["policy_minus_reference"])
@@ -342,10 +343,11 @@ def write_report(
         "Columns '(reference)': rule policies scored on the samples of the last run with the "
         "same grader and fusion (references.json): always <stop /> (a right STOP earns "
         "R_a = 1, so on a balanced set this trivial rule scores high), always asking one "
-        "generic question, the logged expert's own next action (upper reference), and a "
-        "classifier reference for the decision only (sentence embeddings + surface features, "
-        "logistic regression fitted on the training file; it asks the generic question). "
-        "A trained policy has to beat both rules on ave_total_reward."
+        "generic question, always asking the one logged expert question with the best mean "
+        "R_a on the training file, the logged expert's own next action (upper reference), and "
+        "a classifier reference for the decision only (sentence embeddings + surface "
+        "features, logistic regression fitted on the training file; it asks the best logged "
+        "question). A trained policy has to beat the three rules on ave_total_reward."
     )
     if diff_pairs:
         notes.append(
