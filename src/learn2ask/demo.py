@@ -42,7 +42,7 @@ class DemoSettings:
     out: Path
     model: str = "smollm2-135m-instruct"
     eval_samples: int = 200
-    base_samples: int = 100
+    base_samples: int = 60  # the base column is context, not the claim: 60 points keep 20 min
     natural_samples: int = 200
     transfer_samples: int = 100
     replay_dialogues: int = 6

@@ -1,0 +1,112 @@
+"""How to choose the STOP threshold from ~200 validation points: the empirical argmax of the
+expected reward against the Platt-fitted cut, on a trained run's own validation dialogues.
+
+    python -m benchmarks.tune_threshold --run RUN --train-file TRAIN.jsonl --out DIR
+
+Re-creates the run's validation split (the same seeded dialogues ``decision_sft`` held out),
+computes P(stop) on up to ``--points`` balanced points of it, then ``--draws`` times picks a
+third of the validation dialogues (about the calibration's 200 points), chooses a threshold by
+each method and scores it on the points of the other two thirds (all sources, and MTS-Dialog
+alone). A method whose thresholds vary less and earn more on the points left out is the better
+way to calibrate. Writes ``DIR/tune_threshold.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+from pathlib import Path
+
+from learn2ask.data.samples import load_samples
+from learn2ask.data.sampling import source_of
+from learn2ask.models.decision import load_deciding_policy
+from learn2ask.runs import TrainRun
+from learn2ask.training.threshold import (
+    balanced_points,
+    best_threshold,
+    mean_reward,
+    platt_threshold,
+    split_validation,
+)
+
+STOP_REWARD = 4.0  # 2 + beta with beta = 2
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the comparison; print and save it."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True, help="a decision_sft run directory")
+    parser.add_argument("--train-file", type=Path, required=True, help="the run's training file")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--points", type=int, default=800)
+    parser.add_argument("--draws", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0, help="the run's seed (its split)")
+    args = parser.parse_args(argv)
+    run = TrainRun(args.run)
+    summary = json.loads(run.summary.read_text())
+    fraction = summary["config"]["decision"]["validation_fraction"]
+    ask_reward = summary["decision_rule"]["calibration"]["ask_reward_estimate"]["ask_reward"]
+    _, validation = split_validation(load_samples(args.train_file), fraction, args.seed)
+    points = balanced_points(validation, args.points, args.seed + 1)
+    policy = load_deciding_policy(str(run.model))
+    p_stop = policy.stop_probabilities([p.context for p in points])
+    rows = [
+        {"dialogue": p.dialogue_id, "source": source_of(p), "stop": p.decision == "stop", "p": x}
+        for p, x in zip(points, p_stop, strict=True)
+    ]
+    methods = {
+        "argmax": lambda ps, ys: best_threshold(ps, ys, STOP_REWARD, ask_reward)[0],
+        "platt": lambda ps, ys: platt_threshold(ps, ys, STOP_REWARD, ask_reward),
+    }
+    draws: dict[str, list[dict]] = {name: [] for name in methods}
+    dialogues = sorted({r["dialogue"] for r in rows})
+    rng = random.Random(args.seed)
+    for _ in range(args.draws):
+        rng.shuffle(dialogues)
+        chosen = set(dialogues[: len(dialogues) // 3])
+        fit = [r for r in rows if r["dialogue"] in chosen]
+        rest = [r for r in rows if r["dialogue"] not in chosen]
+        mts = [r for r in rest if r["source"] == "mts-dialog"]
+        for name, choose in methods.items():
+            threshold = choose([r["p"] for r in fit], [r["stop"] for r in fit])
+            if threshold is None:
+                continue
+            draws[name].append(
+                {
+                    "threshold": threshold,
+                    "held_out_reward": _reward(rest, threshold, ask_reward),
+                    "mts_reward": _reward(mts, threshold, ask_reward) if mts else None,
+                }
+            )
+    result = {
+        "run": str(args.run),
+        "validation_points": len(rows),
+        "ask_reward": ask_reward,
+        "methods": {name: _summary(values) for name, values in draws.items()},
+    }
+    for name, values in result["methods"].items():
+        print(name, json.dumps(values), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "tune_threshold.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _reward(rows: list[dict], threshold: float, ask_reward: float) -> float:
+    ps, ys = [r["p"] for r in rows], [r["stop"] for r in rows]
+    return mean_reward(ps, ys, threshold, STOP_REWARD, ask_reward)
+
+
+def _summary(values: list[dict]) -> dict:
+    def stats(key: str) -> dict:
+        xs = [v[key] for v in values if v[key] is not None]
+        return {"mean": round(statistics.mean(xs), 4), "sd": round(statistics.pstdev(xs), 4)}
+
+    return {
+        "draws": len(values),
+        **{k: stats(k) for k in ("threshold", "held_out_reward", "mts_reward")},
+    }
+
+
+if __name__ == "__main__":
+    main()
