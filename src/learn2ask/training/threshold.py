@@ -85,8 +85,9 @@ def platt_threshold(
     A logistic regression of s* on logit P(stop) (Platt scaling) smooths the 200-odd validation
     points; STOP pays when ``q * stop_reward >= (1 - q) * ask_reward``, i.e. at
     ``q* = ask / (stop + ask)``, which maps back to one P(stop). On 40 draws of 200 validation
-    points this threshold varied 3x less than the empirical argmax and earned more on the points
-    left out (README). None when the fit finds no positive relation (then use the argmax).
+    points this threshold varied 2.6x less than the empirical argmax and earned more on the points
+    left out (benchmarks/tune_threshold.py, README). None when the fit finds no positive
+    relation (then the argmax is used).
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
