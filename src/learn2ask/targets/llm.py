@@ -15,6 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -60,6 +61,21 @@ class ExtractionReply(BaseModel):
     """The JSON object the extraction model must return."""
 
     items: list[ExtractedItem]
+
+
+def extraction_reply_schema() -> dict[str, Any]:
+    """The JSON schema sent as ``response_format``: :class:`ExtractionReply` with no extra keys.
+
+    A JSON schema allows any extra key unless told otherwise; the bundled judge filled such keys
+    until ``max_tokens`` cut the JSON when grading (``grade_reply_schema``), so the extractor's
+    schema closes both objects too. Parsing stays lenient (extra keys from an endpoint without
+    constrained decoding are ignored, not failures).
+    """
+    schema = ExtractionReply.model_json_schema()
+    schema["additionalProperties"] = False
+    for definition in schema.get("$defs", {}).values():
+        definition["additionalProperties"] = False
+    return schema
 
 
 @dataclass(frozen=True)
@@ -164,9 +180,7 @@ class LLMExtractor:
                 messages,
                 lambda text: parse_extraction(text, self.config.attributes),
                 max_tokens=self.config.max_tokens,
-                response_format=json_schema_format(
-                    ExtractionReply.model_json_schema(), "extraction"
-                ),
+                response_format=json_schema_format(extraction_reply_schema(), "extraction"),
                 parse_retries=self.config.parse_retries,
                 stats=self.stats,
             )
