@@ -41,7 +41,7 @@ $(STAMP): pyproject.toml requirements.lock | system-packages
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra --durations=15
 
 demo: $(STAMP)
 	$(BIN)/learn2ask demo --out $(DEMO_OUT)

@@ -28,6 +28,8 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
         "1",
         "--train-steps",
         "2",
+        "--memory-points",
+        "300",
     ]
     assert main(args) == 0
     for stage, points in (("base", 6), ("decision", 6), ("decision-natural", 6)):
@@ -39,6 +41,8 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
     # The trained model carries its calibrated rule, and evaluation uses it by default.
     summary = json.loads((tmp_path / "eval" / "decision" / "eval_summary.json").read_text())
     assert summary["decision_rule"]["rule"] == "threshold"
+    training = json.loads((tmp_path / "runs" / "decision" / "training_summary.json").read_text())
+    assert training["question_memory"]["points"] == 300
     rows = [json.loads(x) for x in rollouts]
     assert all(r["rule"] == "threshold" and r["p_stop"] is not None for r in rows)
     natural = json.loads((tmp_path / "eval" / "decision-natural" / "eval_summary.json").read_text())

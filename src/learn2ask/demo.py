@@ -48,6 +48,7 @@ class DemoSettings:
     replay_dialogues: int = 6
     replay_turns: int = 4
     train_steps: int | None = None
+    memory_points: int | None = None  # cap on the question memory's training points (tests)
     max_new_tokens: int = 32
     recipe: str = "decision"
 
@@ -134,8 +135,10 @@ def run_demo(settings: DemoSettings) -> Path:
     run_dir = out / "runs" / "decision"
     if not (run_dir / "training_summary.json").is_file():
         _say(f"train decision_sft ({bundled_config(settings.recipe).name})", started)
+        memory_cap = settings.memory_points
         config = load_train_config(
             bundled_config(settings.recipe),
+            [f"decision.memory_max_points={memory_cap}"] if memory_cap else None,
             train_file=str(train),
             output_dir=str(run_dir),
             model=settings.model,
@@ -270,6 +273,13 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--train-steps", type=int, default=None, help="override the recipe's training steps"
     )
+    parser.add_argument(
+        "--memory-points",
+        type=int,
+        default=None,
+        help="build the question memory from a seeded sample of this many training points "
+        "(default: all)",
+    )
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
@@ -290,6 +300,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
         model=args.model,
         replay_turns=args.replay_turns,
         train_steps=args.train_steps,
+        memory_points=args.memory_points,
         **{**PRESETS[args.preset], **sizes},  # type: ignore[arg-type]
     )
     run_demo(settings)

@@ -163,6 +163,7 @@ class DecisionSettings(Section):
     question_memory: bool = True
     memory_source: Literal["memory", "memory+generated"] = "memory"
     memory_neighbours: int = Field(50, ge=1)
+    memory_max_points: int | None = Field(None, ge=1)  # a seeded sample of them; None: all
 
 
 class TrainConfig(Section):

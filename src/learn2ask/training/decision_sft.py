@@ -357,7 +357,11 @@ def finish(
     save_prompt_config(target, prompt)
     settings = config.decision
     train_pool, validation = splits
-    memory = build_question_memory(train_pool, settings) if settings.question_memory else None
+    memory = (
+        build_question_memory(train_pool, settings, config.seed)
+        if settings.question_memory
+        else None
+    )
     if memory is not None:
         memory.save(target)
         extra = {**extra, "question_memory": memory.settings.built_from}
@@ -390,13 +394,17 @@ def finish(
     return target
 
 
-def build_question_memory(samples: list[Sample], settings: Any) -> Any:
-    """The question memory of the training dialogues (never the validation ones)."""
+def build_question_memory(samples: list[Sample], settings: Any, seed: int) -> Any:
+    """The question memory of the training dialogues (never the validation ones), from a
+    seeded sample of ``settings.memory_max_points`` CONTINUE points when that is set."""
     from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
 
     started = time.perf_counter()
+    points = [s for s in samples if s.decision == "continue" and s.info_set]
+    if settings.memory_max_points is not None and len(points) > settings.memory_max_points:
+        points = random.Random(seed).sample(points, settings.memory_max_points)
     memory = QuestionMemory.build(
-        samples,
+        points,
         QuestionMemorySettings(
             source=settings.memory_source, neighbours=settings.memory_neighbours
         ),
