@@ -179,3 +179,26 @@ def small_test_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
         PrepareConfig(inputs=(MTS_VALIDATION,), out=out, test_fraction=0.3), QAExtractor()
     )
     return out / "test.jsonl"
+
+
+def schema_acceptor(schema: dict):
+    """``accepts(text) -> (all tokens allowed, token count)`` for the bundled tokenizer under
+    ``schema`` with llguidance, as serve-model constrains ``response_format`` replies."""
+    import llguidance
+    import llguidance.hf
+
+    from learn2ask.models.loading import load_tokenizer
+    from learn2ask.models.registry import resolve_model
+
+    tokenizer = load_tokenizer(resolve_model("smollm2-135m-instruct"))
+    ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
+    grammar = llguidance.LLMatcher.grammar_from_json_schema(
+        schema, defaults={"whitespace_flexible": False}
+    )
+
+    def accepts(text: str) -> tuple[bool, int]:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        matcher = llguidance.LLMatcher(ll_tokenizer, grammar, log_level=0)
+        return all(matcher.consume_token(i) for i in ids), len(ids)
+
+    return accepts

@@ -12,28 +12,12 @@ from learn2ask.rewards.graders.llm import (
     grade_reply_schema,
     min_grading_tokens,
 )
+from tests.conftest import schema_acceptor
 
 
 @pytest.fixture(scope="module")
 def matcher_factory():
-    import llguidance
-    import llguidance.hf
-
-    from learn2ask.models.loading import load_tokenizer
-    from learn2ask.models.registry import resolve_model
-
-    tokenizer = load_tokenizer(resolve_model("smollm2-135m-instruct"))
-    ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
-    grammar = llguidance.LLMatcher.grammar_from_json_schema(
-        grade_reply_schema(), defaults={"whitespace_flexible": False}
-    )
-
-    def accepts(text: str) -> tuple[bool, int]:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        matcher = llguidance.LLMatcher(ll_tokenizer, grammar, log_level=0)
-        return all(matcher.consume_token(i) for i in ids), len(ids)
-
-    return accepts
+    return schema_acceptor(grade_reply_schema())
 
 
 def test_longest_allowed_reply_fits_the_token_budget(matcher_factory) -> None:

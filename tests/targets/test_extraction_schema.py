@@ -4,28 +4,13 @@ add keys that run its reply past max_tokens (what the grading judge did)."""
 import pytest
 
 from learn2ask.targets.llm import ExtractionReply, extraction_reply_schema
+from tests.conftest import schema_acceptor
 
 
 @pytest.fixture(scope="module")
 def accepts():
-    import llguidance
-    import llguidance.hf
-
-    from learn2ask.models.loading import load_tokenizer
-    from learn2ask.models.registry import resolve_model
-
-    tokenizer = load_tokenizer(resolve_model("smollm2-135m-instruct"))
-    ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
-    grammar = llguidance.LLMatcher.grammar_from_json_schema(
-        extraction_reply_schema(), defaults={"whitespace_flexible": False}
-    )
-
-    def check(text: str) -> bool:
-        matcher = llguidance.LLMatcher(ll_tokenizer, grammar, log_level=0)
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        return all(matcher.consume_token(i) for i in ids)
-
-    return check
+    check = schema_acceptor(extraction_reply_schema())
+    return lambda text: check(text)[0]
 
 
 GOOD = '{"items":[{"attribute":"onset","value":"two days ago","question":"When did it start?"}]}'
