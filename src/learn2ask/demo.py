@@ -60,7 +60,7 @@ PRESETS: dict[str, dict[str, object]] = {
     "full": {
         "recipe": "full",
         "eval_samples": 400,
-        "base_samples": 400,
+        "base_samples": 100,  # the untrained reference: generation at every point is slow
         "natural_samples": 400,
         "transfer_samples": 200,
         "replay_dialogues": 16,

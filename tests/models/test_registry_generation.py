@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from learn2ask.models.generation import GenerationConfig, LocalGenerator, cut_at_stop
@@ -14,7 +16,7 @@ CHAT = [
 
 
 @pytest.mark.slow
-def test_bundled_model_converts_once_then_uses_cache(tmp_path, monkeypatch):
+def test_bundled_model_converts_once_even_when_asked_twice_at_once(tmp_path, monkeypatch):
     import learn2ask.models.registry as registry
 
     calls = []
@@ -22,9 +24,13 @@ def test_bundled_model_converts_once_then_uses_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(
         registry, "_convert_gguf", lambda gguf, target: (calls.append(gguf), original(gguf, target))
     )
-    first = resolve_model(BUNDLED_POLICY, cache_dir=tmp_path)
-    second = resolve_model(BUNDLED_POLICY, cache_dir=tmp_path)
+    # Two callers at once (accelerate ranks, parallel test workers): one converts, one waits.
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(
+            lambda _: resolve_model(BUNDLED_POLICY, cache_dir=tmp_path), [0, 1]
+        )
     assert first == second and len(calls) == 1
+    assert resolve_model(BUNDLED_POLICY, cache_dir=tmp_path) == first and len(calls) == 1
     assert (tmp_path / BUNDLED_POLICY / "model.safetensors").is_file()
     assert BUNDLED_MODELS[BUNDLED_POLICY].filename in str(calls[0])
 

@@ -136,14 +136,25 @@ def looks_like_path(name: str) -> bool:
 def ensure_bundled_checkpoint(model: BundledModel, cache_dir: Path | None = None) -> Path:
     """Convert a bundled GGUF model to a safetensors checkpoint once; return its directory."""
     target = (cache_dir or default_cache_dir()) / model.name
-    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
+    if _is_checkpoint(target):
         return target
     gguf = find_package_file(model.package, model.filename)
     if gguf is None:
         raise ConfigError(f"bundled model '{model.name}' not installed: run `{model.install_hint}`")
-    logger.info("converting %s to a safetensors checkpoint in %s (once)", gguf, target)
-    _convert_gguf(gguf, target)
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Several processes (accelerate ranks, parallel test workers) may ask at once: one converts,
+    # the others wait for it and then find the checkpoint.
+    with FileLock(str(target.parent / f".{target.name}.lock")):
+        if not _is_checkpoint(target):
+            logger.info("converting %s to a safetensors checkpoint in %s (once)", gguf, target)
+            _convert_gguf(gguf, target)
     return target
+
+
+def _is_checkpoint(directory: Path) -> bool:
+    return (directory / "config.json").is_file() and any(directory.glob("*.safetensors"))
 
 
 def _convert_gguf(gguf: Path, target: Path) -> None:
