@@ -8,7 +8,12 @@ computes P(stop) on up to ``--points`` balanced points of it, then ``--draws`` t
 third of the validation dialogues (about the calibration's 200 points), chooses a threshold by
 each method and scores it on the points of the other two thirds (all sources, and MTS-Dialog
 alone). A method whose thresholds vary less and earn more on the points left out is the better
-way to calibrate. Writes ``DIR/tune_threshold.json``.
+way to calibrate.
+
+Then the same for conversations in their natural course (``--natural-points`` validation points
+drawn at random, about one STOP in seven): on each draw the balanced Platt cut against the same
+fit moved to the STOP share of the chosen third's points (``platt_threshold(prior=...)``), both
+scored on the natural points of the other two thirds. Writes ``DIR/tune_threshold.json``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-file", type=Path, required=True, help="the run's training file")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--points", type=int, default=800)
+    parser.add_argument("--natural-points", type=int, default=800)
     parser.add_argument("--draws", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0, help="the run's seed (its split)")
     args = parser.parse_args(argv)
@@ -50,12 +56,12 @@ def main(argv: list[str] | None = None) -> None:
     ask_reward = summary["decision_rule"]["calibration"]["ask_reward_estimate"]["ask_reward"]
     _, validation = split_validation(load_samples(args.train_file), fraction, args.seed)
     points = balanced_points(validation, args.points, args.seed + 1)
+    natural = random.Random(args.seed + 2).sample(
+        validation, min(args.natural_points, len(validation))
+    )
     policy = load_deciding_policy(str(run.model))
-    p_stop = policy.stop_probabilities([p.context for p in points])
-    rows = [
-        {"dialogue": p.dialogue_id, "source": source_of(p), "stop": p.decision == "stop", "p": x}
-        for p, x in zip(points, p_stop, strict=True)
-    ]
+    p_by_id = _stop_probabilities(policy, [*points, *natural])
+    rows, natural_rows = _rows(points, p_by_id), _rows(natural, p_by_id)
     methods = {
         "argmax": lambda ps, ys: best_threshold(ps, ys, STOP_REWARD, ask_reward)[0],
         "platt": lambda ps, ys: platt_threshold(ps, ys, STOP_REWARD, ask_reward),
@@ -85,11 +91,78 @@ def main(argv: list[str] | None = None) -> None:
         "validation_points": len(rows),
         "ask_reward": ask_reward,
         "methods": {name: _summary(values) for name, values in draws.items()},
+        "natural_mix": _natural_mix(rows, natural_rows, ask_reward, args),
     }
+    print("natural mix", json.dumps(result["natural_mix"]), flush=True)
     for name, values in result["methods"].items():
         print(name, json.dumps(values), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tune_threshold.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _stop_probabilities(policy, samples: list) -> dict[str, float]:
+    unique = list({s.id: s for s in samples}.values())
+    p_stop = policy.stop_probabilities([s.context for s in unique])
+    return {s.id: p for s, p in zip(unique, p_stop, strict=True)}
+
+
+def _rows(samples: list, p_by_id: dict[str, float]) -> list[dict]:
+    return [
+        {
+            "dialogue": s.dialogue_id,
+            "source": source_of(s),
+            "stop": s.decision == "stop",
+            "p": p_by_id[s.id],
+        }
+        for s in samples
+    ]
+
+
+def _natural_mix(rows: list[dict], natural: list[dict], ask_reward: float, args) -> dict:
+    """Balanced Platt cut vs the same fit moved to the natural STOP share, on held-out
+    natural points (dialogues drawn as in the balanced comparison)."""
+    dialogues = sorted({r["dialogue"] for r in rows} | {r["dialogue"] for r in natural})
+    rng = random.Random(args.seed + 3)
+    draws: dict[str, list[dict]] = {
+        "platt balanced cut": [],
+        "platt at the natural prior": [],
+        "always ask": [],
+        "always stop": [],
+    }
+    for _ in range(args.draws):
+        rng.shuffle(dialogues)
+        chosen = set(dialogues[: len(dialogues) // 3])
+        fit = [r for r in rows if r["dialogue"] in chosen]
+        fit_natural = [r for r in natural if r["dialogue"] in chosen]
+        rest = [r for r in natural if r["dialogue"] not in chosen]
+        if not fit_natural or not rest:
+            continue
+        prior = sum(r["stop"] for r in fit_natural) / len(fit_natural)
+        ps, ys = [r["p"] for r in fit], [r["stop"] for r in fit]
+        thresholds = {
+            "platt balanced cut": platt_threshold(ps, ys, STOP_REWARD, ask_reward),
+            "platt at the natural prior": platt_threshold(
+                ps, ys, STOP_REWARD, ask_reward, prior=prior
+            ),
+            "always ask": 1.0001,
+            "always stop": 0.0,
+        }
+        for name, threshold in thresholds.items():
+            if threshold is not None:
+                draws[name].append(
+                    {
+                        "threshold": threshold,
+                        "held_out_reward": _reward(rest, threshold, ask_reward),
+                        "mts_reward": _reward(
+                            [r for r in rest if r["source"] == "mts-dialog"], threshold, ask_reward
+                        ),
+                    }
+                )
+    return {
+        "natural_points": len(natural),
+        "stop_share": round(sum(r["stop"] for r in natural) / max(1, len(natural)), 4),
+        "methods": {name: _summary(values) for name, values in draws.items()},
+    }
 
 
 def _reward(rows: list[dict], threshold: float, ask_reward: float) -> float:

@@ -209,7 +209,9 @@ def _evaluate(
         return out
     _say(f"evaluate {name}", started)
     generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, batch_size=8)
-    policy = load_deciding_policy(model, generation=generation, prompt=prompt)
+    # balanced points: the balanced cut; the natural mix: the cut for conversations as they run
+    mix = "balanced" if balanced else "natural"
+    policy = load_deciding_policy(model, generation=generation, prompt=prompt, mix=mix)
     config = EvalConfig(
         name=name,
         max_samples=samples or (settings.eval_samples if balanced else settings.natural_samples),

@@ -26,6 +26,16 @@ def test_recipe_saves_a_model_with_a_calibrated_rule_and_resumes(tiny_config):
     rule = load_decision_rule(out / "model")
     assert rule is not None and rule.rule == "threshold" and 0.0 <= rule.threshold <= 1.0
     assert rule.stop_token == "<" and rule.calibration["points"] > 0
+    # Fewer STOP than CONTINUE points in the validation dialogues: the natural cut stops later.
+    assert rule.calibration["natural_stop_share"] < 0.5
+    assert rule.natural_threshold is not None and rule.natural_threshold > rule.threshold
+    from learn2ask.models.decision import load_deciding_policy
+
+    natural = load_deciding_policy(str(out / "model"), device="cpu", mix="natural")
+    assert natural.rule.threshold == rule.natural_threshold
+    # An explicit threshold is the one threshold, whatever the mix.
+    forced = load_deciding_policy(str(out / "model"), device="cpu", threshold=0.4, mix="natural")
+    assert forced.rule.threshold == 0.4 and forced.rule.for_mix("natural").threshold == 0.4
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["steps"] == 4 and summary["validation_dialogues"] > 0
     # The question memory is built from the training dialogues only, and named in the policy file.
@@ -82,6 +92,26 @@ def test_platt_threshold_cuts_where_stopping_and_asking_are_worth_the_same():
     fitted = platt_threshold(p_stop, is_stop, stop_reward=4.0, ask_reward=2.0)
     expected_z = math.log((2 / 6) / (4 / 6)) / 2
     assert fitted == pytest.approx(1 / (1 + math.exp(-expected_z)), abs=0.03)
+    # Deciding where one point in five is STOP: Bayes' rule moves the posterior's log-odds by
+    # logit(0.2) - logit(0.5), so the cut moves to z = (logit(q*) - logit(0.2)) / 2.
+    natural = platt_threshold(p_stop, is_stop, stop_reward=4.0, ask_reward=2.0, prior=0.2)
+    natural_z = (math.log((2 / 6) / (4 / 6)) - math.log(0.2 / 0.8)) / 2
+    assert natural == pytest.approx(1 / (1 + math.exp(-natural_z)), abs=0.03)
     # No relation (P(stop) higher on CONTINUE points): no fitted threshold.
     assert platt_threshold([0.9, 0.8, 0.2, 0.1], [False, False, True, True], 4.0, 2.0) is None
     assert platt_threshold([0.3, 0.4], [True, True], 4.0, 2.0) is None
+
+
+def test_a_rule_picks_its_cut_for_the_mix_and_an_explicit_threshold_replaces_both():
+    from learn2ask.errors import ConfigError
+    from learn2ask.models.decision import DecisionRule
+
+    rule = DecisionRule(threshold=0.3, natural_threshold=0.7)
+    assert rule.for_mix("balanced").threshold == 0.3
+    assert rule.for_mix("natural").threshold == 0.7
+    # A rule calibrated before natural cuts existed keeps its one threshold.
+    assert DecisionRule(threshold=0.3).for_mix("natural").threshold == 0.3
+    with pytest.raises(ConfigError, match="decision mix must be one of balanced, natural"):
+        rule.for_mix("natrual")
+    with pytest.raises(ConfigError, match="threshold must be in"):
+        DecisionRule(threshold=0.3, natural_threshold=1.5)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from learn2ask.cli_options import add_reward_arguments
 from learn2ask.commands import Command
-from learn2ask.models.decision import QUESTION_SOURCES, RULES
+from learn2ask.models.decision import MIXES, QUESTION_SOURCES, RULES
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +53,14 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threshold", type=float, default=None, help="override the saved STOP threshold"
+    )
+    parser.add_argument(
+        "--decision-mix",
+        choices=MIXES,
+        default=None,
+        help="which of the saved thresholds to use: balanced (cut for as many STOP as CONTINUE "
+        "points) or natural (cut for conversations in their natural course, mostly questions); "
+        "default: balanced with --balanced, else natural. Replay always uses natural",
     )
     parser.add_argument(
         "--questions",

@@ -112,6 +112,7 @@ def evaluation_fingerprint(args: argparse.Namespace) -> dict[str, Any]:
         decision={
             "rule": getattr(args, "decision", None),
             "threshold": getattr(args, "threshold", None),
+            "mix": getattr(args, "decision_mix", None),
             "questions": getattr(args, "questions", None),
         },
         samples={

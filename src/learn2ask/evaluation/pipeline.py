@@ -36,6 +36,12 @@ def prompt_override(
     return replace(policy_prompt, max_context_chars=max_context_chars or None)
 
 
+def decision_mix(args: argparse.Namespace) -> str:
+    """The threshold cut to use: ``--decision-mix``, else the one the sample mix calls for."""
+    chosen = getattr(args, "decision_mix", None)
+    return chosen or ("balanced" if args.balanced else "natural")
+
+
 def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Run ``evaluate`` as the CLI options describe; returns the per-turn metrics."""
     samples = load_samples(args.samples)
@@ -54,6 +60,7 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
         generation=generation,
         device=args.device,
         questions=args.questions,
+        mix=decision_mix(args),
     )
     override = prompt_override(policy.prompt_config, args.max_context_chars)
     if override is not None:
@@ -136,5 +143,11 @@ def run_evaluation(
         embedder = scorer.grader
         if not hasattr(embedder, "embed"):
             embedder = build_grader(GraderConfig())
-        replay_dialogues(policy, samples, embedder, extras.replay, out)
+        # A replayed dialogue runs its natural course: most expert turns there are questions.
+        cut_for_balanced = policy.rule
+        policy.rule = cut_for_balanced.for_mix("natural")
+        try:
+            replay_dialogues(policy, samples, embedder, extras.replay, out)
+        finally:
+            policy.rule = cut_for_balanced
     return metrics

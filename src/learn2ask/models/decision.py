@@ -12,6 +12,12 @@ how to turn it into an action:
 - ``greedy`` / ``sample``: decode a reply and parse it (what the model would say unguided);
   kept for comparison.
 
+A threshold rule carries two cuts of the same calibration (``training/threshold.py``): one for
+balanced STOP/CONTINUE points (the paper's evaluation) and one for conversations in their
+natural course, where most expert turns are questions (``natural_threshold``: the calibrated
+odds moved to the STOP share of the validation dialogues). ``MIXES`` names them; a live
+assistant and a natural-mix evaluation use the natural one.
+
 The same rule works through any OpenAI-compatible endpoint (``serve-model``, vLLM): P(stop)
 comes from ``top_logprobs`` of the first generated token, and the ban is ``logit_bias`` -100.
 """
@@ -41,6 +47,8 @@ from learn2ask.models.question_memory import SOURCES as MEMORY_SOURCES
 
 Action = Literal["ask", "stop"]
 RULES: tuple[str, ...] = ("threshold", "greedy", "sample")
+# Which STOP share the threshold is cut for: balanced points, or conversations as they run.
+MIXES: tuple[str, ...] = ("balanced", "natural")
 # Where the threshold rule's questions come from (models/question_memory.py).
 QUESTION_SOURCES: tuple[str, ...] = ("generate", *MEMORY_SOURCES)
 TOP_LOGPROBS = 20  # what vLLM allows by default; P(stop) below the 20th token reads as 0
@@ -67,6 +75,8 @@ class DecisionRule:
 
     ``stop_token_id``/``stop_token`` identify the stop tag's first token for this tokenizer;
     ``calibration`` records how ``threshold`` was chosen (split, sizes, criterion, figures).
+    ``threshold`` is cut for balanced points, ``natural_threshold`` (when calibrated) for
+    conversations in their natural course; :meth:`for_mix` picks one.
     """
 
     rule: str = "threshold"
@@ -74,12 +84,23 @@ class DecisionRule:
     stop_token_id: int | None = None
     stop_token: str | None = None
     calibration: dict[str, Any] = field(default_factory=dict)
+    natural_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ConfigError(f"decision rule must be one of {', '.join(RULES)}, got '{self.rule}'")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ConfigError(f"decision threshold must be in [0, 1], got {self.threshold}")
+        for value in (self.threshold, self.natural_threshold):
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ConfigError(f"decision threshold must be in [0, 1], got {value}")
+
+    def for_mix(self, mix: str) -> DecisionRule:
+        """This rule with the threshold cut for ``mix`` (``balanced`` or ``natural``); a rule
+        calibrated before natural cuts existed keeps its one threshold."""
+        if mix not in MIXES:
+            raise ConfigError(f"decision mix must be one of {', '.join(MIXES)}, got '{mix}'")
+        if mix == "natural" and self.natural_threshold is not None:
+            return replace(self, threshold=self.natural_threshold)
+        return self
 
 
 def save_decision_rule(model_dir: str | Path, rule: DecisionRule) -> None:
@@ -344,10 +365,13 @@ def load_deciding_policy(
     device: str = "auto",
     prompt: PolicyPromptConfig | None = None,
     questions: str | None = None,
+    mix: str = "balanced",
 ) -> DecidingPolicy:
     """The policy every consumer uses: a local run/bundled name, or a model at an endpoint.
 
-    ``rule``/``threshold`` override the saved decision rule (e.g. ``greedy`` for comparison).
+    ``rule``/``threshold`` override the saved decision rule (e.g. ``greedy`` for comparison);
+    ``mix`` picks the saved threshold's cut (``balanced`` points or the ``natural`` course of
+    conversations, see :class:`DecisionRule`); a given ``threshold`` replaces both.
     ``questions`` overrides where the threshold rule's questions come from: ``generate``, or a
     source of the model's question memory (``memory``, ``memory+generated``).
     A local run directory named as ``model`` also gives an endpoint policy its prompt, rule and
@@ -382,11 +406,13 @@ def load_deciding_policy(
             generation=generation,
             generator=generator,
         )
+    policy.rule = policy.rule.for_mix(mix)
     if rule is not None or threshold is not None:
         policy.rule = replace(
             policy.rule,
             rule=rule or policy.rule.rule,
             threshold=policy.rule.threshold if threshold is None else threshold,
+            natural_threshold=policy.rule.natural_threshold if threshold is None else None,
         )
     if policy.rule.rule == "threshold" and questions != "generate":
         policy.memory = load_question_memory(local_dir, questions)

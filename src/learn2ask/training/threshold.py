@@ -7,7 +7,8 @@ authors' gating) and a right question ``1 + beta * r + p``, where ``r`` and ``p`
 content grade and format score of the policy's own questions (from its question memory when it
 has one), estimated by asking on validation points and grading. A wrong decision earns 0.
 The threshold is where a Platt fit of s* on logit P(stop) makes STOP and ASK worth the same
-(:func:`platt_threshold`); the empirical argmax of
+(:func:`platt_threshold`), and the natural threshold the same with the fit moved to the STOP
+share of all validation points (conversations in their natural course); the empirical argmax of
 ``sum_STOP (2 + beta) [P(stop) >= t] + sum_CONTINUE (1 + beta r + p) [P(stop) < t]`` is kept
 for comparison and used when the fit finds no relation.
 """
@@ -78,7 +79,11 @@ def mean_reward(
 
 
 def platt_threshold(
-    p_stop: Sequence[float], is_stop: Sequence[bool], stop_reward: float, ask_reward: float
+    p_stop: Sequence[float],
+    is_stop: Sequence[bool],
+    stop_reward: float,
+    ask_reward: float,
+    prior: float | None = None,
 ) -> float | None:
     """The threshold where a fitted P(STOP | P(stop)) makes stopping and asking worth the same.
 
@@ -88,6 +93,10 @@ def platt_threshold(
     points this threshold varied 2.6x less than the empirical argmax and earned more on the points
     left out (benchmarks/tune_threshold.py, README). None when the fit finds no positive
     relation (then the argmax is used).
+
+    ``prior``: the STOP share of the points the rule will decide on, when it differs from the
+    fitted points' own share (e.g. conversations in their natural course, fitted on balanced
+    points): Bayes' rule moves the fitted log-odds by the difference of the two priors' log-odds.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -99,6 +108,8 @@ def platt_threshold(
     slope, intercept = float(fit.coef_[0][0]), float(fit.intercept_[0])
     if slope <= 0:
         return None
+    if prior is not None:
+        intercept += _logit(prior) - _logit(sum(is_stop) / len(is_stop))
     cut = (_logit(ask_reward / (stop_reward + ask_reward)) - intercept) / slope
     return 1.0 / (1.0 + math.exp(-min(max(cut, -700.0), 700.0)))
 
@@ -168,6 +179,10 @@ def calibrate_threshold(
     argmax, argmax_reward = best_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
     fitted = platt_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
     threshold = argmax if fitted is None else fitted
+    # In a conversation's natural course most expert turns are questions: the same fit, cut
+    # for the validation dialogues' own STOP share (the live assistant and natural-mix runs).
+    natural_share = sum(s.decision == "stop" for s in validation) / len(validation)
+    natural = platt_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"], prior=natural_share)
     reward = mean_reward(p_stop, is_stop, threshold, 2.0 + beta, ask["ask_reward"])
     calibration: dict[str, Any] = {
         "split": "validation dialogues carved from the training file (never trained on)",
@@ -182,8 +197,14 @@ def calibrate_threshold(
         "expected_reward": round(reward, 4),
         "ask_reward_estimate": {k: round(v, 4) for k, v in ask.items()},
         "balanced_accuracy": round(balanced_accuracy(p_stop, is_stop, threshold), 4),
+        "natural_stop_share": round(natural_share, 4),
     }
-    rule = DecisionRule(threshold=round(threshold, 6), stop_token_id=token_id, stop_token=token)
+    rule = DecisionRule(
+        threshold=round(threshold, 6),
+        stop_token_id=token_id,
+        stop_token=token,
+        natural_threshold=None if natural is None else round(natural, 6),
+    )
     return replace(rule, calibration=calibration)
 
 
