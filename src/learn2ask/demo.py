@@ -56,7 +56,7 @@ class DemoSettings:
 PRESETS: dict[str, dict[str, object]] = {
     # About 20 minutes on 2 CPU cores (set-up excluded).
     "demo": {},
-    # About 90 minutes on 2 CPU cores: more training data and evaluation points.
+    # 67 minutes on 2 CPU cores (README): more training data and evaluation points.
     "full": {
         "recipe": "full",
         "eval_samples": 400,
@@ -239,7 +239,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=sorted(PRESETS),
         default="demo",
-        help="demo (about 20 min on 2 CPU cores) or full (about 90 min: more data and points)",
+        help="demo (about 20 min on 2 CPU cores) or full (about 70 min: more data and points)",
     )
     parser.add_argument("--model", default="smollm2-135m-instruct", help="base policy model")
     parser.add_argument(

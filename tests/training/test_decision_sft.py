@@ -36,6 +36,11 @@ def test_recipe_saves_a_model_with_a_calibrated_rule_and_resumes(tiny_config):
     # An explicit threshold is the one threshold, whatever the mix.
     forced = load_deciding_policy(str(out / "model"), device="cpu", threshold=0.4, mix="natural")
     assert forced.rule.threshold == 0.4 and forced.rule.for_mix("natural").threshold == 0.4
+    # The live assistant talks to people in their natural course: the natural cut.
+    from learn2ask.serving.server import load_policy, load_settings
+
+    domain, _ = load_settings("medical")
+    assert load_policy(str(out / "model"), None, domain).rule.threshold == rule.natural_threshold
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["steps"] == 4 and summary["validation_dialogues"] > 0
     # The question memory is built from the training dialogues only, and named in the policy file.
