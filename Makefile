@@ -5,8 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_out
-# Test processes (pytest-xdist); tests in one file share a process. 0 runs them in this one.
-TEST_WORKERS ?= 2
 
 .PHONY: setup system-packages test demo bench lint clean
 
@@ -43,7 +41,7 @@ $(STAMP): pyproject.toml requirements.lock | system-packages
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q -ra --durations=15 -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -ra --durations=15
 
 demo: $(STAMP)
 	$(BIN)/learn2ask demo --out $(DEMO_OUT)

@@ -73,6 +73,12 @@ def test_best_logged_question_is_the_one_most_dialogues_went_on_to_ask(grader):
     question = best_logged_question(HEADACHE_POINTS, grader, seed=0)
     assert question is not None and ("sick" in question or "nause" in question.lower())
     assert best_logged_question(HEADACHE_POINTS[-1:], grader, seed=0) is None  # STOP only
+    # Built without context keys it is the choice of a memory whose neighbours are all points.
+    full = QuestionMemory.build(HEADACHE_POINTS, QuestionMemorySettings(neighbours=4), grader)
+    keyless = QuestionMemory.build(HEADACHE_POINTS, grader=grader, with_keys=False)
+    assert keyless.best_overall() == full.choose([[]])[0] == question
+    with pytest.raises(ConfigError, match="without context keys"):
+        keyless.choose([HEADACHE_POINTS[0].context])
 
 
 def test_round_trip_and_a_tampered_file_is_refused(grader, tmp_path):

@@ -16,7 +16,7 @@ from learn2ask.training.common import last_complete_checkpoint, read_log
 
 pytestmark = pytest.mark.slow
 
-STEPS = 60
+STEPS = 20
 
 
 def wait_for_checkpoint(process: subprocess.Popen, out, timeout: float = 240.0):

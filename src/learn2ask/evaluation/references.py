@@ -126,14 +126,13 @@ def best_logged_question(
     CONTINUE points (a question memory whose neighbours are all of them)."""
     import random
 
-    from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
+    from learn2ask.models.question_memory import QuestionMemory
 
     points = [s for s in train_samples if s.decision == "continue" and s.info_set]
     points = random.Random(seed).sample(points, min(limit, len(points)))
     if not points:
         return None
-    settings = QuestionMemorySettings(neighbours=len(points))
-    return QuestionMemory.build(points, settings, grader).choose([[]])[0]
+    return QuestionMemory.build(points, grader=grader, with_keys=False).best_overall()
 
 
 def reference_replies(

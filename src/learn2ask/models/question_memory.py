@@ -113,8 +113,10 @@ class QuestionMemory:
         samples: Sequence[Sample],
         settings: QuestionMemorySettings | None = None,
         grader: Any = None,
+        with_keys: bool = True,
     ) -> QuestionMemory:
-        """A memory of every CONTINUE point of ``samples`` that has I* items."""
+        """A memory of every CONTINUE point of ``samples`` that has I* items; without context
+        keys (``with_keys=False``, cheaper) it answers only :meth:`best_overall`."""
         settings = settings or QuestionMemorySettings()
         grader = grader or _default_grader()
         points = [s for s in samples if s.decision == "continue" and s.info_set]
@@ -122,7 +124,9 @@ class QuestionMemory:
             raise ConfigError("a question memory needs CONTINUE points with I* items")
         items = sorted({text for s in points for text in s.info_set})
         index = {text: i for i, text in enumerate(items)}
-        keys = grader.embed([context_key(s.context, settings.context_turns) for s in points])
+        keys = None
+        if with_keys:
+            keys = grader.embed([context_key(s.context, settings.context_turns) for s in points])
         built = {
             "points": len(points),
             "dialogues": len({s.dialogue_id for s in points}),
@@ -131,7 +135,7 @@ class QuestionMemory:
         }
         return cls(
             replace(settings, built_from=built),
-            keys.float().cpu(),
+            None if keys is None else keys.float().cpu(),
             grader.embed(items).float().cpu(),
             items,
             [[index[t] for t in s.info_set] for s in points],
@@ -146,6 +150,8 @@ class QuestionMemory:
 
         if not contexts:
             return []
+        if self.keys is None:
+            raise ConfigError("this question memory was built without context keys")
         queries = self.grader.embed(
             [context_key(c, self.settings.context_turns) for c in contexts]
         ).float()
@@ -162,6 +168,12 @@ class QuestionMemory:
                 position += 1
             chosen.append(self._best(neighbours, own, own_vector, torch))
         return chosen
+
+    def best_overall(self) -> str | None:
+        """The one question with the highest summed R_a against every point's I*."""
+        import torch
+
+        return self._best(list(range(len(self.point_items))), None, None, torch)
 
     def _best(self, neighbours: list[int], own: str | None, own_vector: Any, torch: Any) -> Any:
         """The candidate with the highest summed R_a against the neighbours' I*."""
@@ -186,6 +198,8 @@ class QuestionMemory:
 
     def save(self, model_dir: str | Path) -> QuestionMemorySettings:
         """Write the memory beside a model and name it in ``learn2ask_policy.json``."""
+        if self.keys is None:
+            raise ConfigError("a question memory without context keys cannot be saved")
         from safetensors.torch import save
 
         from learn2ask.io import atomic_open, write_json_atomic
