@@ -63,34 +63,15 @@ def main(argv: list[str] | None = None) -> None:
     p_by_id = _stop_probabilities(policy, [*points, *natural])
     rows, natural_rows = _rows(points, p_by_id), _rows(natural, p_by_id)
     methods = {
-        "argmax": lambda ps, ys: best_threshold(ps, ys, STOP_REWARD, ask_reward)[0],
-        "platt": lambda ps, ys: platt_threshold(ps, ys, STOP_REWARD, ask_reward),
+        "argmax": lambda fit, _: best_threshold(*_xy(fit), STOP_REWARD, ask_reward)[0],
+        "platt": lambda fit, _: platt_threshold(*_xy(fit), STOP_REWARD, ask_reward),
     }
-    draws: dict[str, list[dict]] = {name: [] for name in methods}
-    dialogues = sorted({r["dialogue"] for r in rows})
-    rng = random.Random(args.seed)
-    for _ in range(args.draws):
-        rng.shuffle(dialogues)
-        chosen = set(dialogues[: len(dialogues) // 3])
-        fit = [r for r in rows if r["dialogue"] in chosen]
-        rest = [r for r in rows if r["dialogue"] not in chosen]
-        mts = [r for r in rest if r["source"] == "mts-dialog"]
-        for name, choose in methods.items():
-            threshold = choose([r["p"] for r in fit], [r["stop"] for r in fit])
-            if threshold is None:
-                continue
-            draws[name].append(
-                {
-                    "threshold": threshold,
-                    "held_out_reward": _reward(rest, threshold, ask_reward),
-                    "mts_reward": _reward(mts, threshold, ask_reward) if mts else None,
-                }
-            )
+    draws = _compare(rows, rows, methods, ask_reward, args.draws, args.seed)
     result = {
         "run": str(args.run),
         "validation_points": len(rows),
         "ask_reward": ask_reward,
-        "methods": {name: _summary(values) for name, values in draws.items()},
+        "methods": draws,
         "natural_mix": _natural_mix(rows, natural_rows, ask_reward, args),
     }
     print("natural mix", json.dumps(result["natural_mix"]), flush=True)
@@ -118,50 +99,59 @@ def _rows(samples: list, p_by_id: dict[str, float]) -> list[dict]:
     ]
 
 
-def _natural_mix(rows: list[dict], natural: list[dict], ask_reward: float, args) -> dict:
-    """Balanced Platt cut vs the same fit moved to the natural STOP share, on held-out
-    natural points (dialogues drawn as in the balanced comparison)."""
-    dialogues = sorted({r["dialogue"] for r in rows} | {r["dialogue"] for r in natural})
-    rng = random.Random(args.seed + 3)
-    draws: dict[str, list[dict]] = {
-        "platt balanced cut": [],
-        "platt at the natural prior": [],
-        "always ask": [],
-        "always stop": [],
-    }
-    for _ in range(args.draws):
+def _xy(rows: list[dict]) -> tuple[list[float], list[bool]]:
+    return [r["p"] for r in rows], [r["stop"] for r in rows]
+
+
+def _compare(
+    rows: list[dict], scored: list[dict], methods: dict, ask_reward: float, n: int, seed: int
+) -> dict:
+    """``n`` draws: each method picks a threshold from the balanced ``rows`` (and the ``scored``
+    rows) of a third of the dialogues; it is scored on the ``scored`` rows of the rest."""
+    dialogues = sorted({r["dialogue"] for r in rows} | {r["dialogue"] for r in scored})
+    rng = random.Random(seed)
+    draws: dict[str, list[dict]] = {name: [] for name in methods}
+    for _ in range(n):
         rng.shuffle(dialogues)
         chosen = set(dialogues[: len(dialogues) // 3])
         fit = [r for r in rows if r["dialogue"] in chosen]
-        fit_natural = [r for r in natural if r["dialogue"] in chosen]
-        rest = [r for r in natural if r["dialogue"] not in chosen]
-        if not fit_natural or not rest:
+        fit_scored = [r for r in scored if r["dialogue"] in chosen]
+        rest = [r for r in scored if r["dialogue"] not in chosen]
+        if not fit_scored or not rest:
             continue
-        prior = sum(r["stop"] for r in fit_natural) / len(fit_natural)
-        ps, ys = [r["p"] for r in fit], [r["stop"] for r in fit]
-        thresholds = {
-            "platt balanced cut": platt_threshold(ps, ys, STOP_REWARD, ask_reward),
-            "platt at the natural prior": platt_threshold(
-                ps, ys, STOP_REWARD, ask_reward, prior=prior
-            ),
-            "always ask": 1.0001,
-            "always stop": 0.0,
-        }
-        for name, threshold in thresholds.items():
+        mts = [r for r in rest if r["source"] == "mts-dialog"]
+        for name, choose in methods.items():
+            threshold = choose(fit, fit_scored)
             if threshold is not None:
                 draws[name].append(
                     {
                         "threshold": threshold,
                         "held_out_reward": _reward(rest, threshold, ask_reward),
-                        "mts_reward": _reward(
-                            [r for r in rest if r["source"] == "mts-dialog"], threshold, ask_reward
-                        ),
+                        "mts_reward": _reward(mts, threshold, ask_reward) if mts else None,
                     }
                 )
+    return {name: _summary(values) for name, values in draws.items()}
+
+
+def _natural_mix(rows: list[dict], natural: list[dict], ask_reward: float, args) -> dict:
+    """Balanced Platt cut vs the same fit moved to the natural STOP share, on held-out
+    natural points (dialogues drawn as in the balanced comparison)."""
+
+    def prior(fit_natural: list[dict]) -> float:
+        return sum(r["stop"] for r in fit_natural) / len(fit_natural)
+
+    methods = {
+        "platt balanced cut": lambda fit, _: platt_threshold(*_xy(fit), STOP_REWARD, ask_reward),
+        "platt at the natural prior": lambda fit, fit_natural: platt_threshold(
+            *_xy(fit), STOP_REWARD, ask_reward, prior=prior(fit_natural)
+        ),
+        "always ask": lambda fit, _: 1.0001,
+        "always stop": lambda fit, _: 0.0,
+    }
     return {
         "natural_points": len(natural),
         "stop_share": round(sum(r["stop"] for r in natural) / max(1, len(natural)), 4),
-        "methods": {name: _summary(values) for name, values in draws.items()},
+        "methods": _compare(rows, natural, methods, ask_reward, args.draws, args.seed + 3),
     }
 
 

@@ -195,7 +195,7 @@ def _evaluate(
     from learn2ask.evaluation.replay import ReplayConfig
     from learn2ask.evaluation.rollouts import EvalConfig
     from learn2ask.evaluation.stop_scores import STOP_SCORES_FILE
-    from learn2ask.models.decision import load_deciding_policy
+    from learn2ask.models.decision import DecisionRule, load_deciding_policy
     from learn2ask.models.generation import GenerationConfig
 
     out = settings.out / "eval" / name
@@ -209,8 +209,7 @@ def _evaluate(
         return out
     _say(f"evaluate {name}", started)
     generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, batch_size=8)
-    # balanced points: the balanced cut; the natural mix: the cut for conversations as they run
-    mix = "balanced" if balanced else "natural"
+    mix = DecisionRule.mix_of(balanced)
     policy = load_deciding_policy(model, generation=generation, prompt=prompt, mix=mix)
     config = EvalConfig(
         name=name,

@@ -20,7 +20,7 @@ from learn2ask.evaluation.rollouts import (
     select_eval_samples,
 )
 from learn2ask.evaluation.stop_scores import score_stop_probabilities
-from learn2ask.models.decision import DecidingPolicy, load_deciding_policy
+from learn2ask.models.decision import DecidingPolicy, DecisionRule, load_deciding_policy
 from learn2ask.models.generation import GenerationConfig
 from learn2ask.models.policy import PolicyPromptConfig, resolve_domain
 from learn2ask.rewards.scorer import GraderConfig, RewardScorer, build_grader, build_scorer
@@ -39,7 +39,7 @@ def prompt_override(
 def decision_mix(args: argparse.Namespace) -> str:
     """The threshold cut to use: ``--decision-mix``, else the one the sample mix calls for."""
     chosen = getattr(args, "decision_mix", None)
-    return chosen or ("balanced" if args.balanced else "natural")
+    return chosen or DecisionRule.mix_of(args.balanced)
 
 
 def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:

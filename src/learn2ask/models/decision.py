@@ -93,6 +93,11 @@ class DecisionRule:
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ConfigError(f"decision threshold must be in [0, 1], got {value}")
 
+    @staticmethod
+    def mix_of(balanced: bool) -> str:
+        """The cut that evaluation points call for: balanced ones, or a natural mix."""
+        return "balanced" if balanced else "natural"
+
     def for_mix(self, mix: str) -> DecisionRule:
         """This rule with the threshold cut for ``mix`` (``balanced`` or ``natural``); a rule
         calibrated before natural cuts existed keeps its one threshold."""

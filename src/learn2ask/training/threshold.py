@@ -98,6 +98,12 @@ def platt_threshold(
     fitted points' own share (e.g. conversations in their natural course, fitted on balanced
     points): Bayes' rule moves the fitted log-odds by the difference of the two priors' log-odds.
     """
+    fit = platt_fit(p_stop, is_stop)
+    return None if fit is None else platt_cut(fit, is_stop, stop_reward, ask_reward, prior)
+
+
+def platt_fit(p_stop: Sequence[float], is_stop: Sequence[bool]) -> tuple[float, float] | None:
+    """``(slope, intercept)`` of logit P(STOP) on logit P(stop); None without a positive one."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -106,8 +112,19 @@ def platt_threshold(
     x = np.array([[_logit(p)] for p in p_stop])
     fit = LogisticRegression(C=1e6, max_iter=1000).fit(x, np.array(is_stop, dtype=int))
     slope, intercept = float(fit.coef_[0][0]), float(fit.intercept_[0])
-    if slope <= 0:
-        return None
+    return (slope, intercept) if slope > 0 else None
+
+
+def platt_cut(
+    fit: tuple[float, float],
+    is_stop: Sequence[bool],
+    stop_reward: float,
+    ask_reward: float,
+    prior: float | None = None,
+) -> float:
+    """The P(stop) where the fitted posterior (moved to ``prior``, see
+    :func:`platt_threshold`) makes stopping and asking worth the same."""
+    slope, intercept = fit
     if prior is not None:
         intercept += _logit(prior) - _logit(sum(is_stop) / len(is_stop))
     cut = (_logit(ask_reward / (stop_reward + ask_reward)) - intercept) / slope
@@ -177,12 +194,14 @@ def calibrate_threshold(
     continues = [s for s in points if s.decision == "continue"][:ask_samples]
     ask = estimate_ask_reward(generator, prompt, continues, token_id, beta, memory)
     argmax, argmax_reward = best_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
-    fitted = platt_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
-    threshold = argmax if fitted is None else fitted
+    fit = platt_fit(p_stop, is_stop)
+    threshold = argmax if fit is None else platt_cut(fit, is_stop, 2.0 + beta, ask["ask_reward"])
     # In a conversation's natural course most expert turns are questions: the same fit, cut
     # for the validation dialogues' own STOP share (the live assistant and natural-mix runs).
     natural_share = sum(s.decision == "stop" for s in validation) / len(validation)
-    natural = platt_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"], prior=natural_share)
+    natural = None
+    if fit is not None:
+        natural = platt_cut(fit, is_stop, 2.0 + beta, ask["ask_reward"], prior=natural_share)
     reward = mean_reward(p_stop, is_stop, threshold, 2.0 + beta, ask["ask_reward"])
     calibration: dict[str, Any] = {
         "split": "validation dialogues carved from the training file (never trained on)",
