@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 DEMO_CONFIGS = {
     "decision": "resources/configs/demo_decision.yaml",
     "full": "resources/configs/full_decision.yaml",
+    "gpu": "resources/configs/gpu_decision.yaml",
     "sft": "resources/configs/demo_sft.yaml",
     "grpo": "resources/configs/demo_grpo.yaml",
 }
@@ -61,6 +62,15 @@ PRESETS: dict[str, dict[str, object]] = {
         "recipe": "full",
         "eval_samples": 400,
         "base_samples": 100,  # the untrained reference: generation at every point is slow
+        "natural_samples": 400,
+        "transfer_samples": 200,
+        "replay_dialogues": 16,
+    },
+    # One GPU: every layer trained on every balanced training point (README, GPU recipe).
+    "gpu": {
+        "recipe": "gpu",
+        "eval_samples": 400,
+        "base_samples": 200,
         "natural_samples": 400,
         "transfer_samples": 200,
         "replay_dialogues": 16,
@@ -238,7 +248,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=sorted(PRESETS),
         default="demo",
-        help="demo (about 20 min on 2 CPU cores) or full (about 70 min: more data and points)",
+        help="demo (about 20 min on 2 CPU cores), full (about 70 min: more data and points) "
+        "or gpu (one GPU: every layer on every training point)",
     )
     parser.add_argument("--model", default="smollm2-135m-instruct", help="base policy model")
     parser.add_argument(
