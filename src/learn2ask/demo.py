@@ -52,6 +52,7 @@ class DemoSettings:
     memory_points: int | None = None  # cap on the question memory's training points (tests)
     max_new_tokens: int = 32
     recipe: str = "decision"
+    seed: int | None = None  # training seed (None: the recipe's); evaluation points stay fixed
 
 
 PRESETS: dict[str, dict[str, object]] = {
@@ -153,6 +154,7 @@ def run_demo(settings: DemoSettings) -> Path:
             output_dir=str(run_dir),
             model=settings.model,
             max_steps=settings.train_steps,
+            seed=settings.seed,
         )
         run_training(config, resume=True)  # from the last complete checkpoint, if any
     final = str(run_dir)
@@ -286,6 +288,12 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--train-steps", type=int, default=None, help="override the recipe's training steps"
     )
     parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="training seed (default: the recipe's); the evaluation points do not change",
+    )
+    parser.add_argument(
         "--memory-points",
         type=int,
         default=None,
@@ -313,6 +321,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
         replay_turns=args.replay_turns,
         train_steps=args.train_steps,
         memory_points=args.memory_points,
+        seed=args.seed,
         **{**PRESETS[args.preset], **sizes},  # type: ignore[arg-type]
     )
     run_demo(settings)
