@@ -7,7 +7,9 @@ Holds out ``--validation-fraction`` of the training dialogues (seeded), builds t
 the rest once per similarity key (the last N turns) and scores every neighbour count on the
 same held-out points: mean R_a and the share with R_a = 1 (``win``), per data source, with the
 embedding grader the evaluation uses. Fixed generic questions are the reference a memory must
-beat. Writes ``DIR/tune_memory.json`` and prints one line per variant.
+beat; the oracle rows (the best of the neighbours' candidates for each point's own I*, which
+no policy can see) say how much a better choice among the same candidates could gain. Writes
+``DIR/tune_memory.json`` and prints one line per variant.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ from pathlib import Path
 from learn2ask.data.samples import load_samples
 from learn2ask.data.sampling import source_of
 from learn2ask.data.types import Sample
-from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
+from learn2ask.models.question_memory import (
+    QuestionMemory,
+    QuestionMemorySettings,
+    context_key,
+)
 from learn2ask.rewards.graders.embedding import EmbeddingGrader
 
 GENERIC_QUESTIONS = ("Do you have any other symptoms?", "Are you taking any medications?")
@@ -54,6 +60,30 @@ def content(grader: EmbeddingGrader, questions: list[str], points: list[Sample])
     return result
 
 
+def oracle(memory: QuestionMemory, grader: EmbeddingGrader, points: list[Sample]) -> dict:
+    """R_a of the best askable candidate among each point's neighbours, graded against that
+    point's own I*: the ceiling of any choice among the memory's candidates."""
+    keys = grader.embed([context_key(p.context, memory.settings.context_turns) for p in points])
+    k = min(memory.settings.neighbours, len(memory.point_items))
+    nearest = (keys.float() @ memory.keys.T).topk(k, dim=1).indices.tolist()
+    best = []
+    for point, neighbours in zip(points, nearest, strict=True):
+        candidates = sorted(
+            {i for n in neighbours for i in memory.point_items[n] if memory.askable[i]}
+        )
+        if not candidates:
+            best.append(0.0)
+            continue
+        own = grader.embed(list(point.info_set)).float()
+        grades = grader.scores(memory.item_vectors[candidates] @ own.T)
+        best.append(float(grades.max()))
+    return {
+        "mean_r_a": round(sum(best) / len(best), 4),
+        "win": round(sum(b == 1.0 for b in best) / len(best), 4),
+        "n": len(best),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the sweep; print and save its table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -80,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         memory = QuestionMemory.build(train, QuestionMemorySettings(context_turns=turns), grader)
         build = time.perf_counter() - started
-        for neighbours in (20, 50, 100):
+        for neighbours in (10, 20, 50, 100):
             memory.settings = replace(memory.settings, neighbours=neighbours)
             questions = [q or "" for q in memory.choose(contexts)]
             variant = f"memory: last {turns} turns, {neighbours} neighbours"
@@ -91,6 +121,13 @@ def main(argv: list[str] | None = None) -> None:
                     **content(grader, questions, validation),
                 }
             )
+            if turns == 4 and neighbours in (10, 50):
+                rows.append(
+                    {
+                        "variant": f"oracle: best of the {neighbours} neighbours' candidates",
+                        "all": oracle(memory, grader, validation),
+                    }
+                )
     for r in rows:
         cells = "  ".join(
             f"{k} {v['mean_r_a']:.3f}/{v['win']:.3f}" for k, v in r.items() if isinstance(v, dict)
