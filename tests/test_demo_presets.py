@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,16 @@ def test_gpu_preset_trains_every_layer_on_every_point_the_cpu_recipes_do_not():
     assert gpu.decision.top_layers >= 30 > full.decision.top_layers > demo.decision.top_layers
     assert gpu.max_samples > full.max_samples > demo.max_samples
     assert gpu_settings.eval_samples >= 400 and gpu_settings.replay_dialogues >= 16
+
+
+def test_gpu_preset_without_a_gpu_warns_before_it_starts(monkeypatch, capsys):
+    import learn2ask.demo as demo
+
+    ran = []
+    monkeypatch.setattr("learn2ask.models.loading.pick_device", lambda device="auto": "cpu")
+    monkeypatch.setattr(demo, "run_demo", ran.append)  # fault injection: do not train here
+    parser = argparse.ArgumentParser()
+    demo.add_demo_arguments(parser)
+    assert demo.run_demo_command(parser.parse_args(["--preset", "gpu", "--seed", "3"])) == 0
+    assert "no GPU is visible" in capsys.readouterr().err
+    assert ran[0].recipe == "gpu" and ran[0].seed == 3

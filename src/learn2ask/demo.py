@@ -11,6 +11,7 @@ interruption continues where it stopped (training resumes from its checkpoint).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass
 from importlib.resources import files
@@ -324,8 +325,22 @@ def run_demo_command(args: argparse.Namespace) -> int:
         seed=args.seed,
         **{**PRESETS[args.preset], **sizes},  # type: ignore[arg-type]
     )
+    if args.preset == "gpu":
+        _warn_without_gpu()
     run_demo(settings)
     return 0
+
+
+def _warn_without_gpu() -> None:
+    from learn2ask.models.loading import pick_device
+
+    if pick_device() == "cpu":
+        # Still runs (tests and resumable stages do not need a GPU), but hours instead of minutes.
+        print(
+            "learn2ask demo: --preset gpu and no GPU is visible: training every layer on every "
+            "point will take hours on a CPU (--preset full is the longer CPU recipe)",
+            file=sys.stderr,
+        )
 
 
 COMMANDS = [
