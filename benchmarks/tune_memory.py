@@ -24,11 +24,7 @@ from pathlib import Path
 from learn2ask.data.samples import load_samples
 from learn2ask.data.sampling import source_of
 from learn2ask.data.types import Sample
-from learn2ask.models.question_memory import (
-    QuestionMemory,
-    QuestionMemorySettings,
-    context_key,
-)
+from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
 from learn2ask.rewards.graders.embedding import EmbeddingGrader
 
 GENERIC_QUESTIONS = ("Do you have any other symptoms?", "Are you taking any medications?")
@@ -63,14 +59,9 @@ def content(grader: EmbeddingGrader, questions: list[str], points: list[Sample])
 def oracle(memory: QuestionMemory, grader: EmbeddingGrader, points: list[Sample]) -> dict:
     """R_a of the best askable candidate among each point's neighbours, graded against that
     point's own I*: the ceiling of any choice among the memory's candidates."""
-    keys = grader.embed([context_key(p.context, memory.settings.context_turns) for p in points])
-    k = min(memory.settings.neighbours, len(memory.point_items))
-    nearest = (keys.float() @ memory.keys.T).topk(k, dim=1).indices.tolist()
     best = []
-    for point, neighbours in zip(points, nearest, strict=True):
-        candidates = sorted(
-            {i for n in neighbours for i in memory.point_items[n] if memory.askable[i]}
-        )
+    for point, neighbours in zip(points, memory.nearest([p.context for p in points]), strict=True):
+        candidates = memory.candidates(neighbours)
         if not candidates:
             best.append(0.0)
             continue

@@ -150,13 +150,7 @@ class QuestionMemory:
 
         if not contexts:
             return []
-        if self.keys is None:
-            raise ConfigError("this question memory was built without context keys")
-        queries = self.grader.embed(
-            [context_key(c, self.settings.context_turns) for c in contexts]
-        ).float()
-        k = min(self.settings.neighbours, len(self.point_items))
-        nearest = (queries @ self.keys.T).topk(k, dim=1).indices.tolist()
+        nearest = self.nearest(contexts)
         extra = list(generated) if generated is not None else [None] * len(contexts)
         extra_vectors = self.grader.embed([g for g in extra if g]) if any(extra) else None
         chosen: list[str | None] = []
@@ -169,6 +163,20 @@ class QuestionMemory:
             chosen.append(self._best(neighbours, own, own_vector, torch))
         return chosen
 
+    def nearest(self, contexts: Sequence[Sequence[Turn]]) -> list[list[int]]:
+        """For each context, the ``neighbours`` training points whose keys are most similar."""
+        if self.keys is None:
+            raise ConfigError("this question memory was built without context keys")
+        queries = self.grader.embed(
+            [context_key(c, self.settings.context_turns) for c in contexts]
+        ).float()
+        k = min(self.settings.neighbours, len(self.point_items))
+        return (queries @ self.keys.T).topk(k, dim=1).indices.tolist()
+
+    def candidates(self, neighbours: Sequence[int]) -> list[int]:
+        """The askable I* items of these training points (indices into ``items``), sorted."""
+        return sorted({i for n in neighbours for i in self.point_items[n] if self.askable[i]})
+
     def best_overall(self) -> str | None:
         """The one question with the highest summed R_a against every point's I*."""
         import torch
@@ -177,7 +185,7 @@ class QuestionMemory:
 
     def _best(self, neighbours: list[int], own: str | None, own_vector: Any, torch: Any) -> Any:
         """The candidate with the highest summed R_a against the neighbours' I*."""
-        candidates = sorted({i for n in neighbours for i in self.point_items[n] if self.askable[i]})
+        candidates = self.candidates(neighbours)
         texts = [self.items[i] for i in candidates]
         vectors = self.item_vectors[candidates] if candidates else None
         if own is not None and own_vector is not None:
