@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from benchmarks.common import demo_samples, row
 from learn2ask.data.samples import load_samples
+from learn2ask.data.sampling import balanced_subset
 from learn2ask.evaluation.metrics import roc_auc
-from learn2ask.evaluation.references import SURFACE_FEATURES, balanced, surface_features
+from learn2ask.models.stop_head import SURFACE_FEATURES, surface_features
 
 FEATURES = SURFACE_FEATURES
 
@@ -24,10 +25,10 @@ def run() -> list[dict]:
     from sklearn.preprocessing import StandardScaler
 
     data = demo_samples()
-    train = balanced(load_samples(data / "train.jsonl"), 1000)
-    test = balanced(load_samples(data / "test.jsonl"), 100)
-    train_features = [surface_features(s) for s in train]
-    test_features = [surface_features(s) for s in test]
+    train = balanced_subset(load_samples(data / "train.jsonl"), 0.5, 1000, 0)
+    test = balanced_subset(load_samples(data / "test.jsonl"), 0.5, 100, 0)
+    train_features = [surface_features(s.context) for s in train]
+    test_features = [surface_features(s.context) for s in test]
     is_stop = [s.decision == "stop" for s in test]
     scaler = StandardScaler().fit(train_features)
     model = LogisticRegression(max_iter=2000).fit(

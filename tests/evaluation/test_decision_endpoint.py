@@ -21,15 +21,23 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture()
 def ruled_model(tiny_model_dir, small_test_samples, tmp_path):
-    """A copy of the tiny model with a question memory, whose saved rule thresholds P(stop) at
-    its median on the test points (so some points stop and some ask)."""
+    """A copy of the tiny model with a question memory and a stop head, whose saved rule
+    thresholds P(stop) at its median on the test points (so some points stop and some ask)."""
     from learn2ask.data.samples import load_samples
     from learn2ask.models.question_memory import QuestionMemory
+    from learn2ask.models.stop_head import StopHead
+    from learn2ask.training.threshold import balanced_points
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
     save_decision_rule(model, DecisionRule(threshold=0.5, stop_token_id=44, stop_token="<"))
-    QuestionMemory.build(load_samples(small_test_samples.parent / "train.jsonl")).save(model)
+    train = load_samples(small_test_samples.parent / "train.jsonl")
+    memory = QuestionMemory.build(train)
+    memory.save(model)
+    points = balanced_points(train, 200, 0)
+    lm = load_deciding_policy(str(model), assessment="lm")
+    p_lm = lm.stop_probabilities([s.context for s in points[:40]])
+    StopHead.fit(memory.grader, points, points[:40], p_lm).save(model)
     return model
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from learn2ask.cli_options import add_reward_arguments
 from learn2ask.commands import Command
 from learn2ask.models.decision import MIXES, QUESTION_SOURCES, RULES
+from learn2ask.models.stop_head import ASSESSMENTS
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +70,13 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the threshold rule's questions come from: generate (the model writes them), "
         "memory (the logged expert question with the best hindsight R_a in similar contexts) "
         "or memory+generated; default: the model's question memory when it has one",
+    )
+    parser.add_argument(
+        "--assessment",
+        choices=ASSESSMENTS,
+        default="saved",
+        help="the P(stop) the threshold rule uses: saved (the model's, fused with its stop head "
+        "when it has one) or lm (the language model's alone, for comparison)",
     )
     parser.add_argument(
         "--stop-probs",

@@ -114,6 +114,7 @@ def evaluation_fingerprint(args: argparse.Namespace) -> dict[str, Any]:
             "threshold": getattr(args, "threshold", None),
             "mix": getattr(args, "decision_mix", None),
             "questions": getattr(args, "questions", None),
+            "assessment": getattr(args, "assessment", "saved"),
         },
         samples={
             "digest": file_digest(require_file(args.samples)),

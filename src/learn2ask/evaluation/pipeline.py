@@ -61,6 +61,7 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
         device=args.device,
         questions=args.questions,
         mix=decision_mix(args),
+        assessment=args.assessment,
     )
     override = prompt_override(policy.prompt_config, args.max_context_chars)
     if override is not None:

@@ -28,74 +28,12 @@ from learn2ask.data.sampling import balanced_subset
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import compute_metrics, paired_difference, roc_auc
 from learn2ask.io import write_json_atomic
+from learn2ask.models.stop_head import StopClassifier
 from learn2ask.rewards.scorer import RewardScorer
 from learn2ask.targets.base import reference_reply
 
 REFERENCES_FILE = "references.json"
 GENERIC_QUESTION = "Can you tell me more about that?"
-SURFACE_FEATURES = (
-    "turns_so_far",
-    "user_last_chars",
-    "user_last_is_question",
-    "expert_last_is_question",
-    "expert_questions_so_far",
-)
-
-
-def surface_features(sample: Sample) -> list[float]:
-    """Five surface features of the context, in ``SURFACE_FEATURES`` order."""
-
-    def last(role: str) -> str:
-        turns = [t.content for t in sample.context if t.role == role]
-        return turns[-1].strip() if turns else ""
-
-    return [
-        float(len(sample.context)),
-        float(len(last("user"))),
-        float(last("user").endswith("?")),
-        float(last("expert").endswith("?")),
-        float(sum(t.content.count("?") for t in sample.context if t.role == "expert")),
-    ]
-
-
-class StopClassifier:
-    """Embeddings + surface features -> logistic regression on s*."""
-
-    def __init__(self, embedder: Any) -> None:
-        self.embedder = embedder
-        self.scaler: Any = None
-        self.model: Any = None
-
-    def features(self, samples: Sequence[Sample]) -> Any:
-        """One feature row per sample."""
-        import numpy as np
-
-        last_two = [" ".join(t.content for t in s.context[-2:]) for s in samples]
-        whole = [" ".join(t.content for t in s.context) for s in samples]
-        return np.hstack(
-            [
-                np.asarray(self.embedder.embed(last_two)),
-                np.asarray(self.embedder.embed(whole)),
-                np.asarray([surface_features(s) for s in samples]),
-            ]
-        )
-
-    def fit(self, samples: Sequence[Sample]) -> StopClassifier:
-        """Fit on (balanced) training samples."""
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.preprocessing import StandardScaler
-
-        x = self.features(samples)
-        self.scaler = StandardScaler().fit(x)
-        self.model = LogisticRegression(max_iter=2000, C=0.1).fit(
-            self.scaler.transform(x), [s.decision == "stop" for s in samples]
-        )
-        return self
-
-    def p_stop(self, samples: Sequence[Sample]) -> list[float]:
-        """Probability of STOP per sample."""
-        scores = self.model.predict_proba(self.scaler.transform(self.features(samples)))[:, 1]
-        return [float(v) for v in scores]
 
 
 def scored_rows(
@@ -180,7 +118,7 @@ def evaluate_references(
         best_question = best_logged_question(train_samples, embedder, seed)
         result["best_logged_question"] = best_question
         fitted = StopClassifier(embedder).fit(balanced_subset(train_samples, 0.5, 1000, seed))
-        classifier_p = fitted.p_stop(samples)
+        classifier_p = fitted.p_stop([s.context for s in samples])
         positives = [p for p, s in zip(classifier_p, samples, strict=True) if s.decision == "stop"]
         negatives = [p for p, s in zip(classifier_p, samples, strict=True) if s.decision != "stop"]
         if positives and negatives:  # a small natural-mix sample may hold one class only

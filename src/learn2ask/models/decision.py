@@ -2,9 +2,11 @@
 
 The paper's policy emits an (assessment, action) pair. Here the assessment is read off the
 language model itself: **P(stop)** is the probability that the reply's first token is the first
-token of the stop tag (one forward pass, float32 softmax at the last prompt position). The
-decision rule saved beside a trained model (``learn2ask_policy.json``, key ``decision``) says
-how to turn it into an action:
+token of the stop tag (one forward pass, float32 softmax at the last prompt position). A model
+trained by ``decision_sft`` also carries a stop head (``models/stop_head.py``): an embedding
+classifier of s* whose log-odds are fused with the LM's, and that fused P(stop) is what the rule
+thresholds (``assessment="lm"`` reads the LM's alone). The decision rule saved beside a
+trained model (``learn2ask_policy.json``, key ``decision``) says how to turn it into an action:
 
 - ``threshold`` (default for trained models): STOP when P(stop) >= the threshold calibrated on a
   validation split carved from the training dialogues; otherwise ASK, generating the question
@@ -44,6 +46,7 @@ from learn2ask.models.policy import (
     write_policy_section,
 )
 from learn2ask.models.question_memory import SOURCES as MEMORY_SOURCES
+from learn2ask.models.stop_head import ASSESSMENTS
 
 Action = Literal["ask", "stop"]
 RULES: tuple[str, ...] = ("threshold", "greedy", "sample")
@@ -163,6 +166,7 @@ class _DecidingBase:
     rule: DecisionRule
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     memory: Any = None  # a QuestionMemory, or None: generate every question
+    stop_head: Any = None  # a StopHead fused with the LM's P(stop), or None: the LM alone
 
     def messages(self, contexts: Sequence[list[Turn]]) -> list[Messages]:
         """The policy prompt of each context."""
@@ -179,7 +183,7 @@ class _DecidingBase:
             replies = self.generate(messages, config)
             actions = [action_from_reply(r, self.prompt_config.stop_tag) for r in replies]
         else:
-            p_stop = self.p_stop(messages)
+            p_stop = self.assess(contexts, messages)
             ask = [i for i, p in enumerate(p_stop) if p < self.rule.threshold]
             asked = self.questions([contexts[i] for i in ask], [messages[i] for i in ask])
             questions = dict(zip(ask, asked, strict=True))
@@ -207,8 +211,14 @@ class _DecidingBase:
         return [q if q is not None else next(fallback) for q in chosen]
 
     def stop_probabilities(self, contexts: Sequence[list[Turn]]) -> list[float]:
-        """P(stop) per context."""
-        return self.p_stop(self.messages(contexts))
+        """P(stop) per context, as the threshold rule uses it."""
+        return self.assess(contexts, self.messages(contexts))
+
+    def assess(self, contexts: Sequence[list[Turn]], messages: list[Messages]) -> list[float]:
+        """The P(stop) the rule thresholds: the language model's, fused with the stop head's
+        when the model has one (``models/stop_head.py``)."""
+        p_lm = self.p_stop(messages)
+        return p_lm if self.stop_head is None else self.stop_head.fuse(p_lm, contexts)
 
     def stop_token_id(self) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -371,6 +381,7 @@ def load_deciding_policy(
     prompt: PolicyPromptConfig | None = None,
     questions: str | None = None,
     mix: str = "balanced",
+    assessment: str = "saved",
 ) -> DecidingPolicy:
     """The policy every consumer uses: a local run/bundled name, or a model at an endpoint.
 
@@ -379,8 +390,11 @@ def load_deciding_policy(
     conversations, see :class:`DecisionRule`); a given ``threshold`` replaces both.
     ``questions`` overrides where the threshold rule's questions come from: ``generate``, or a
     source of the model's question memory (``memory``, ``memory+generated``).
-    A local run directory named as ``model`` also gives an endpoint policy its prompt, rule and
-    question memory.
+    ``assessment``: ``saved`` thresholds the P(stop) the model was calibrated with (fused with
+    its stop head when it has one), ``lm`` the language model's own P(stop) alone (for
+    comparison: the saved threshold was cut for the fused one).
+    A local run directory named as ``model`` also gives an endpoint policy its prompt, rule,
+    question memory and stop head.
     """
     from learn2ask.models.backends import resolve_local_model_dir
     from learn2ask.models.policy import load_prompt_config
@@ -421,6 +435,13 @@ def load_deciding_policy(
         )
     if policy.rule.rule == "threshold" and questions != "generate":
         policy.memory = load_question_memory(local_dir, questions)
+    if assessment not in ASSESSMENTS:
+        raise ConfigError(f"assessment must be one of {', '.join(ASSESSMENTS)}, got '{assessment}'")
+    if assessment == "saved":
+        from learn2ask.models.stop_head import StopHead
+
+        embedder = policy.memory.grader if policy.memory is not None else None
+        policy.stop_head = StopHead.load(local_dir, embedder)
     return policy
 
 

@@ -177,6 +177,18 @@ class QuestionMemory:
         """The askable I* items of these training points (indices into ``items``), sorted."""
         return sorted({i for n in neighbours for i in self.point_items[n] if self.askable[i]})
 
+    def grades_against(self, vectors: Any, points: Sequence[int]) -> Any:
+        """R_a of each question vector against each training point's I* (the best of its
+        items), a ``len(vectors) x len(points)`` tensor."""
+        import torch
+
+        segments = torch.tensor([j for j, n in enumerate(points) for _ in self.point_items[n]])
+        targets = self.item_vectors[[i for n in points for i in self.point_items[n]]]
+        grades = self.grader.scores(vectors @ targets.T)  # questions x the points' items
+        per_point = torch.zeros(vectors.shape[0], len(points), dtype=grades.dtype)
+        index = segments.unsqueeze(0).expand_as(grades)
+        return per_point.scatter_reduce(1, index, grades, reduce="amax")
+
     def best_overall(self) -> str | None:
         """The one question with the highest summed R_a against every point's I*."""
         import torch
@@ -195,13 +207,7 @@ class QuestionMemory:
             vectors = own_row if vectors is None else torch.cat([own_row, vectors])
         if not texts:
             return None
-        segments = torch.tensor([j for j, n in enumerate(neighbours) for _ in self.point_items[n]])
-        targets = self.item_vectors[[i for n in neighbours for i in self.point_items[n]]]
-        grades = self.grader.scores(vectors @ targets.T)  # candidates x neighbour items
-        per_neighbour = torch.zeros(len(texts), len(neighbours), dtype=grades.dtype)
-        index = segments.unsqueeze(0).expand_as(grades)
-        per_neighbour = per_neighbour.scatter_reduce(1, index, grades, reduce="amax")
-        best = int(per_neighbour.sum(dim=1).argmax())
+        best = int(self.grades_against(vectors, neighbours).sum(dim=1).argmax())
         return texts[best] if best == 0 and own is not None else tidy_question(texts[best])
 
     def save(self, model_dir: str | Path) -> QuestionMemorySettings:

@@ -164,6 +164,11 @@ class DecisionSettings(Section):
     memory_source: Literal["memory", "memory+generated"] = "memory"
     memory_neighbours: int = Field(50, ge=1)
     memory_max_points: int | None = Field(None, ge=1)  # a seeded sample of them; None: all
+    # Fuse the LM's P(stop) with an embedding classifier of s* fitted on this many balanced
+    # training points (models/stop_head.py): it carries the stop decision to sources the LM
+    # never saw (README); false thresholds the LM's P(stop) alone.
+    stop_head: bool = True
+    stop_head_points: int = Field(1000, ge=2)
 
 
 class TrainConfig(Section):

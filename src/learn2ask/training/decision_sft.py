@@ -42,7 +42,7 @@ from learn2ask.models.policy import save_prompt_config
 from learn2ask.targets.base import reference_reply
 from learn2ask.training import common
 from learn2ask.training.config import TrainConfig
-from learn2ask.training.threshold import calibrate_threshold, split_validation
+from learn2ask.training.threshold import balanced_points, calibrate_threshold, split_validation
 
 
 @dataclass
@@ -366,7 +366,12 @@ def finish(
         memory.save(target)
         extra = {**extra, "question_memory": memory.settings.built_from}
     if settings.calibrate:
-        rule = calibrate_threshold(
+        head_train = (
+            balanced_points(train_pool, settings.stop_head_points, config.seed)
+            if settings.stop_head
+            else None
+        )
+        rule, head = calibrate_threshold(
             LocalGenerator(model, tokenizer),
             prompt,
             validation,
@@ -375,7 +380,11 @@ def finish(
             beta=config.grpo.fusion_beta,
             seed=config.seed,
             memory=memory,
+            head_train=head_train,
         )
+        if head is not None:
+            head.save(target)
+            extra = {**extra, "stop_head": head.provenance}
         save_decision_rule(target, rule)
         extra = {**extra, "decision_rule": rule.__dict__}
     summary = {

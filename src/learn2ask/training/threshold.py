@@ -181,16 +181,22 @@ def calibrate_threshold(
     beta: float = 2.0,
     seed: int = 0,
     memory: Any = None,
-) -> DecisionRule:
+    head_train: Sequence[Sample] | None = None,
+) -> tuple[DecisionRule, Any]:
     """The threshold rule for ``generator``'s model (asking from ``memory`` when given),
-    calibrated on ``validation``."""
+    calibrated on ``validation``, and its stop head (None without ``head_train``): fitted on
+    ``head_train``, fused with the LM's P(stop) on the calibration points, and the threshold
+    cut on the fused P(stop)."""
     token_id, token = stop_token_of(generator.tokenizer, prompt.stop_tag)
     points = balanced_points(validation, limit, seed)
     if not points:
-        return DecisionRule(stop_token_id=token_id, stop_token=token, calibration={"n": 0})
+        return DecisionRule(stop_token_id=token_id, stop_token=token, calibration={"n": 0}), None
     messages = [build_policy_messages(s.context, prompt) for s in points]
     p_stop = generator.next_token_probs(messages, token_id)
     is_stop = [s.decision == "stop" for s in points]
+    head, assessment = None, {}
+    if head_train:
+        head, p_stop, assessment = fit_stop_head(head_train, points, p_stop, memory)
     continues = [s for s in points if s.decision == "continue"][:ask_samples]
     ask = estimate_ask_reward(generator, prompt, continues, token_id, beta, memory)
     argmax, argmax_reward = best_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
@@ -217,6 +223,7 @@ def calibrate_threshold(
         "ask_reward_estimate": {k: round(v, 4) for k, v in ask.items()},
         "balanced_accuracy": round(balanced_accuracy(p_stop, is_stop, threshold), 4),
         "natural_stop_share": round(natural_share, 4),
+        **assessment,
     }
     rule = DecisionRule(
         threshold=round(threshold, 6),
@@ -224,7 +231,32 @@ def calibrate_threshold(
         stop_token=token,
         natural_threshold=None if natural is None else round(natural, 6),
     )
-    return replace(rule, calibration=calibration)
+    return replace(rule, calibration=calibration), head
+
+
+def fit_stop_head(
+    train: Sequence[Sample], points: Sequence[Sample], lm_p_stop: list[float], memory: Any
+) -> tuple[Any, list[float], dict[str, Any]]:
+    """``(head, fused P(stop) on points, figures)``: the stop head fitted on ``train`` and fused
+    with the LM's P(stop) on the calibration ``points`` (``models/stop_head.py``)."""
+    from learn2ask.models.stop_head import StopHead
+
+    embedder = memory.grader if memory is not None else None
+    if embedder is None:
+        from learn2ask.rewards.graders.embedding import EmbeddingGrader
+
+        embedder = EmbeddingGrader()
+    head = StopHead.fit(embedder, train, points, lm_p_stop)
+    fused = head.fuse(lm_p_stop, [s.context for s in points])
+    is_stop = [s.decision == "stop" for s in points]
+    head_only = head.classifier.p_stop([s.context for s in points])
+    figures = {
+        "assessment": "LM P(stop) fused with the stop head (models/stop_head.py)",
+        "stop_auc_lm": round(stop_auc(lm_p_stop, is_stop), 4),
+        "stop_auc_head": round(stop_auc(head_only, is_stop), 4),
+        "stop_auc_lm_by_source": auc_by_source(points, lm_p_stop),
+    }
+    return head, fused, figures
 
 
 def balanced_accuracy(p_stop: Sequence[float], is_stop: Sequence[bool], threshold: float) -> float:
