@@ -359,8 +359,9 @@ def write_report(
     if any(r.stop_scores for r in runs):
         notes.append(
             "Rows p_stop_*: P(stop), the probability the model gives to the stop tag's "
-            "first token as its reply's first token (the quantity the threshold decision "
-            "rule uses; stop_scores.json), on STOP and on CONTINUE samples; stop_auc: how "
+            "first token as its reply's first token, fused with its stop head's when it "
+            "has one (the quantity the threshold decision rule uses; stop_scores.json), on "
+            "STOP and on CONTINUE samples; stop_auc: how "
             "well it tells the two apart (0.5 = not at all, CI over dialogues); threshold and "
             "balanced_accuracy_at_threshold: the calibrated rule and how it does here."
         )

@@ -27,7 +27,6 @@ comes from ``top_logprobs`` of the first generated token, and the ban is ``logit
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -39,10 +38,10 @@ from learn2ask.data.types import Turn
 from learn2ask.errors import ConfigError
 from learn2ask.models.generation import GenerationConfig, Messages
 from learn2ask.models.policy import (
-    POLICY_CONFIG_FILE,
     PolicyPromptConfig,
     build_policy_messages,
     parse_policy_response,
+    read_policy_section,
     write_policy_section,
 )
 from learn2ask.models.question_memory import SOURCES as MEMORY_SOURCES
@@ -118,12 +117,7 @@ def save_decision_rule(model_dir: str | Path, rule: DecisionRule) -> None:
 
 def load_decision_rule(model_dir: str | Path | None) -> DecisionRule | None:
     """The decision rule saved beside a model, or None (untrained models have none)."""
-    if model_dir is None:
-        return None
-    path = Path(model_dir) / POLICY_CONFIG_FILE
-    if not path.is_file():
-        return None
-    section = json.loads(path.read_text(encoding="utf-8")).get("decision")
+    section = read_policy_section(model_dir, "decision")
     return DecisionRule(**section) if section else None
 
 

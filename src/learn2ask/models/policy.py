@@ -105,6 +105,11 @@ def _saved_policy_file(model_dir: str | Path | None) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def read_policy_section(model_dir: str | Path | None, key: str) -> Any:
+    """One section of the ``learn2ask_policy.json`` saved beside a model (None when absent)."""
+    return _saved_policy_file(model_dir).get(key) or None
+
+
 def load_prompt_config(model_dir: str | Path | None) -> PolicyPromptConfig:
     """The prompt config saved beside a model, or the default when there is none.
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
-from learn2ask.models.policy import POLICY_CONFIG_FILE, count_questions, write_policy_section
+from learn2ask.models.policy import count_questions, read_policy_section, write_policy_section
 
 VECTORS_FILE = "question_memory.safetensors"
 TEXTS_FILE = "question_memory.json"
@@ -243,15 +243,10 @@ class QuestionMemory:
     @classmethod
     def load(cls, model_dir: str | Path | None, grader: Any = None) -> QuestionMemory | None:
         """The memory saved beside a model, or None when it has none."""
-        if model_dir is None:
+        section = read_policy_section(model_dir, "questions")
+        if section is None:
             return None
-        directory = Path(model_dir)
-        policy_file = directory / POLICY_CONFIG_FILE
-        if not policy_file.is_file():
-            return None
-        section = json.loads(policy_file.read_text(encoding="utf-8")).get("questions")
-        if not section:
-            return None
+        directory = Path(str(model_dir))
         from safetensors.torch import load_file
 
         settings = QuestionMemorySettings(**section)

@@ -28,7 +28,7 @@ from typing import Any
 
 from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
-from learn2ask.models.policy import POLICY_CONFIG_FILE, write_policy_section
+from learn2ask.models.policy import read_policy_section, write_policy_section
 
 HEAD_FILE = "stop_head.json"
 SURFACE_FEATURES = (
@@ -213,15 +213,10 @@ class StopHead:
     @classmethod
     def load(cls, model_dir: str | Path | None, embedder: Any = None) -> StopHead | None:
         """The head saved beside a model, or None when it has none."""
-        if model_dir is None:
+        section = read_policy_section(model_dir, "assessment")
+        if section is None:
             return None
-        directory = Path(model_dir)
-        policy_file = directory / POLICY_CONFIG_FILE
-        if not policy_file.is_file():
-            return None
-        section = json.loads(policy_file.read_text(encoding="utf-8")).get("assessment")
-        if not section:
-            return None
+        directory = Path(str(model_dir))
         if section.get("digest") != head_digest(directory):
             raise ConfigError(f"{directory / HEAD_FILE}: does not match learn2ask_policy.json")
         data = json.loads((directory / HEAD_FILE).read_text(encoding="utf-8"))
