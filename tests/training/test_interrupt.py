@@ -79,3 +79,28 @@ def test_a_checkpoint_cut_off_while_saving_is_skipped(tiny_config):
     assert main(["train", "--config", str(path), "--resume"]) == 0
     assert json.loads((out / "training_summary.json").read_text())["steps"] == 4
     assert [r["step"] for r in read_log(out) if "loss" in r] == [1, 2, 3, 4]
+
+
+def test_a_swallowed_ctrl_c_still_stops_at_the_next_step(tmp_path):
+    """Python ignores a KeyboardInterrupt raised inside a finalizer; once a Ctrl-C landed there
+    and the run trained on to the end. The handler remembers it, and every recipe's step-end
+    check raises it again."""
+    import os
+
+    from learn2ask.training.common import interruptible, raise_if_interrupted, trainer_callbacks
+
+    before = signal.getsignal(signal.SIGINT)
+    callbacks = trainer_callbacks(tmp_path / "log.jsonl")
+    with interruptible():
+        raise_if_interrupted()  # nothing pressed yet: no exception
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the handler runs here
+        except KeyboardInterrupt:
+            pass  # what a finalizer does with it
+        with pytest.raises(KeyboardInterrupt):
+            raise_if_interrupted()
+        with pytest.raises(KeyboardInterrupt):
+            callbacks[-1].on_step_end(None, None, None)
+    assert signal.getsignal(signal.SIGINT) is before
+    raise_if_interrupted()  # outside a run, nothing is pending

@@ -16,8 +16,11 @@ from learn2ask.training.config import TrainConfig, load_train_config
 
 def run_training(config: TrainConfig, resume: bool = False) -> Path:
     """Run the recipe ``config.method``; returns the saved model directory."""
+    from learn2ask.training.common import interruptible
+
     recipe = METHODS.get(config.method)
-    return Path(recipe(config, resume=resume))
+    with interruptible():
+        return Path(recipe(config, resume=resume))
 
 
 __all__ = ["TrainConfig", "load_train_config", "run_training"]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,6 +206,52 @@ def trim_log(out: Path, last_step: int) -> None:
         return
     kept = [record for record in read_log(out) if record.get("step", 0) <= last_step]
     write_jsonl_atomic(path, kept)
+
+
+class InterruptRequest:
+    """The SIGINT handler while a run trains: raises ``KeyboardInterrupt`` as Python's default
+    does, and remembers that it did. Python ignores an exception raised inside a finalizer, so a
+    Ctrl-C that lands there was lost once (the run trained on to the end); the step-end check
+    (:func:`raise_if_interrupted`) stops the run at the next step however the first one fared."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Install :class:`InterruptRequest` for SIGINT (main thread only), restore it after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, InterruptRequest())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def raise_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` when Ctrl-C was pressed during this run."""
+    handler = signal.getsignal(signal.SIGINT)
+    if isinstance(handler, InterruptRequest) and handler.requested:
+        raise KeyboardInterrupt
+
+
+def trainer_callbacks(log_path: Path) -> list[Any]:
+    """The callbacks every TRL recipe passes its trainer: the JSONL log, and the step-end
+    interrupt check."""
+    from transformers import TrainerCallback
+
+    class _StopOnInterrupt(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            raise_if_interrupted()
+
+    return [JsonlLogCallback(log_path).callback(), _StopOnInterrupt()]
 
 
 class JsonlLogCallback:

@@ -311,6 +311,7 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
             )
         if config.save_steps and done % config.save_steps == 0 and done < steps:
             save_checkpoint(out, done, model, n_frozen, optimizer)
+        common.raise_if_interrupted()
     train_seconds = time.perf_counter() - train_started
     return finish(
         model,

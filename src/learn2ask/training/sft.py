@@ -49,6 +49,6 @@ def run(config: TrainConfig, resume: bool = False) -> Path:
         train_dataset=dataset,
         processing_class=run.tokenizer,
         peft_config=common.lora_config(config, run.model),
-        callbacks=[common.JsonlLogCallback(run.out / common.LOG_FILE).callback()],
+        callbacks=common.trainer_callbacks(run.out / common.LOG_FILE),
     )
     return common.train_and_save(trainer, run, config, resume, {"train_samples": len(dataset)})
