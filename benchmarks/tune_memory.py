@@ -42,6 +42,15 @@ def held_out(samples: list[Sample], fraction: float, seed: int) -> tuple[list, l
     return train, validation
 
 
+def validation_points(
+    train_file: Path, fraction: float, max_points: int, seed: int
+) -> tuple[list[Sample], list[Sample]]:
+    """``(train, up to max_points shuffled validation CONTINUE points)`` of ``train_file``."""
+    train, validation = held_out(load_samples(train_file), fraction, seed)
+    random.Random(seed + 1).shuffle(validation)
+    return train, validation[:max_points]
+
+
 def content(grader: EmbeddingGrader, questions: list[str], points: list[Sample]) -> dict:
     """Mean R_a and win rate (R_a = 1) per source and overall."""
     scores = [r.score or 0.0 for r in grader(questions, points)]
@@ -84,9 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-points", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    train, validation = held_out(load_samples(args.train_file), args.validation_fraction, args.seed)
-    random.Random(args.seed + 1).shuffle(validation)
-    validation = validation[: args.max_points]
+    train, validation = validation_points(
+        args.train_file, args.validation_fraction, args.max_points, args.seed
+    )
     grader = EmbeddingGrader()
     rows = []
     for question in GENERIC_QUESTIONS:

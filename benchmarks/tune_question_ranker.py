@@ -26,8 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.tune_memory import held_out
-from learn2ask.data.samples import load_samples
+from benchmarks.tune_memory import validation_points
 from learn2ask.data.types import Sample
 from learn2ask.models.question_memory import QuestionMemory, context_key
 from learn2ask.rewards.graders.embedding import EmbeddingGrader
@@ -169,9 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    train, validation = held_out(load_samples(args.train_file), args.validation_fraction, args.seed)
-    random.Random(args.seed + 1).shuffle(validation)
-    validation = validation[: args.max_points]
+    train, validation = validation_points(
+        args.train_file, args.validation_fraction, args.max_points, args.seed
+    )
     memory = QuestionMemory.build(train, grader=EmbeddingGrader())
     points = [s for s in train if s.decision == "continue" and s.info_set]
     features = CandidateFeatures(memory, [s.dialogue_id for s in points], args.seed + 2)

@@ -118,7 +118,7 @@ class QuestionMemory:
         """A memory of every CONTINUE point of ``samples`` that has I* items; without context
         keys (``with_keys=False``, cheaper) it answers only :meth:`best_overall`."""
         settings = settings or QuestionMemorySettings()
-        grader = grader or _default_grader()
+        grader = grader or default_grader()
         points = [s for s in samples if s.decision == "continue" and s.info_set]
         if not points:
             raise ConfigError("a question memory needs CONTINUE points with I* items")
@@ -263,7 +263,7 @@ class QuestionMemory:
             tensors["items"].float(),
             items,
             point_items,
-            grader or _default_grader(),
+            grader or default_grader(),
         )
 
 
@@ -275,7 +275,8 @@ def memory_digest(model_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def _default_grader() -> Any:
+def default_grader() -> Any:
+    """The bundled embedding grader (all-MiniLM-L6-v2), which memory and stop head embed with."""
     from learn2ask.rewards.graders.embedding import EmbeddingGrader
 
     return EmbeddingGrader()

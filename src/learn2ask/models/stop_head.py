@@ -29,6 +29,7 @@ from typing import Any
 from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
 from learn2ask.models.policy import read_policy_section, write_policy_section
+from learn2ask.models.question_memory import default_grader
 
 HEAD_FILE = "stop_head.json"
 SURFACE_FEATURES = (
@@ -220,10 +221,7 @@ class StopHead:
         if section.get("digest") != head_digest(directory):
             raise ConfigError(f"{directory / HEAD_FILE}: does not match learn2ask_policy.json")
         data = json.loads((directory / HEAD_FILE).read_text(encoding="utf-8"))
-        if embedder is None:
-            from learn2ask.rewards.graders.embedding import EmbeddingGrader
-
-            embedder = EmbeddingGrader()
+        embedder = embedder or default_grader()
         weights = tuple(float(v) for v in data["weights"])
         return cls(StopClassifier.from_dict(data["classifier"], embedder), weights)  # type: ignore[arg-type]
 

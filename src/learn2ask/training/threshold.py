@@ -239,13 +239,10 @@ def fit_stop_head(
 ) -> tuple[Any, list[float], dict[str, Any]]:
     """``(head, fused P(stop) on points, figures)``: the stop head fitted on ``train`` and fused
     with the LM's P(stop) on the calibration ``points`` (``models/stop_head.py``)."""
+    from learn2ask.models.question_memory import default_grader
     from learn2ask.models.stop_head import StopHead
 
-    embedder = memory.grader if memory is not None else None
-    if embedder is None:
-        from learn2ask.rewards.graders.embedding import EmbeddingGrader
-
-        embedder = EmbeddingGrader()
+    embedder = memory.grader if memory is not None else default_grader()
     head = StopHead.fit(embedder, train, points, lm_p_stop)
     fused = head.fuse(lm_p_stop, [s.context for s in points])
     is_stop = [s.decision == "stop" for s in points]
