@@ -28,7 +28,7 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
         "1",
         "--train-steps",
         "2",
-        "--memory-points",
+        "--fit-points",
         "300",
     ]
     assert main(args) == 0
@@ -43,6 +43,7 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
     assert summary["decision_rule"]["rule"] == "threshold"
     training = json.loads((tmp_path / "runs" / "decision" / "training_summary.json").read_text())
     assert training["question_memory"]["points"] == 300
+    assert 0 < training["stop_head"]["train_points"] <= 300  # --fit-points caps the head too
     rows = [json.loads(x) for x in rollouts]
     assert all(r["rule"] == "threshold" and r["p_stop"] is not None for r in rows)
     natural = json.loads((tmp_path / "eval" / "decision-natural" / "eval_summary.json").read_text())
@@ -51,6 +52,7 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
     assert references["always_stop"]["metrics"]["ave_stop_decision"]["mean"] == 1.0
     assert references["always_ask"]["metrics"]["ave_continue_decision"]["mean"] == 1.0
     assert "classifier_stop_auc" in references
+    assert references["classifier_train_points"] <= 300
     best = references["best_logged_question"]
     assert best.endswith("?") and best != references["generic_question"]
     assert references["always_ask_best"]["metrics"]["ave_continue_decision"]["mean"] == 1.0

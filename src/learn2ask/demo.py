@@ -11,6 +11,7 @@ interruption continues where it stopped (training resumes from its checkpoint).
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 from dataclasses import dataclass
@@ -50,7 +51,9 @@ class DemoSettings:
     replay_dialogues: int = 6
     replay_turns: int = 4
     train_steps: int | None = None
-    memory_points: int | None = None  # cap on the question memory's training points (tests)
+    # Cap on the training points the question memory, the stop head and the classifier
+    # reference are fitted on (tests: the embeddings are most of a miniature demo's time).
+    fit_points: int | None = None
     max_new_tokens: int = 32
     recipe: str = "decision"
     seed: int | None = None  # training seed (None: the recipe's); evaluation points stay fixed
@@ -130,6 +133,10 @@ def run_demo(settings: DemoSettings) -> Path:
     # features of the training points (the same points each time) a one-off cost.
     scorer = build_scorer(GraderConfig())
     train_samples = load_samples(train)  # the reference classifier's training points
+    if settings.fit_points:
+        train_samples = random.Random(0).sample(
+            train_samples, min(settings.fit_points, len(train_samples))
+        )
     evals = [
         _evaluate(
             settings,
@@ -147,10 +154,12 @@ def run_demo(settings: DemoSettings) -> Path:
     run_dir = out / "runs" / "decision"
     if not (run_dir / "training_summary.json").is_file():
         _say(f"train decision_sft ({bundled_config(settings.recipe).name})", started)
-        memory_cap = settings.memory_points
+        cap = settings.fit_points
         config = load_train_config(
             bundled_config(settings.recipe),
-            [f"decision.memory_max_points={memory_cap}"] if memory_cap else None,
+            [f"decision.memory_max_points={cap}", f"decision.stop_head_points={cap}"]
+            if cap
+            else None,
             train_file=str(train),
             output_dir=str(run_dir),
             model=settings.model,
@@ -295,11 +304,11 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         help="training seed (default: the recipe's); the evaluation points do not change",
     )
     parser.add_argument(
-        "--memory-points",
+        "--fit-points",
         type=int,
         default=None,
-        help="build the question memory from a seeded sample of this many training points "
-        "(default: all)",
+        help="fit the question memory, the stop head and the classifier reference on at most "
+        "this many training points (default: the recipe's; for quick runs)",
     )
 
 
@@ -321,7 +330,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
         model=args.model,
         replay_turns=args.replay_turns,
         train_steps=args.train_steps,
-        memory_points=args.memory_points,
+        fit_points=args.fit_points,
         seed=args.seed,
         **{**PRESETS[args.preset], **sizes},  # type: ignore[arg-type]
     )
