@@ -58,6 +58,10 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
     assert references["always_ask_best"]["metrics"]["ave_continue_decision"]["mean"] == 1.0
     scores = json.loads((tmp_path / "eval" / "decision" / "stop_scores.json").read_text())
     assert len(scores["samples"]) == 6 and "balanced_accuracy_at_threshold" in scores["summary"]
+    # stop_scores.json holds the very P(stop) the rule decided with (read off the rollouts)
+    decided_rows = (tmp_path / "eval" / "decision" / "rollouts.jsonl").read_text().splitlines()
+    decided = {json.loads(x)["sample_id"]: json.loads(x)["p_stop"] for x in decided_rows}
+    assert {r["sample_id"]: r["p_stop"] for r in scores["samples"]} == decided
     base = json.loads((tmp_path / "eval" / "base" / "eval_summary.json").read_text())
     assert base["prompt"] == summary["prompt"]  # base sees the prompt the recipe trains with
     printed = capsys.readouterr().out

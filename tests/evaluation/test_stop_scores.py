@@ -78,3 +78,40 @@ def test_threshold_rule_stops_above_it_and_asks_without_the_stop_tag(tiny_model_
         if action.action == "ask":
             # The stop tag's first token is banned: the reply cannot be a stop.
             assert parse_policy_response(action.raw).assessment == "continue"
+
+
+def test_only_the_threshold_rules_rows_give_their_p_stop():
+    from learn2ask.evaluation.stop_scores import rule_p_stop
+
+    rows_ = [
+        {"sample_id": "a", "rule": "threshold", "p_stop": 0.7},
+        {"sample_id": "b", "rule": "greedy", "p_stop": None},
+        {"sample_id": "c", "rule": "threshold", "p_stop": None},
+    ]
+    assert rule_p_stop(rows_) == {"a": 0.7}
+
+
+@pytest.mark.slow
+def test_stop_scores_reuse_the_rules_p_stop_and_score_only_the_rest(tiny_model_dir, tmp_path):
+    import json
+
+    from learn2ask.data.types import Sample, Turn
+    from learn2ask.evaluation.stop_scores import STOP_SCORES_FILE, score_stop_probabilities
+    from learn2ask.models.decision import load_deciding_policy
+
+    samples = [
+        Sample(f"d{i}:1", f"d{i}", 1, [Turn("user", text)], [], [], decision)
+        for i, (text, decision) in enumerate(
+            [("I cough.", "stop"), ("My knee hurts.", "continue"), ("I feel dizzy.", "stop")]
+        )
+    ]
+    policy = load_deciding_policy(str(tiny_model_dir))
+    fresh = policy.stop_probabilities([s.context for s in samples])
+    scored: list[int] = []
+    compute = policy.stop_probabilities
+    policy.stop_probabilities = lambda contexts: scored.append(len(contexts)) or compute(contexts)
+    score_stop_probabilities(policy, samples, tmp_path, n_boot=20, known={"d0:1": 0.123})
+    saved = json.loads((tmp_path / STOP_SCORES_FILE).read_text())["samples"]
+    assert scored == [2]  # the known sample is not scored again
+    assert saved[0]["p_stop"] == 0.123
+    assert [r["p_stop"] for r in saved[1:]] == pytest.approx(fresh[1:], rel=1e-5)

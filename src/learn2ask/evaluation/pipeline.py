@@ -19,7 +19,7 @@ from learn2ask.evaluation.rollouts import (
     read_rollouts,
     select_eval_samples,
 )
-from learn2ask.evaluation.stop_scores import score_stop_probabilities
+from learn2ask.evaluation.stop_scores import rule_p_stop, score_stop_probabilities
 from learn2ask.models.decision import DecidingPolicy, DecisionRule, load_deciding_policy
 from learn2ask.models.generation import GenerationConfig
 from learn2ask.models.policy import PolicyPromptConfig, resolve_domain
@@ -123,14 +123,12 @@ def run_evaluation(
     policy.generation = config.generation
     metrics = evaluate_policy(policy, samples, scorer, config, out)
     chosen = select_eval_samples(samples, config)
+    chosen_ids = {s.id for s in chosen}
+    rows = [r for r in read_rollouts(out / ROLLOUTS_FILE) if r["sample_id"] in chosen_ids]
     if extras.stop_probs:
-        score_stop_probabilities(policy, chosen, out, seed=config.seed)
+        known = rule_p_stop(rows) if policy.rule.rule == "threshold" else None
+        score_stop_probabilities(policy, chosen, out, seed=config.seed, known=known)
     if extras.references:
-        rows = [
-            r
-            for r in read_rollouts(out / ROLLOUTS_FILE)
-            if r["sample_id"] in {s.id for s in chosen}
-        ]
         evaluate_references(
             rows,
             chosen,

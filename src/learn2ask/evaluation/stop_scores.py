@@ -86,9 +86,23 @@ def score_stop_probabilities(
     out: Path,
     n_boot: int = 1000,
     seed: int = 0,
+    known: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """P(stop) for each sample; writes ``OUT/stop_scores.json`` and returns its summary."""
-    p_stop = policy.stop_probabilities([s.context for s in samples])
+    """P(stop) for each sample; writes ``OUT/stop_scores.json`` and returns its summary.
+
+    ``known`` maps sample ids to a P(stop) already computed by this policy (the threshold
+    rule's rollouts carry it): those samples are not scored again, so the file holds exactly
+    the P(stop) the decisions used, at half the cost."""
+    known = known or {}
+    missing = [s for s in samples if s.id not in known]
+    computed = dict(
+        zip(
+            [s.id for s in missing],
+            policy.stop_probabilities([s.context for s in missing]) if missing else [],
+            strict=True,
+        )
+    )
+    p_stop = [known[s.id] if s.id in known else computed[s.id] for s in samples]
     rows = [
         {
             "sample_id": sample.id,
@@ -99,6 +113,15 @@ def score_stop_probabilities(
         for sample, p in zip(samples, p_stop, strict=True)
     ]
     return write_stop_scores(rows, out, policy.rule, n_boot, seed)
+
+
+def rule_p_stop(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """The P(stop) the threshold rule decided each rollout row's sample with, by sample id."""
+    return {
+        r["sample_id"]: r["p_stop"]
+        for r in rows
+        if r.get("rule") == "threshold" and r.get("p_stop") is not None
+    }
 
 
 def write_stop_scores(
