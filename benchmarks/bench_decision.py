@@ -16,10 +16,11 @@ from learn2ask.models.decision import load_deciding_policy
 from learn2ask.models.generation import GenerationConfig
 from learn2ask.models.question_memory import QuestionMemory, default_grader
 from learn2ask.models.stop_head import StopHead
+from learn2ask.training.config import DecisionSettings
 from learn2ask.training.threshold import balanced_points
 
 POINTS = 48
-HEAD_POINTS = 1000  # the recipes' decision.stop_head_points
+HEAD_POINTS = DecisionSettings().stop_head_points  # what decision_sft fits the head on
 
 
 def run() -> list[dict]:

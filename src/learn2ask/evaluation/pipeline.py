@@ -126,8 +126,8 @@ def run_evaluation(
     chosen_ids = {s.id for s in chosen}
     rows = [r for r in read_rollouts(out / ROLLOUTS_FILE) if r["sample_id"] in chosen_ids]
     if extras.stop_probs:
-        known = rule_p_stop(rows) if policy.rule.rule == "threshold" else None
-        score_stop_probabilities(policy, chosen, out, seed=config.seed, known=known)
+        # rows of another rule carry no P(stop): rule_p_stop leaves them to be scored
+        score_stop_probabilities(policy, chosen, out, seed=config.seed, known=rule_p_stop(rows))
     if extras.references:
         evaluate_references(
             rows,

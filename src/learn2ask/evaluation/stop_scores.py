@@ -94,15 +94,9 @@ def score_stop_probabilities(
     rule's rollouts carry it): those samples are not scored again, so the file holds exactly
     the P(stop) the decisions used, at half the cost."""
     known = known or {}
-    missing = [s for s in samples if s.id not in known]
-    computed = dict(
-        zip(
-            [s.id for s in missing],
-            policy.stop_probabilities([s.context for s in missing]) if missing else [],
-            strict=True,
-        )
-    )
-    p_stop = [known[s.id] if s.id in known else computed[s.id] for s in samples]
+    missing = [s.context for s in samples if s.id not in known]
+    fresh = iter(policy.stop_probabilities(missing) if missing else [])
+    p_stop = [known[s.id] if s.id in known else next(fresh) for s in samples]
     rows = [
         {
             "sample_id": sample.id,
