@@ -6,6 +6,7 @@ round trip, refuses a tampered file, and the deciding policy thresholds the fuse
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import pytest
@@ -15,7 +16,7 @@ from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
 from learn2ask.evaluation.metrics import roc_auc
 from learn2ask.models.decision import DecisionRule, load_deciding_policy, save_decision_rule
-from learn2ask.models.stop_head import HEAD_FILE, StopHead, surface_features
+from learn2ask.models.stop_head import HEAD_FILE, StopHead, head_digest, surface_features
 from learn2ask.training.threshold import balanced_points
 
 pytestmark = pytest.mark.slow
@@ -47,9 +48,9 @@ def test_surface_features_read_the_context(splits):
     _, test = splits
     point = test[0]
     features = surface_features(point.context)
-    assert features[0] == len(point.context)
+    assert features[0] == pytest.approx(math.log1p(len(point.context)))
     expert_questions = sum(t.content.count("?") for t in point.context if t.role == "expert")
-    assert features[4] == expert_questions
+    assert features[4] == pytest.approx(math.log1p(expert_questions))
 
 
 def point(name: str, last_user: str, stop: bool) -> Sample:
@@ -118,6 +119,23 @@ def test_round_trip_and_a_tampered_file_is_refused(grader, splits, tiny_model_di
     assert loaded.fuse(p_lm, contexts) == pytest.approx(head.fuse(p_lm, contexts))
     (model / HEAD_FILE).write_text((model / HEAD_FILE).read_text().replace("0", "1", 1))
     with pytest.raises(ConfigError, match="does not match"):
+        StopHead.load(model, grader)
+
+
+def test_a_head_saved_with_other_features_is_refused_by_name(grader, splits, tiny_model_dir, tmp_path):
+    # A head written before the counts went through log1p: loading it must not silently feed
+    # it the new features.
+    train, test = splits
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    StopHead.fit(grader, train, test, [0.3] * len(test)).save(model)
+    data = json.loads((model / HEAD_FILE).read_text())
+    data["classifier"]["features"][2] = "turns_so_far"
+    (model / HEAD_FILE).write_text(json.dumps(data))
+    policy = json.loads((model / "learn2ask_policy.json").read_text())
+    policy["assessment"]["digest"] = head_digest(model)
+    (model / "learn2ask_policy.json").write_text(json.dumps(policy))
+    with pytest.raises(ConfigError, match=r"stop_head\.json: the stop head was fitted on features"):
         StopHead.load(model, grader)
 
 
