@@ -1,0 +1,138 @@
+"""Choose the stop head's regularisation and count features on validation: AUC of s* on held-out
+training dialogues (in source) and on a source the head never saw (transfer), never the test split.
+
+    python -m benchmarks.tune_stop_head --train-file demo_out/data/train_mix.jsonl --out DIR
+
+For each seed: (in source) ``--validation-fraction`` of the training dialogues held out, the head
+fitted on ``--train-points`` balanced points of the rest and scored on ``--points`` balanced
+points of the held-out ones, per source; (transfer) fitted on the MTS-Dialog dialogues alone and
+scored on the ACI-Bench dialogues of the same training file (full visits, never seen by it).
+Every variant shares one set of embeddings per setting: the surface counts raw or as
+log(1 + n), times the L2 strength ``C``. Writes ``DIR/tune_stop_head.json``; prints one line
+per variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.samples import load_samples
+from learn2ask.data.sampling import source_of
+from learn2ask.data.types import Sample
+from learn2ask.evaluation.metrics import roc_auc
+from learn2ask.models.question_memory import default_grader
+from learn2ask.models.stop_head import StopClassifier
+from learn2ask.training.threshold import balanced_points, split_validation
+
+C_VALUES = (0.001, 0.003, 0.01, 0.03, 0.1)
+EMBEDDING_COLUMNS = 768  # two all-MiniLM-L6-v2 embeddings; the five surface features follow
+COUNT_COLUMNS = (0, 1, 4)  # turns so far, the user's last message's length, expert questions
+
+
+def auc_by_source(scores: Sequence[float], points: Sequence[Sample]) -> dict[str, float]:
+    """AUC of ``scores`` for s* = STOP over all points and within each source."""
+
+    def auc(keep: Sequence[bool]) -> float:
+        rows = zip(scores, points, keep, strict=True)
+        chosen = [(z, s.decision == "stop") for z, s, k in rows if k]
+        return round(
+            roc_auc([z for z, stop in chosen if stop], [z for z, stop in chosen if not stop]), 3
+        )
+
+    result = {"all": auc([True] * len(points))}
+    for source in sorted({source_of(s) for s in points}):
+        result[source] = auc([source_of(s) == source for s in points])
+    return result
+
+
+def raw_counts(features: Any) -> Any:
+    """The same rows with the log(1 + n) count columns turned back into counts."""
+    import numpy as np
+
+    raw = features.copy()
+    columns = [EMBEDDING_COLUMNS + c for c in COUNT_COLUMNS]
+    raw[:, columns] = np.expm1(raw[:, columns])
+    return raw
+
+
+def score_variants(train: list[Sample], held: list[Sample], embedder: Any) -> list[dict]:
+    """Fit every (counts, C) variant on ``train``'s features and score it on ``held``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    classifier = StopClassifier(embedder)
+    x_train = classifier.features([s.context for s in train])
+    x_held = classifier.features([s.context for s in held])
+    labels = [s.decision == "stop" for s in train]
+    rows = []
+    for counts, transform in (("raw", raw_counts), ("log1p", lambda x: x)):
+        for c in C_VALUES:
+            scaler = StandardScaler().fit(transform(x_train))
+            model = LogisticRegression(max_iter=3000, C=c).fit(
+                scaler.transform(transform(x_train)), labels
+            )
+            scores = model.decision_function(scaler.transform(transform(x_held)))
+            rows.append({"counts": counts, "C": c, "auc": auc_by_source(scores, held)})
+    return rows
+
+
+def settings(
+    samples: list[Sample], fraction: float, train_points: int, points: int, seed: int
+) -> dict[str, tuple[list[Sample], list[Sample]]]:
+    """``{setting: (fit points, scored points)}`` for the in-source and the transfer check."""
+    train, validation = split_validation(samples, fraction, seed)
+    mts = [s for s in samples if source_of(s) == "mts-dialog"]
+    aci = [s for s in samples if source_of(s) == "aci-bench"]
+    result = {
+        "in source": (
+            balanced_points(train, train_points, seed + 1),
+            balanced_points(validation, points, seed + 2),
+        )
+    }
+    if mts and aci:
+        result["transfer MTS-Dialog -> ACI-Bench"] = (
+            balanced_points(mts, train_points, seed + 1),
+            balanced_points(aci, points, seed + 2),
+        )
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every variant; print and save the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-file", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--validation-fraction", type=float, default=0.2)
+    parser.add_argument("--train-points", type=int, default=2000)
+    parser.add_argument("--points", type=int, default=800)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    args = parser.parse_args(argv)
+    samples = load_samples(args.train_file)
+    embedder = default_grader()
+    rows = []
+    started = time.perf_counter()
+    for seed in args.seeds:
+        chosen = settings(samples, args.validation_fraction, args.train_points, args.points, seed)
+        for name, (train, held) in chosen.items():
+            for row in score_variants(train, held, embedder):
+                row = {"setting": name, "seed": seed, **row}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = {
+        "train_file": str(args.train_file),
+        "train_points": args.train_points,
+        "points": args.points,
+        "seconds": round(time.perf_counter() - started),
+        "rows": rows,
+    }
+    (args.out / "tune_stop_head.json").write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
