@@ -10,6 +10,11 @@ scored on the ACI-Bench dialogues of the same training file (full visits, never 
 Every variant shares one set of embeddings per setting: the surface counts raw or as
 log(1 + n), times the L2 strength ``C``. Writes ``DIR/tune_stop_head.json``; prints one line
 per variant.
+
+With ``--curve N1 N2 ...`` it instead fits the chosen head (log counts, the classifier's
+default ``C``) on nested seeded subsets of ``--train-points`` points, one row per size: how
+many training points the head needs (``decision.stop_head_points``). Writes
+``DIR/tune_stop_head_points.json``.
 """
 
 from __future__ import annotations
@@ -81,6 +86,32 @@ def score_variants(train: list[Sample], held: list[Sample], embedder: Any) -> li
     return rows
 
 
+def score_sizes(
+    train: list[Sample], held: list[Sample], embedder: Any, sizes: Sequence[int], seed: int
+) -> list[dict]:
+    """Fit the head as ``decision_sft`` does on nested subsets of ``train``, score on ``held``."""
+    import random
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    classifier = StopClassifier(embedder)
+    x_train = classifier.features([s.context for s in train])
+    x_held = classifier.features([s.context for s in held])
+    order = list(range(len(train)))
+    random.Random(seed).shuffle(order)
+    rows = []
+    for size in sizes:
+        chosen = order[: min(size, len(order))]
+        scaler = StandardScaler().fit(x_train[chosen])
+        model = LogisticRegression(max_iter=3000, C=classifier.C).fit(
+            scaler.transform(x_train[chosen]), [train[i].decision == "stop" for i in chosen]
+        )
+        scores = model.decision_function(scaler.transform(x_held))
+        rows.append({"train_points": len(chosen), "auc": auc_by_source(scores, held)})
+    return rows
+
+
 def settings(
     samples: list[Sample], fraction: float, train_points: int, points: int, seed: int
 ) -> dict[str, tuple[list[Sample], list[Sample]]]:
@@ -111,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-points", type=int, default=2000)
     parser.add_argument("--points", type=int, default=800)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--curve", type=int, nargs="+", help="training-point sizes to compare")
     args = parser.parse_args(argv)
     samples = load_samples(args.train_file)
     embedder = default_grader()
@@ -119,7 +151,12 @@ def main(argv: list[str] | None = None) -> None:
     for seed in args.seeds:
         chosen = settings(samples, args.validation_fraction, args.train_points, args.points, seed)
         for name, (train, held) in chosen.items():
-            for row in score_variants(train, held, embedder):
+            scored = (
+                score_sizes(train, held, embedder, args.curve, seed)
+                if args.curve
+                else score_variants(train, held, embedder)
+            )
+            for row in scored:
                 row = {"setting": name, "seed": seed, **row}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -131,7 +168,8 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": round(time.perf_counter() - started),
         "rows": rows,
     }
-    (args.out / "tune_stop_head.json").write_text(json.dumps(result, indent=1) + "\n")
+    name = "tune_stop_head_points.json" if args.curve else "tune_stop_head.json"
+    (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
