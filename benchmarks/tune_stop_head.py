@@ -65,11 +65,18 @@ def raw_counts(features: Any) -> Any:
     return raw
 
 
-def score_variants(train: list[Sample], held: list[Sample], embedder: Any) -> list[dict]:
-    """Fit every (counts, C) variant on ``train``'s features and score it on ``held``."""
+def fit_and_score(x_train: Any, labels: Sequence[bool], x_held: Any, c: float) -> Any:
+    """The held-out log-odds of a standardised logistic regression fitted as the head is."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    scaler = StandardScaler().fit(x_train)
+    model = LogisticRegression(max_iter=3000, C=c).fit(scaler.transform(x_train), labels)
+    return model.decision_function(scaler.transform(x_held))
+
+
+def score_variants(train: list[Sample], held: list[Sample], embedder: Any) -> list[dict]:
+    """Fit every (counts, C) variant on ``train``'s features and score it on ``held``."""
     classifier = StopClassifier(embedder)
     x_train = classifier.features([s.context for s in train])
     x_held = classifier.features([s.context for s in held])
@@ -77,11 +84,7 @@ def score_variants(train: list[Sample], held: list[Sample], embedder: Any) -> li
     rows = []
     for counts, transform in (("raw", raw_counts), ("log1p", lambda x: x)):
         for c in C_VALUES:
-            scaler = StandardScaler().fit(transform(x_train))
-            model = LogisticRegression(max_iter=3000, C=c).fit(
-                scaler.transform(transform(x_train)), labels
-            )
-            scores = model.decision_function(scaler.transform(transform(x_held)))
+            scores = fit_and_score(transform(x_train), labels, transform(x_held), c)
             rows.append({"counts": counts, "C": c, "auc": auc_by_source(scores, held)})
     return rows
 
@@ -92,9 +95,6 @@ def score_sizes(
     """Fit the head as ``decision_sft`` does on nested subsets of ``train``, score on ``held``."""
     import random
 
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
     classifier = StopClassifier(embedder)
     x_train = classifier.features([s.context for s in train])
     x_held = classifier.features([s.context for s in held])
@@ -103,11 +103,8 @@ def score_sizes(
     rows = []
     for size in sizes:
         chosen = order[: min(size, len(order))]
-        scaler = StandardScaler().fit(x_train[chosen])
-        model = LogisticRegression(max_iter=3000, C=classifier.C).fit(
-            scaler.transform(x_train[chosen]), [train[i].decision == "stop" for i in chosen]
-        )
-        scores = model.decision_function(scaler.transform(x_held))
+        labels = [train[i].decision == "stop" for i in chosen]
+        scores = fit_and_score(x_train[chosen], labels, x_held, classifier.C)
         rows.append({"train_points": len(chosen), "auc": auc_by_source(scores, held)})
     return rows
 
