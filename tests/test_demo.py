@@ -73,3 +73,10 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
     assert main(args) == 0
     rerun = capsys.readouterr().out
     assert "train decision_sft" not in rerun and "evaluate base" not in rerun
+    # Resuming with other settings would report the old run's figures: refused, nothing run.
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main([*args, "--seed", "7"]) == 2
+    captured = capsys.readouterr()
+    assert "demo_settings.json" in captured.err and "seed=7" in captured.err
+    assert "[demo" not in captured.out
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -45,3 +45,16 @@ def test_gpu_preset_without_a_gpu_warns_before_it_starts(monkeypatch, capsys):
     assert demo.run_demo_command(parser.parse_args(["--preset", "gpu", "--seed", "3"])) == 0
     assert "no GPU is visible" in capsys.readouterr().err
     assert ran[0].recipe == "gpu" and ran[0].seed == 3
+
+
+def test_resuming_a_demo_directory_with_other_settings_is_refused(tmp_path):
+    from learn2ask.demo import SETTINGS_FILE, check_resumable
+    from learn2ask.errors import ConfigError
+
+    check_resumable(DemoSettings(out=tmp_path, **PRESETS["gpu"]))  # type: ignore[arg-type]
+    check_resumable(DemoSettings(out=tmp_path, **PRESETS["gpu"]))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=f"{SETTINGS_FILE}.*seed=1") as refused:
+        check_resumable(DemoSettings(out=tmp_path, seed=1, **PRESETS["gpu"]))  # type: ignore[arg-type]
+    assert "\n" not in str(refused.value) and "recipe" not in str(refused.value)
+    with pytest.raises(ConfigError, match="recipe='gpu'.*recipe='decision'"):
+        check_resumable(DemoSettings(out=tmp_path))

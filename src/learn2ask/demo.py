@@ -11,10 +11,11 @@ interruption continues where it stopped (training resumes from its checkpoint).
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,7 @@ DEMO_CONFIGS = {
 
 
 DATA_DIRS = ("data", "data-aci")
+SETTINGS_FILE = "demo_settings.json"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,34 @@ def prepare_data(out: Path, started: float) -> tuple[Path, Path, Path]:
     return mix, out / "data" / "test.jsonl", out / "data-aci" / "test.jsonl"
 
 
+def check_resumable(settings: DemoSettings) -> None:
+    """Record the settings in ``out/demo_settings.json``, or refuse to resume from another run's.
+
+    Stages whose outputs exist are skipped, so resuming into a directory made with another
+    preset, seed or size would silently report the old run's figures as the new one's.
+    """
+    from learn2ask.errors import ConfigError
+    from learn2ask.io import write_json_atomic
+
+    path = settings.out / SETTINGS_FILE
+    wanted = {k: v for k, v in asdict(settings).items() if k != "out"}
+    if not path.is_file():
+        write_json_atomic(path, wanted)
+        return
+    try:
+        made = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: unreadable ({exc}); remove it or use another --out") from exc
+    changed = sorted(k for k in wanted if made.get(k) != wanted[k])
+    if changed:
+        was = ", ".join(f"{k}={made.get(k)!r}" for k in changed)
+        now = ", ".join(f"{k}={wanted[k]!r}" for k in changed)
+        raise ConfigError(
+            f"{path}: this directory holds a demo made with {was}, not {now}; "
+            "its finished stages would be reused: use another --out or remove it"
+        )
+
+
 def run_demo(settings: DemoSettings) -> Path:
     """Run (or resume) every stage; returns the report's HTML path."""
     from learn2ask.data.samples import load_samples
@@ -124,6 +154,7 @@ def run_demo(settings: DemoSettings) -> Path:
 
     started = time.perf_counter()
     out = settings.out
+    check_resumable(settings)
     train, test, transfer = prepare_data(out, started)
     recipe = load_train_config(bundled_config(settings.recipe))
     # The base model sees the prompt the recipe trains with (same context budget), so the
