@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import statistics
 
 import pytest
 
@@ -16,7 +17,13 @@ from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
 from learn2ask.evaluation.metrics import roc_auc
 from learn2ask.models.decision import DecisionRule, load_deciding_policy, save_decision_rule
-from learn2ask.models.stop_head import HEAD_FILE, StopHead, head_digest, surface_features
+from learn2ask.models.stop_head import (
+    HEAD_FILE,
+    StopHead,
+    fusion_weights,
+    head_digest,
+    surface_features,
+)
 from learn2ask.training.threshold import balanced_points
 
 pytestmark = pytest.mark.slow
@@ -99,7 +106,11 @@ def test_head_separates_held_out_points_and_outweighs_a_useless_lm(grader):
     assert head_weight > 0 and abs(lm_weight) < 1e-6 + abs(head_weight)
     fused = head.fuse([0.3] * len(held), [s.context for s in held])
     assert auc(fused, held) == 1.0
-    assert head.provenance == {"train_points": len(train), "fusion_points": len(train)}
+    assert head.provenance == {
+        "train_points": len(train),
+        "fusion_points": len(train),
+        "fusion": "equal",
+    }
     # An LM that already knows: the fusion keeps it.
     p_lm = [0.9 if s.decision == "stop" else 0.1 for s in train]
     assert StopHead.fit(grader, train, train, p_lm).weights[0] > 0
@@ -173,3 +184,23 @@ def test_evaluate_assessment_lm_writes_the_lm_p_stop(tiny_model_dir, small_test_
     with pytest.raises(SystemExit) as exit_info:
         main(["evaluate", *common, "--out", str(tmp_path / "x"), "--assessment", "head"])
     assert exit_info.value.code == 2
+
+
+def test_equal_fusion_weighs_both_log_odds_alike_and_fitted_is_kept():
+    # An LM that separates the calibration points better than the head: a free fit leans on
+    # it, the equal fusion still gives both the same weight per unit of spread.
+    lm = [2.0, 1.5, 1.0, -1.0, -1.5, -2.0, 0.5, -0.5]
+    head = [0.4, -0.2, 0.3, -0.1, 0.2, -0.4, 0.1, 0.0]
+    is_stop = [True, True, True, False, False, False, True, False]
+    a, b, _ = fusion_weights(lm, head, is_stop, "equal")
+    assert a > 0 and b > 0
+    assert a * statistics.pstdev(lm) == pytest.approx(b * statistics.pstdev(head))
+    fa, fb, _ = fusion_weights(lm, head, is_stop, "fitted")
+    assert fa / fb > a / b  # the free fit trusts the LM more than the equal fusion does
+    assert fusion_weights(lm, head, [True] * len(lm), "equal") == (1.0, 0.0, 0.0)
+
+
+def test_an_unknown_fusion_is_refused(grader, splits):
+    train, test = splits
+    with pytest.raises(ConfigError, match="unknown stop head fusion 'mean'"):
+        StopHead.fit(grader, train, test, [0.3] * len(test), fusion="mean")

@@ -170,6 +170,11 @@ class DecisionSettings(Section):
     # still rose from 1,000 to 4,000 (benchmarks/tune_stop_head.py --curve), ~100 s more on 2 cores.
     stop_head: bool = True
     stop_head_points: int = Field(4000, ge=2)
+    # How the two log-odds are combined (models/stop_head.py): "equal" weights (scaled to unit
+    # spread) or "fitted" freely on the calibration points. A free fit learns the LM's worth
+    # on the training sources and leans on it where it transfers worst
+    # (benchmarks/tune_stop_fusion.py).
+    stop_head_fusion: Literal["equal", "fitted"] = "equal"
 
 
 class TrainConfig(Section):

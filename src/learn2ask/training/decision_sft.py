@@ -382,6 +382,7 @@ def finish(
             seed=config.seed,
             memory=memory,
             head_train=head_train,
+            head_fusion=settings.stop_head_fusion,
         )
         if head is not None:
             head.save(target)

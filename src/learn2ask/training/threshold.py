@@ -182,6 +182,7 @@ def calibrate_threshold(
     seed: int = 0,
     memory: Any = None,
     head_train: Sequence[Sample] | None = None,
+    head_fusion: str = "equal",
 ) -> tuple[DecisionRule, Any]:
     """The threshold rule for ``generator``'s model (asking from ``memory`` when given),
     calibrated on ``validation``, and its stop head (None without ``head_train``): fitted on
@@ -196,7 +197,7 @@ def calibrate_threshold(
     is_stop = [s.decision == "stop" for s in points]
     head, assessment = None, {}
     if head_train:
-        head, p_stop, assessment = fit_stop_head(head_train, points, p_stop, memory)
+        head, p_stop, assessment = fit_stop_head(head_train, points, p_stop, memory, head_fusion)
     continues = [s for s in points if s.decision == "continue"][:ask_samples]
     ask = estimate_ask_reward(generator, prompt, continues, token_id, beta, memory)
     argmax, argmax_reward = best_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
@@ -235,7 +236,11 @@ def calibrate_threshold(
 
 
 def fit_stop_head(
-    train: Sequence[Sample], points: Sequence[Sample], lm_p_stop: list[float], memory: Any
+    train: Sequence[Sample],
+    points: Sequence[Sample],
+    lm_p_stop: list[float],
+    memory: Any,
+    fusion: str = "equal",
 ) -> tuple[Any, list[float], dict[str, Any]]:
     """``(head, fused P(stop) on points, figures)``: the stop head fitted on ``train`` and fused
     with the LM's P(stop) on the calibration ``points`` (``models/stop_head.py``)."""
@@ -243,7 +248,7 @@ def fit_stop_head(
     from learn2ask.models.stop_head import StopHead
 
     embedder = memory.grader if memory is not None else default_grader()
-    head = StopHead.fit(embedder, train, points, lm_p_stop)
+    head = StopHead.fit(embedder, train, points, lm_p_stop, fusion)
     fused = head.fuse(lm_p_stop, [s.context for s in points])
     is_stop = [s.decision == "stop" for s in points]
     head_only = head.classifier.p_stop([s.context for s in points])
