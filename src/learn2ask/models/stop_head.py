@@ -15,10 +15,10 @@ training file). By default (``fusion="equal"``) the two log-odds count equally: 
 to unit spread on those points and a one-feature logistic regression of s* on their sum sets
 the scale and bias. A free fit of ``a`` and ``b`` (``fusion="fitted"``) learns how much the
 LM is worth *on the training sources*, where it knows their stop point, and so leans on the LM
-exactly where the head matters, on a source neither has seen (validation, README "Stop head
-fusion": trained on MTS-Dialog alone, ACI-Bench training dialogues AUC 0.728 fitted, 0.754
-equal; in source 0.697 and 0.703). The head runs client-side, like the question memory,
-so a policy served by ``serve-model`` or vLLM decides the same way. Saved beside the model as
+exactly where the head matters, on a source neither has seen (validation, README "How the two
+log-odds are fused": trained on MTS-Dialog alone, ACI-Bench training dialogues AUC 0.728
+fitted, 0.754 equal; in source 0.697 and 0.703). The head runs client-side, like the question
+memory, so a policy served by ``serve-model`` or vLLM decides the same way. Saved beside the model as
 ``stop_head.json``; ``learn2ask_policy.json`` names it under ``assessment`` with its digest.
 """
 
