@@ -18,8 +18,9 @@ LM is worth *on the training sources*, where it knows their stop point, and so l
 exactly where the head matters, on a source neither has seen (validation, README "How the two
 log-odds are fused": trained on MTS-Dialog alone, ACI-Bench training dialogues AUC 0.728
 fitted, 0.754 equal; in source 0.697 and 0.703). The head runs client-side, like the question
-memory, so a policy served by ``serve-model`` or vLLM decides the same way. Saved beside the model as
-``stop_head.json``; ``learn2ask_policy.json`` names it under ``assessment`` with its digest.
+memory, so a policy served by ``serve-model`` or vLLM decides the same way. Saved beside the
+model as ``stop_head.json``; ``learn2ask_policy.json`` names it under ``assessment`` with its
+digest.
 """
 
 from __future__ import annotations
