@@ -25,19 +25,16 @@ from pathlib import Path
 
 from learn2ask.data.samples import load_samples
 from learn2ask.data.types import Sample
-from learn2ask.evaluation.metrics import roc_auc
 from learn2ask.models.decision import load_deciding_policy
-from learn2ask.models.stop_head import FUSIONS, fusion_weights, logit
-from learn2ask.training.threshold import balanced_points, split_validation
+from learn2ask.models.stop_head import FUSIONS, fused_log_odds, fusion_weights, logit
+from learn2ask.training.threshold import balanced_points, split_validation, stop_auc
 
 Scores = tuple[list[float], list[float], list[bool]]  # LM log-odds, head log-odds, s* = STOP
 
 
 def auc(scores: Sequence[float], is_stop: Sequence[bool]) -> float:
-    """AUC of ``scores`` for s* = STOP."""
-    stop = [z for z, s in zip(scores, is_stop, strict=True) if s]
-    cont = [z for z, s in zip(scores, is_stop, strict=True) if not s]
-    return round(roc_auc(stop, cont), 4)
+    """AUC of ``scores`` (any monotone score of STOP) for s* = STOP, to 4 places."""
+    return round(stop_auc(scores, is_stop), 4)
 
 
 def log_odds(policy: object, points: Sequence[Sample]) -> Scores:
@@ -46,12 +43,6 @@ def log_odds(policy: object, points: Sequence[Sample]) -> Scores:
     lm = [logit(p) for p in policy.p_stop(policy.messages(contexts))]  # type: ignore[attr-defined]
     head = policy.stop_head.classifier.logits(contexts)  # type: ignore[attr-defined]
     return lm, head, [s.decision == "stop" for s in points]
-
-
-def fused(weights: tuple[float, float, float], scores: Scores) -> list[float]:
-    """``a * lm + b * head + c`` per point."""
-    a, b, c = weights
-    return [a * x + b * z + c for x, z in zip(scores[0], scores[1], strict=True)]
 
 
 def subset(scores: Scores, keep: Sequence[bool]) -> Scores:
@@ -65,7 +56,8 @@ def variant_scores(fit_on: Scores, scored: Scores) -> dict[str, list[float]]:
     """Each variant's log-odds on ``scored``: the LM alone, the head alone, each fusion."""
     result = {"lm": scored[0], "head": scored[1]}
     for fusion in FUSIONS:
-        result[fusion] = fused(fusion_weights(*fit_on, fusion=fusion), scored)
+        weights = fusion_weights(*fit_on, fusion=fusion)
+        result[fusion] = fused_log_odds(weights, scored[0], scored[1])
     return result
 
 

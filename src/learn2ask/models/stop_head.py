@@ -200,9 +200,10 @@ class StopHead:
         """The fused P(stop) per context, from the language model's P(stop) there."""
         if not contexts:
             return []
-        a, b, c = self.weights
-        head = self.classifier.logits(contexts)
-        return [sigmoid(a * logit(p) + b * z + c) for p, z in zip(lm_p_stop, head, strict=True)]
+        lm = [logit(p) for p in lm_p_stop]
+        return [
+            sigmoid(z) for z in fused_log_odds(self.weights, lm, self.classifier.logits(contexts))
+        ]
 
     def save(self, model_dir: str | Path, figures: dict[str, Any] | None = None) -> None:
         """Write ``stop_head.json`` beside a model and name it in ``learn2ask_policy.json``."""
@@ -240,6 +241,14 @@ class StopHead:
         except ConfigError as error:
             raise ConfigError(f"{directory / HEAD_FILE}: {error}") from error
         return cls(classifier, weights)  # type: ignore[arg-type]
+
+
+def fused_log_odds(
+    weights: Sequence[float], lm_logits: Sequence[float], head_logits: Sequence[float]
+) -> list[float]:
+    """``a * lm + b * head + c`` per point, for fusion weights ``(a, b, c)``."""
+    a, b, c = weights
+    return [a * x + b * z + c for x, z in zip(lm_logits, head_logits, strict=True)]
 
 
 def fusion_weights(
