@@ -27,18 +27,19 @@ def bundled_model_dir() -> Path:
     return Path(resolve_model(BUNDLED_POLICY))
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, bundled_model_dir: Path) -> Path:
-    """A randomly initialised 2-layer Llama with the bundled tokenizer: fast to train in tests."""
+def save_tiny_causal_lm(bundled_model_dir: Path, out: Path, architecture: str, layers: int) -> Path:
+    """Save a randomly initialised ``architecture`` ("llama" or "qwen2") with ``layers`` layers
+    and the bundled tokenizer to ``out``: fast to train in tests."""
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(bundled_model_dir)
-    config = LlamaConfig(
+    config = AutoConfig.for_model(
+        architecture,
         vocab_size=len(tokenizer),
         hidden_size=64,
         intermediate_size=128,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=2048,
@@ -48,11 +49,15 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, bundled_model_dir: 
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
-    out = tmp_path_factory.mktemp("tiny-llama")
-    model.save_pretrained(out)
+    AutoModelForCausalLM.from_config(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, bundled_model_dir: Path) -> Path:
+    """A randomly initialised 2-layer Llama with the bundled tokenizer: fast to train in tests."""
+    return save_tiny_causal_lm(bundled_model_dir, tmp_path_factory.mktemp("tiny-llama"), "llama", 2)
 
 
 def _free_port() -> int:
