@@ -15,6 +15,11 @@ With ``--curve N1 N2 ...`` it instead fits the chosen head (log counts, the clas
 default ``C``) on nested seeded subsets of ``--train-points`` points, one row per size: how
 many training points the head needs (``decision.stop_head_points``). Writes
 ``DIR/tune_stop_head_points.json``.
+
+With ``--models`` it instead compares model families on the head's features (its embeddings
+and log counts): the head's logistic regression, cosine k-nearest neighbours (k 10, 30, 100),
+gradient-boosted trees, a one-hidden-layer MLP, and the rank average of the regression and the
+trees: is a non-linear head worth its cost? Writes ``DIR/tune_stop_head_models.json``.
 """
 
 from __future__ import annotations
@@ -109,6 +114,53 @@ def score_sizes(
     return rows
 
 
+def knn_scores(x_train: Any, labels: Any, x_held: Any, k: int) -> Any:
+    """Similarity-weighted STOP share of the ``k`` most similar training contexts (cosine on
+    the two embeddings)."""
+    import numpy as np
+
+    def unit(x: Any) -> Any:
+        part = x[:, :EMBEDDING_COLUMNS]
+        return part / np.linalg.norm(part, axis=1, keepdims=True)
+
+    similarity = unit(x_held) @ unit(x_train).T
+    nearest = np.argsort(-similarity, axis=1)[:, :k]
+    weights = np.take_along_axis(similarity, nearest, axis=1)
+    return (labels[nearest] * weights).sum(axis=1) / weights.sum(axis=1)
+
+
+def score_models(train: list[Sample], held: list[Sample], embedder: Any) -> list[dict]:
+    """Fit every model family on ``train``'s head features and score it on ``held``."""
+    import numpy as np
+    from scipy.stats import rankdata
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    classifier = StopClassifier(embedder)
+    x_train = classifier.features([s.context for s in train])
+    x_held = classifier.features([s.context for s in held])
+    labels = np.array([s.decision == "stop" for s in train])
+    scores = {"logistic regression (the head)": fit_and_score(x_train, labels, x_held, 0.01)}
+    for k in (10, 30, 100):
+        scores[f"{k} nearest neighbours"] = knn_scores(x_train, labels, x_held, k)
+    trees = HistGradientBoostingClassifier(
+        max_iter=300, learning_rate=0.05, max_leaf_nodes=15, l2_regularization=1.0, random_state=0
+    )
+    scores["gradient-boosted trees"] = trees.fit(x_train, labels).decision_function(x_held)
+    scaler = StandardScaler().fit(x_train)
+    mlp = MLPClassifier((64,), alpha=1.0, max_iter=300, early_stopping=True, random_state=0)
+    mlp.fit(scaler.transform(x_train), labels)
+    scores["MLP (64 hidden)"] = mlp.predict_proba(scaler.transform(x_held))[:, 1]
+    scores["regression + trees (rank average)"] = rankdata(
+        scores["logistic regression (the head)"]
+    ) + rankdata(scores["gradient-boosted trees"])
+    return [
+        {"model": name, "auc": auc_by_source([float(v) for v in values], held)}
+        for name, values in scores.items()
+    ]
+
+
 def settings(
     samples: list[Sample], fraction: float, train_points: int, points: int, seed: int
 ) -> dict[str, tuple[list[Sample], list[Sample]]]:
@@ -140,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--points", type=int, default=800)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--curve", type=int, nargs="+", help="training-point sizes to compare")
+    parser.add_argument("--models", action="store_true", help="compare model families instead")
     args = parser.parse_args(argv)
     samples = load_samples(args.train_file)
     embedder = default_grader()
@@ -148,11 +201,12 @@ def main(argv: list[str] | None = None) -> None:
     for seed in args.seeds:
         chosen = settings(samples, args.validation_fraction, args.train_points, args.points, seed)
         for name, (train, held) in chosen.items():
-            scored = (
-                score_sizes(train, held, embedder, args.curve, seed)
-                if args.curve
-                else score_variants(train, held, embedder)
-            )
+            if args.curve:
+                scored = score_sizes(train, held, embedder, args.curve, seed)
+            elif args.models:
+                scored = score_models(train, held, embedder)
+            else:
+                scored = score_variants(train, held, embedder)
             for row in scored:
                 row = {"setting": name, "seed": seed, **row}
                 rows.append(row)
@@ -165,7 +219,13 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": round(time.perf_counter() - started),
         "rows": rows,
     }
-    name = "tune_stop_head_points.json" if args.curve else "tune_stop_head.json"
+    name = (
+        "tune_stop_head_points.json"
+        if args.curve
+        else "tune_stop_head_models.json"
+        if args.models
+        else "tune_stop_head.json"
+    )
     (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
 
 
