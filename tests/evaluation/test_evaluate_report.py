@@ -103,3 +103,33 @@ def test_evaluate_resume_and_report(tiny_model_dir, test_samples, tmp_path):
 def test_report_on_missing_run_is_a_clear_error(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
     assert "metrics.json: missing" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_issue_check_command_writes_eval_name_without_out(
+    tiny_model_dir, test_samples, tmp_path, monkeypatch
+):
+    """``learn2ask evaluate --model RUN --samples FILE --balanced --max-samples N --stop-probs``
+    as written, no --out: the results land in eval/<run name> under the working directory."""
+    import shutil
+
+    run = tmp_path / "runs" / "grpo"
+    shutil.copytree(tiny_model_dir, run / "model")
+    monkeypatch.chdir(tmp_path)
+    command = ["evaluate", "--model", "runs/grpo", "--samples", str(test_samples)]
+    command += ["--balanced", "--max-samples", "4", "--stop-probs", "--max-new-tokens", "4"]
+    assert main(command) == 0
+    out = tmp_path / "eval" / "grpo"
+    rows = [json.loads(line) for line in (out / "rollouts.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and all({"dialogue_id", "decision", "reward"} <= set(r) for r in rows)
+    stop_scores = json.loads((out / "stop_scores.json").read_text())
+    assert 0.0 <= stop_scores["summary"]["stop_auc"]["mean"] <= 1.0
+
+
+def test_default_eval_dir_names_the_run():
+    from pathlib import Path
+
+    from learn2ask.evaluation.cli import default_eval_dir
+
+    assert default_eval_dir("Qwen/Qwen2.5-0.5B-Instruct") == Path("eval/Qwen_Qwen2.5-0.5B-Instruct")
+    assert default_eval_dir("smollm2-135m-instruct") == Path("eval/smollm2-135m-instruct")

@@ -21,7 +21,13 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         "--base-url) the model name at the endpoint",
     )
     parser.add_argument("--samples", type=Path, required=True, help="test samples JSONL")
-    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default: eval/NAME, NAME the run directory's or model's name: "
+        "--model runs/grpo writes eval/grpo)",
+    )
     parser.add_argument("--name", default=None, help="label in reports (default: OUT's name)")
     parser.add_argument(
         "--base-url", default=None, help="evaluate a policy behind an OpenAI-compatible endpoint"
@@ -123,12 +129,24 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def default_eval_dir(model: str) -> Path:
+    """``eval/NAME`` for a model: a run directory's name (``runs/grpo`` and ``runs/grpo/model``
+    give ``eval/grpo``), else the model's own name with path separators made safe."""
+    path = Path(model)
+    if path.name == "model" and path.parent.name:
+        path = path.parent
+    name = path.name if path.exists() else model.strip("/").replace("/", "_").replace(":", "_")
+    return Path("eval") / (name or "model")
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate one policy and print its metrics."""
     from learn2ask.errors import check_failure_rate, check_max_failure_rate
     from learn2ask.evaluation.fingerprint import check_fingerprint, evaluation_fingerprint
     from learn2ask.models.registry import check_model_available
 
+    if args.out is None:
+        args.out = default_eval_dir(args.model)
     check_max_failure_rate(args.max_failure_rate)
     if not args.base_url:
         check_model_available(args.model)
