@@ -219,13 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": round(time.perf_counter() - started),
         "rows": rows,
     }
-    name = (
-        "tune_stop_head_points.json"
-        if args.curve
-        else "tune_stop_head_models.json"
-        if args.models
-        else "tune_stop_head.json"
-    )
+    suffix = "_points" if args.curve else "_models" if args.models else ""
+    name = f"tune_stop_head{suffix}.json"
     (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
 
 

@@ -27,6 +27,15 @@ def test_prepare_realmedconv_sample(tmp_path):
         assert later.context[: len(earlier.context)] == earlier.context
 
 
+def test_a_raw_log_where_samples_belong_says_to_prepare_it(tmp_path, capsys):
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--model", "smollm2-135m-instruct", "--samples", str(SAMPLE)]
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{SAMPLE}:1: a conversation log" in err and "learn2ask prepare" in err
+    assert len(err.splitlines()) == 1 and not out.exists()
+
+
 def test_demo_preset_split_by_dialogue_and_loadable_with_datasets(tmp_path):
     from datasets import load_dataset
 

@@ -28,6 +28,14 @@ def save_samples(path: str | Path, samples: Iterable[Sample]) -> int:
 def _sample_from_line(path: str | Path, number: int, obj: object) -> Sample:
     if not isinstance(obj, dict):
         raise InputError(path, "expected a JSON object", line=number)
+    if "messages" in obj and "context" not in obj:
+        # A RealMedConv or OpenAI chat log passed where prepared samples belong.
+        raise InputError(
+            path,
+            "a conversation log, not decision-point samples: run `learn2ask prepare "
+            f"{path} --out DIR` and pass DIR/test.jsonl",
+            line=number,
+        )
     for key in ("id", "dialogue_id", "context", "future", "info_set", "decision"):
         if key not in obj:
             raise InputError(path, f"sample is missing field '{key}'", line=number)

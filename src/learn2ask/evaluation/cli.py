@@ -141,6 +141,7 @@ def default_eval_dir(model: str) -> Path:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate one policy and print its metrics."""
+    from learn2ask.data.samples import load_samples
     from learn2ask.errors import check_failure_rate, check_max_failure_rate
     from learn2ask.evaluation.fingerprint import check_fingerprint, evaluation_fingerprint
     from learn2ask.models.registry import check_model_available
@@ -150,6 +151,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_max_failure_rate(args.max_failure_rate)
     if not args.base_url:
         check_model_available(args.model)
+    # Bad samples stop the command before anything is written to --out (no fingerprint either).
+    load_samples(args.samples)
     check_fingerprint(args.out, evaluation_fingerprint(args), args.overwrite)
     from learn2ask.evaluation.pipeline import evaluate_from_args
 
