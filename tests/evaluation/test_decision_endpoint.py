@@ -71,15 +71,14 @@ def test_local_and_endpoint_decide_the_same(ruled_model, small_test_samples, tmp
     save_decision_rule(
         ruled_model, DecisionRule(threshold=median, stop_token_id=44, stop_token="<")
     )
-    process, url = serve(ruled_model, _free_port())
+    # Both as a user would: the training run directory (its model/), served and local.
+    run = ruled_model.parent
+    process, url = serve(run, _free_port())
     try:
         common = ["--samples", str(small_test_samples), "--max-samples", "8", "--stop-probs"]
         common += ["--max-new-tokens", "6", "--no-references"]
-        assert (
-            main(["evaluate", "--model", str(ruled_model), "--out", str(tmp_path / "a"), *common])
-            == 0
-        )
-        args = ["evaluate", "--model", str(ruled_model), "--base-url", url]
+        assert main(["evaluate", "--model", str(run), "--out", str(tmp_path / "a"), *common]) == 0
+        args = ["evaluate", "--model", str(run), "--base-url", url]
         assert main([*args, "--out", str(tmp_path / "b"), *common]) == 0
     finally:
         process.terminate()

@@ -32,3 +32,23 @@ def test_exactly_n_choices_is_the_result(faulty_endpoint):
     faulty_endpoint.mode, faulty_endpoint.content = "reply", "How long has it hurt?"
     replies = remote(faulty_endpoint).generate_n(PROMPTS, 1, GenerationConfig())
     assert replies == [["How long has it hurt?"]] * 3
+
+
+def test_an_unreachable_policy_endpoint_is_one_line_exit_2(tmp_path, capsys):
+    """``evaluate --base-url`` at a port nobody listens on: one error line naming the URL, exit
+    2, no traceback (it was a RuntimeError)."""
+    import socket
+
+    from learn2ask.cli import main
+    from tests.conftest import MTS_VALIDATION
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    assert main(["prepare", str(MTS_VALIDATION), "--out", str(tmp_path / "data")]) == 0
+    capsys.readouterr()
+    argv = ["evaluate", "--model", "m", "--base-url", url, "--decision", "greedy"]
+    argv += ["--samples", str(tmp_path / "data" / "test.jsonl"), "--max-samples", "2"]
+    assert main([*argv, "--out", str(tmp_path / "eval"), "--no-references"]) == 2
+    err = capsys.readouterr().err.strip()  # the grader's loading bars may come before it
+    assert "Traceback" not in err and f"{url}: policy endpoint failed" in err.splitlines()[-1]

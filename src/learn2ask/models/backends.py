@@ -12,7 +12,7 @@ from learn2ask.errors import EndpointError
 from learn2ask.models.client import ChatClient, ClientConfig, LLMError
 from learn2ask.models.generation import GenerationConfig, LocalGenerator, Messages
 from learn2ask.models.policy import PolicyPromptConfig, load_prompt_config
-from learn2ask.models.registry import resolve_model
+from learn2ask.models.registry import resolve_local_model_dir, resolve_model
 
 
 class PolicyBackend(Protocol):
@@ -26,17 +26,6 @@ class PolicyBackend(Protocol):
     ) -> list[list[str]]:
         """``n`` replies for each conversation, in order."""
         ...
-
-
-def resolve_local_model_dir(model: str | Path) -> Path | None:
-    """The model directory a name points at: a run's ``OUT/model``, a checkpoint directory, or
-    None for names that are not local directories (bundled names, hub ids)."""
-    path = Path(model)
-    if (path / "model" / "config.json").is_file():
-        return path / "model"
-    if (path / "config.json").is_file():
-        return path
-    return None
 
 
 @dataclass
@@ -99,7 +88,9 @@ class RemotePolicy:
         try:
             replies = asyncio.run(run())
         except LLMError as exc:
-            raise RuntimeError(f"policy endpoint failed: {exc}") from exc
+            raise EndpointError(
+                f"{self.client_config.base_url}: policy endpoint failed: {exc}"
+            ) from exc
         if any(len(choices) != n for choices in replies):
             short = min(len(choices) for choices in replies)
             raise EndpointError(

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from learn2ask.data.types import Turn
-from learn2ask.errors import ConfigError
+from learn2ask.errors import ConfigError, EndpointError
 from learn2ask.models.generation import GenerationConfig, Messages
 from learn2ask.models.policy import (
     PolicyPromptConfig,
@@ -314,7 +314,9 @@ class RemoteDecidingPolicy(_DecidingBase):
         try:
             return asyncio.run(run())
         except LLMError as exc:
-            raise RuntimeError(f"policy endpoint failed: {exc}") from exc
+            raise EndpointError(
+                f"{self.client_config.base_url}: policy endpoint failed: {exc}"
+            ) from exc
 
 
 def first_logprobs(choice: dict[str, Any]) -> dict[str, Any]:
@@ -322,7 +324,7 @@ def first_logprobs(choice: dict[str, Any]) -> dict[str, Any]:
     try:
         return choice["logprobs"]["content"][0]
     except (KeyError, IndexError, TypeError):
-        raise RuntimeError(
+        raise EndpointError(
             "the endpoint returned no logprobs: the threshold decision needs an OpenAI-compatible "
             "server that honours logprobs/top_logprobs (serve-model, vLLM)"
         ) from None
@@ -345,11 +347,11 @@ def forced_stop_probability(
     the listed top tokens', which contradicts the unforced reply: that is an error, not a guess."""
     first = first_logprobs(forced)
     if first.get("token") != stop_token:
-        raise RuntimeError("the endpoint ignored logit_bias: cannot read P(stop) through it")
+        raise EndpointError("the endpoint ignored logit_bias: cannot read P(stop) through it")
     probability = math.exp(float(first["logprob"]))
     listed = [math.exp(float(c["logprob"])) for c in first_logprobs(unforced)["top_logprobs"]]
     if listed and probability > min(listed) + 1e-6:
-        raise RuntimeError(
+        raise EndpointError(
             "the endpoint reports logprobs after logit_bias; the threshold decision needs the "
             "model's raw logprobs (vLLM's default, serve-model)"
         )

@@ -64,19 +64,32 @@ def find_package_file(package: str, filename: str) -> Path | None:
     return None
 
 
+def resolve_local_model_dir(model: str | Path) -> Path | None:
+    """The model directory a name points at: a run's ``OUT/model``, a checkpoint directory, or
+    None for names that are not local directories (bundled names, hub ids)."""
+    path = Path(model).expanduser()
+    if (path / "model" / "config.json").is_file():
+        return path / "model"
+    if (path / "config.json").is_file():
+        return path
+    return None
+
+
 def resolve_model(name_or_path: str | Path, cache_dir: Path | None = None) -> str:
     """Return something ``from_pretrained`` accepts: a local directory or a hub id.
 
-    A bundled name converts (once) to a cached safetensors checkpoint; an existing directory is
-    returned as is; a hub id resolves to its snapshot in the local Hugging Face cache. Models
-    are offline: a name found nowhere locally is a :class:`ConfigError` at once (no hub
-    look-up) unless ``$LEARN2ASK_ALLOW_DOWNLOADS=1``, when it passes through as a hub id.
+    A bundled name converts (once) to a cached safetensors checkpoint; a training run directory
+    gives its ``model/``, any other existing directory is returned as is; a hub id resolves to
+    its snapshot in the local Hugging Face cache. Models are offline: a name found nowhere
+    locally is a :class:`ConfigError` at once (no hub look-up) unless
+    ``$LEARN2ASK_ALLOW_DOWNLOADS=1``, when it passes through as a hub id.
     """
     name = str(name_or_path)
     if name in BUNDLED_MODELS:
         return str(ensure_bundled_checkpoint(BUNDLED_MODELS[name], cache_dir))
     if Path(name).expanduser().is_dir():
-        return str(Path(name).expanduser())
+        # A training run directory stands for the model saved in it (``OUT/model``).
+        return str(resolve_local_model_dir(name) or Path(name).expanduser())
     check_model_available(name)
     return cached_hub_snapshot(name) or name
 
