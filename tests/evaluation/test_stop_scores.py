@@ -80,6 +80,32 @@ def test_threshold_rule_stops_above_it_and_asks_without_the_stop_tag(tiny_model_
             assert parse_policy_response(action.raw).assessment == "continue"
 
 
+def test_a_context_that_may_not_stop_is_asked_under_every_rule(tiny_model_dir):
+    """``may_stop`` False (the assistant's min_questions): a question whatever P(stop) says."""
+    from learn2ask.data.types import Turn
+    from learn2ask.models.decision import DecisionRule, load_deciding_policy
+    from learn2ask.models.generation import GenerationConfig
+    from learn2ask.models.policy import parse_policy_response
+
+    contexts = [[Turn("user", "I have a cough.")], [Turn("user", "My knee hurts a lot.")]]
+    policy = load_deciding_policy(
+        str(tiny_model_dir), generation=GenerationConfig(max_new_tokens=6)
+    )
+    token = policy.rule.stop_token_id
+    policy.rule = DecisionRule(threshold=0.0, stop_token_id=token, stop_token="<")  # always STOP
+    assert [a.action for a in policy.decide(contexts)] == ["stop", "stop"]
+    held = policy.decide(contexts, may_stop=[False, True])
+    assert [a.action for a in held] == ["ask", "stop"]
+    assert parse_policy_response(held[0].raw).assessment == "continue"
+    assert held[0].p_stop == pytest.approx(policy.stop_probabilities(contexts)[0])
+    # A decoding rule: a reply that stops is decoded again with the stop tag's token banned.
+    policy.rule = DecisionRule(rule="greedy", threshold=None, stop_token_id=token)
+    policy.generate = lambda messages, config: [
+        "How long?" if config.suppress_token_ids else "<stop />" for _ in messages
+    ]
+    assert [a.action for a in policy.decide(contexts, may_stop=[False, True])] == ["ask", "stop"]
+
+
 def test_only_the_threshold_rules_rows_give_their_p_stop():
     from learn2ask.evaluation.stop_scores import rule_p_stop
 

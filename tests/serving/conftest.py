@@ -45,16 +45,16 @@ class ScriptedPolicy:
     batches: list[int] = field(default_factory=list)
     fail: bool = False
 
-    def decide(self, contexts):
+    def decide(self, contexts, may_stop=None):
         self.calls += 1
         self.batches.append(len(contexts))
         if self.fail:
             raise RuntimeError("endpoint unreachable")
         actions = []
-        for context in contexts:
+        for i, context in enumerate(contexts):
             asked = sum(1 for t in context if t.role == "expert")
             p_stop = round((asked + 1) / (self.asks + 1), 3)
-            if asked >= self.asks:
+            if asked >= self.asks and (may_stop is None or may_stop[i]):
                 actions.append(PolicyAction("stop", None, p_stop, "<stop />"))
             else:
                 question = f"Question {asked + 1}: how long has it lasted?"

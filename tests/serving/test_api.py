@@ -80,6 +80,32 @@ def test_question_budget_stops_without_asking_the_policy(tmp_path):
         live.stop()
 
 
+def test_min_questions_holds_the_policys_stop_back(tmp_path):
+    live = start_live_server(
+        str(tmp_path / "s.sqlite"), ScriptedPolicy(asks=0), {"min_questions": 2}
+    )
+    try:
+        created = _post(live, "/v1/sessions", json={"content": "tooth ache"}).json()
+        sid = created["id"]
+        assert created["next"]["action"] == "ask"  # the policy would have stopped at once
+        reply = _post(live, f"/v1/sessions/{sid}/messages", json={"content": "two days"}).json()
+        assert reply["action"] == "ask"
+        reply = _post(live, f"/v1/sessions/{sid}/messages", json={"content": "no fever"}).json()
+        assert reply["action"] == "stop"
+        decisions = httpx.get(f"{live.url}/v1/sessions/{sid}").json()["decisions"]
+        assert [d["detail"].get("min_questions") for d in decisions] == [2, 2, None]
+    finally:
+        live.stop()
+
+
+def test_min_questions_above_the_budget_is_refused():
+    from learn2ask.errors import ConfigError
+    from learn2ask.serving.config import serving_settings
+
+    with pytest.raises(ConfigError, match=r"d.yaml: serving: .*min_questions \(9\) exceeds"):
+        serving_settings({"min_questions": 9, "question_budget": 3}, "d.yaml")
+
+
 def test_close_and_delete(live):
     sid = _post(live, "/v1/sessions", json={"content": "sore knee"}).json()["id"]
     closed = _post(live, f"/v1/sessions/{sid}/close")
@@ -242,7 +268,9 @@ def test_openapi_documents_the_sessions_api(live):
 
 
 def test_llm_summary_is_stored_beside_the_extractive_one(tmp_path):
-    live = start_live_server(str(tmp_path / "s.sqlite"), ScriptedPolicy(asks=0), llm_summary=True)
+    live = start_live_server(
+        str(tmp_path / "s.sqlite"), ScriptedPolicy(asks=0), {"min_questions": 0}, llm_summary=True
+    )
     try:
         created = _post(live, "/v1/sessions", json={"content": "tooth ache"}).json()
         assert created["next"]["action"] == "stop"

@@ -142,8 +142,11 @@ class DecidingPolicy(Protocol):
     prompt_config: PolicyPromptConfig
     rule: DecisionRule
 
-    def decide(self, contexts: Sequence[list[Turn]]) -> list[PolicyAction]:
-        """One action per context (each a full history, user and expert turns), in order."""
+    def decide(
+        self, contexts: Sequence[list[Turn]], may_stop: Sequence[bool] | None = None
+    ) -> list[PolicyAction]:
+        """One action per context (each a full history, user and expert turns), in order;
+        where ``may_stop`` is False the action is a question whatever P(stop) says."""
         ...
 
     def stop_probabilities(self, contexts: Sequence[list[Turn]]) -> list[float]:
@@ -166,19 +169,33 @@ class _DecidingBase:
         """The policy prompt of each context."""
         return [build_policy_messages(c, self.prompt_config) for c in contexts]
 
-    def decide(self, contexts: Sequence[list[Turn]]) -> list[PolicyAction]:
-        """One action per context under ``rule`` (questions generated only where it asks)."""
+    def decide(
+        self, contexts: Sequence[list[Turn]], may_stop: Sequence[bool] | None = None
+    ) -> list[PolicyAction]:
+        """One action per context under ``rule`` (questions generated only where it asks).
+
+        Where ``may_stop`` is False (the assistant's ``min_questions``) the policy asks: the
+        threshold rule's question as usual, a decoding rule's reply decoded again with the stop
+        tag's token banned. P(stop) is still reported."""
         started = time.perf_counter()
         messages = self.messages(contexts)
+        allowed = list(may_stop) if may_stop is not None else [True] * len(contexts)
         if self.rule.rule != "threshold":
             config = self.generation
             if self.rule.rule == "greedy":
                 config = replace(config, temperature=0.0)
             replies = self.generate(messages, config)
+            stopped = [i for i, r in enumerate(replies) if not allowed[i] and self._stops(r)]
+            if stopped:
+                banned = replace(config, suppress_token_ids=(self.stop_token_id(),))
+                again = self.generate([messages[i] for i in stopped], banned)
+                replies = list(replies)
+                for i, reply in zip(stopped, again, strict=True):
+                    replies[i] = reply
             actions = [action_from_reply(r, self.prompt_config.stop_tag) for r in replies]
         else:
             p_stop = self.assess(contexts, messages)
-            ask = [i for i, p in enumerate(p_stop) if p < self.rule.threshold]
+            ask = [i for i, p in enumerate(p_stop) if p < self.rule.threshold or not allowed[i]]
             asked = self.questions([contexts[i] for i in ask], [messages[i] for i in ask])
             questions = dict(zip(ask, asked, strict=True))
             actions = [
@@ -189,6 +206,9 @@ class _DecidingBase:
             ]
         per_item = (time.perf_counter() - started) / max(1, len(contexts))
         return [replace(a, seconds=round(per_item, 4)) for a in actions]
+
+    def _stops(self, reply: str) -> bool:
+        return action_from_reply(reply, self.prompt_config.stop_tag).action == "stop"
 
     def questions(self, contexts: Sequence[list[Turn]], messages: list[Messages]) -> list[str]:
         """The question to ask in each context: from the question memory when the model has one

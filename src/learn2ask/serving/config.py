@@ -12,7 +12,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from learn2ask.errors import ConfigError
 
@@ -56,10 +63,23 @@ class ServingSettings(BaseModel):
     disclaimer: str = ""
     greeting: str = "Hello. What brings you here today?"
     question_budget: int = Field(default=8, ge=1, le=100)
+    # Questions the assistant asks before the policy's STOP may end the intake (0: the policy
+    # alone decides). A policy trained on short snippets can rate a bare opening complaint as
+    # finished; experts almost always ask first.
+    min_questions: int = Field(default=0, ge=0, le=100)
     handover_message: str = "Thank you. An expert will now read this summary and take over."
     operator_message: str = "An expert has joined the conversation."
     urgent_message: str = "This may be urgent. Please seek urgent help now."
     red_flags: RedFlagSet = Field(default_factory=lambda: RedFlagSet(version="none"))
+
+    @model_validator(mode="after")
+    def _min_within_budget(self) -> ServingSettings:
+        if self.min_questions > self.question_budget:
+            raise ValueError(
+                f"min_questions ({self.min_questions}) exceeds question_budget "
+                f"({self.question_budget})"
+            )
+        return self
 
 
 def serving_settings(raw: dict, source: str) -> ServingSettings:
@@ -68,7 +88,8 @@ def serving_settings(raw: dict, source: str) -> ServingSettings:
         return ServingSettings.model_validate(raw or {})
     except ValidationError as exc:
         problems = "; ".join(
-            f"serving.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            ".".join(["serving", *(str(p) for p in err["loc"])]) + f": {err['msg']}"
+            for err in exc.errors()
         )
         raise ConfigError(f"{source}: {problems}") from None
 

@@ -50,10 +50,11 @@ class PolicyBatcher:
         self._thread = threading.Thread(target=self._loop, name="policy", daemon=True)
         self._thread.start()
 
-    def decide(self, context: list[Turn]) -> Any:
-        """The policy's action for one history (blocks until decided)."""
+    def decide(self, context: list[Turn], may_stop: bool = True) -> Any:
+        """The policy's action for one history (blocks until decided); ``may_stop`` False makes
+        it ask."""
         future: Future = Future()
-        self._queue.put(("decide", context, future))
+        self._queue.put(("decide", (context, may_stop), future))
         return future.result()
 
     def call(self, job: Callable[[Any], Any]) -> Any:
@@ -86,7 +87,10 @@ class PolicyBatcher:
 
     def _decide_batch(self, batch: list[tuple]) -> None:
         try:
-            actions = self.policy.decide([context for _, context, _ in batch])
+            requests = [request for _, request, _ in batch]
+            actions = self.policy.decide(
+                [context for context, _ in requests], may_stop=[may for _, may in requests]
+            )
         except Exception as exc:  # noqa: BLE001 - reported to every waiting request
             for _, _, future in batch:
                 future.set_exception(exc)
@@ -269,14 +273,19 @@ class IntakeService:
     def _decide(self, record: SessionRecord, started: float) -> NextAction:
         full = self.get(record.id)
         context = [Turn(m.role, m.content) for m in full.messages if m.role in ("user", "expert")]
+        # Experts nearly always ask before they act: the domain's min_questions holds the
+        # policy's STOP back until that many questions were asked (red flags still escalate).
+        may_stop = record.questions >= self.settings.min_questions
         try:
-            action = self.batcher.decide(context)
+            action = self.batcher.decide(context, may_stop)
         except Exception as exc:  # noqa: BLE001 - any policy failure is a 503, never a 500
             log.warning("policy failed on session %s: %s", record.id, exc)
             raise PolicyUnavailable(
                 f"the policy failed ({exc}); your message was kept in session {record.id}"
             ) from None
         detail = {"rule": getattr(getattr(self.batcher.policy, "rule", None), "rule", None)}
+        if not may_stop:
+            detail["min_questions"] = self.settings.min_questions
         if action.action == "stop" or not (action.question or "").strip():
             if action.action != "stop":
                 detail["empty_question"] = True
