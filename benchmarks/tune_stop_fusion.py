@@ -26,7 +26,7 @@ from pathlib import Path
 from learn2ask.data.samples import load_samples
 from learn2ask.data.types import Sample
 from learn2ask.models.decision import load_deciding_policy
-from learn2ask.models.stop_head import FUSIONS, fused_log_odds, fusion_weights, logit
+from learn2ask.models.stop_head import HEAD_FUSIONS, fused_log_odds, fusion_weights, logit
 from learn2ask.training.threshold import balanced_points, split_validation, stop_auc
 
 Scores = tuple[list[float], list[float], list[bool]]  # LM log-odds, head log-odds, s* = STOP
@@ -55,7 +55,7 @@ def subset(scores: Scores, keep: Sequence[bool]) -> Scores:
 def variant_scores(fit_on: Scores, scored: Scores) -> dict[str, list[float]]:
     """Each variant's log-odds on ``scored``: the LM alone, the head alone, each fusion."""
     result = {"lm": scored[0], "head": scored[1]}
-    for fusion in FUSIONS:
+    for fusion in HEAD_FUSIONS:
         weights = fusion_weights(*fit_on, fusion=fusion)
         result[fusion] = fused_log_odds(weights, scored[0], scored[1])
     return result
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
             name: auc(values, transfer[2])
             for name, values in variant_scores(scores, transfer).items()
         }
-        result["weights"] = {f: fusion_weights(*scores, fusion=f) for f in FUSIONS}
+        result["weights"] = {f: fusion_weights(*scores, fusion=f) for f in HEAD_FUSIONS}
         print(f"transfer ({len(other)} points): {result['transfer_auc']}")
     result["seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -184,12 +184,11 @@ class _DecidingBase:
             config = self.generation
             if self.rule.rule == "greedy":
                 config = replace(config, temperature=0.0)
-            replies = self.generate(messages, config)
+            replies = list(self.generate(messages, config))
             stopped = [i for i, r in enumerate(replies) if not allowed[i] and self._stops(r)]
-            if stopped:
+            if stopped:  # only then: an endpoint without a known stop token id cannot ban it
                 banned = replace(config, suppress_token_ids=(self.stop_token_id(),))
                 again = self.generate([messages[i] for i in stopped], banned)
-                replies = list(replies)
                 for i, reply in zip(stopped, again, strict=True):
                     replies[i] = reply
             actions = [action_from_reply(r, self.prompt_config.stop_tag) for r in replies]

@@ -51,7 +51,7 @@ SURFACE_FEATURES = (
 )
 CLASSIFIER_FEATURES = ("embedding(last two turns)", "embedding(whole context)", *SURFACE_FEATURES)
 ASSESSMENTS: tuple[str, ...] = ("saved", "lm")  # the saved fusion, or the LM's P(stop) alone
-FUSIONS: tuple[str, ...] = ("equal", "fitted")
+HEAD_FUSIONS: tuple[str, ...] = ("equal", "fitted")
 
 
 def surface_features(context: Sequence[Turn]) -> list[float]:
@@ -186,7 +186,7 @@ class StopHead:
         """Fit the classifier on ``train`` (balanced training points), then the fusion
         (``"equal"`` or ``"fitted"``, module docstring) on the calibration ``points`` with the
         language model's P(stop) there."""
-        if fusion not in FUSIONS:
+        if fusion not in HEAD_FUSIONS:
             raise ConfigError(f"unknown stop head fusion {fusion!r} (choose from equal, fitted)")
         classifier = StopClassifier(embedder).fit(train)
         is_stop = [s.decision == "stop" for s in points]
