@@ -52,7 +52,18 @@ def test_p_stop_is_the_first_token_softmax_batched_or_not(tiny_model_dir):
         with torch.inference_mode():
             logits = generator.model(input_ids=torch.tensor([ids["input_ids"]])).logits[0, -1]
         expected = float(torch.softmax(logits.float(), dim=-1)[token])
-        assert value == pytest.approx(expected, rel=1e-4)  # left padding changes nothing
+        # left padding, and the shared system prompt run once as a KV cache, change nothing
+        assert value == pytest.approx(expected, rel=1e-4)
+
+
+def test_shared_prefix_leaves_every_prompt_a_token():
+    from learn2ask.models.generation import shared_prefix_length
+
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # [1, 2, 3] keeps its last
+    assert shared_prefix_length([[7], [7, 8]]) == 0
+    assert shared_prefix_length([[1, 2], [3, 2]]) == 0
+    assert shared_prefix_length([]) == 0
 
 
 @pytest.mark.slow
