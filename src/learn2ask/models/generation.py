@@ -5,6 +5,7 @@ Sampling is seeded per batch, so the same prompts, config and seed give the same
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +37,18 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
         if position >= 0:
             cut = min(cut, position)
     return text[:cut]
+
+
+@functools.cache
+def kv_cache_keyword() -> str:
+    """transformers' name for the KV cache in a model's forward, its output and
+    ``create_causal_mask`` (``past_key_values`` before transformers 5.2x, ``cache`` after)."""
+    import inspect
+
+    from transformers.masking_utils import create_causal_mask
+
+    parameters = inspect.signature(create_causal_mask).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def shared_prefix_length(ids: Sequence[Sequence[int]]) -> int:
@@ -132,7 +145,7 @@ class LocalGenerator:
         past = None
         if shared:
             prefix = torch.tensor([ids[0][:shared]], device=self.device)
-            past = self.model(input_ids=prefix, use_cache=True).cache
+            past = getattr(self.model(input_ids=prefix, use_cache=True), kv_cache_keyword())
             past.batch_repeat_interleave(len(ids))
         tails = [row[shared:] for row in ids]
         width = max(len(t) for t in tails)
@@ -147,8 +160,8 @@ class LocalGenerator:
             input_ids=input_ids.to(self.device),
             attention_mask=mask.to(self.device),
             position_ids=positions.to(self.device),
-            cache=past,
             logits_to_keep=1,
+            **{kv_cache_keyword(): past},
         ).logits[:, -1, :]
 
     def _generate_chunk(

@@ -25,7 +25,6 @@ and ``--resume`` continues from the newest complete one.
 
 from __future__ import annotations
 
-import functools
 import math
 import random
 import time
@@ -38,6 +37,7 @@ from learn2ask.data.samples import load_samples
 from learn2ask.data.types import Sample
 from learn2ask.io import write_json_atomic
 from learn2ask.models.decision import save_decision_rule, stop_token_of
+from learn2ask.models.generation import kv_cache_keyword
 from learn2ask.models.policy import save_prompt_config
 from learn2ask.targets.base import reference_reply
 from learn2ask.training import common
@@ -79,7 +79,7 @@ def run_layers(model: Any, hidden: Any, mask: Any, layers: Any) -> Any:
         inputs_embeds=hidden,
         attention_mask=None if bool(mask.all()) else mask,
         position_ids=positions,
-        **{_cache_keyword(): None},
+        **{kv_cache_keyword(): None},
     )
     embeddings = model.model.rotary_emb(hidden, position_ids=positions)
     for layer in layers:
@@ -87,18 +87,6 @@ def run_layers(model: Any, hidden: Any, mask: Any, layers: Any) -> Any:
             hidden, attention_mask=causal, position_embeddings=embeddings, position_ids=positions
         )
     return hidden
-
-
-@functools.cache
-def _cache_keyword() -> str:
-    """``create_causal_mask``'s name for the KV cache (``past_key_values`` before
-    transformers 5.2x, ``cache`` after)."""
-    import inspect
-
-    from transformers.masking_utils import create_causal_mask
-
-    parameters = inspect.signature(create_causal_mask).parameters
-    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def cache_batches(
