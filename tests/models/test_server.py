@@ -302,6 +302,12 @@ def test_invalid_schema_is_400(server):
 # --- cancellation, timeout, and one bad request beside many good ones ----------------------------
 
 
+def _as_list(value: object) -> list[object]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def _wait_for(url: str, key: str, above: int) -> int:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -312,15 +318,22 @@ def _wait_for(url: str, key: str, above: int) -> int:
     return httpx.get(url + "/health").json()[key]
 
 
-def test_client_hang_up_cancels_generation(server):
+def test_client_hang_up_cancels_generation(server, generator):
+    # End-of-sequence banned, so the reply runs to max_tokens whatever is sampled (a sampled
+    # early end once let the request finish inside the client's timeout).
+    endless = {
+        str(generator.tokenizer.eos_token_id): -100,
+        **{str(t): -100 for t in _as_list(generator.model.generation_config.eos_token_id)},
+    }
+    long_reply = {"max_tokens": 4000, "temperature": 1.0, "logit_bias": endless}
     before = httpx.get(server + "/health").json()["cancelled"]
     with pytest.raises(httpx.ReadTimeout):
-        post(server, timeout=1.0, max_tokens=4000, temperature=1.0)
+        post(server, timeout=1.0, **long_reply)
     assert _wait_for(server, "cancelled", before) == before + 1
     with httpx.stream(
         "POST",
         server + ROUTE,
-        json={"messages": HELLO, "stream": True, "max_tokens": 4000, "temperature": 1.0},
+        json={"messages": HELLO, "stream": True, **long_reply},
         timeout=60,
     ) as response:
         next(response.iter_lines())

@@ -26,8 +26,12 @@ def test_recipe_saves_a_model_with_a_calibrated_rule_and_resumes(tiny_config):
     rule = load_decision_rule(out / "model")
     assert rule is not None and rule.rule == "threshold" and 0.0 <= rule.threshold <= 1.0
     assert rule.stop_token == "<" and rule.calibration["points"] > 0
-    # Fewer STOP than CONTINUE points in the validation dialogues: the natural cut stops later.
+    # Fewer STOP than CONTINUE points in the training file: the natural cut stops later. The
+    # share counts every training point's label, not only the validation dialogues'.
     assert rule.calibration["natural_stop_share"] < 0.5
+    summary = json.loads((out / "training_summary.json").read_text())
+    pool = rule.calibration["natural_stop_share_points"]
+    assert pool > summary["validation_samples"] and pool >= summary["train_samples"]
     assert rule.natural_threshold is not None and rule.natural_threshold > rule.threshold
     from learn2ask.models.decision import load_deciding_policy
 

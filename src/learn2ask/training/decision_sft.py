@@ -371,6 +371,7 @@ def finish(
             memory=memory,
             head_train=head_train,
             head_fusion=settings.stop_head_fusion,
+            natural_pool=[*train_pool, *validation],
         )
         if head is not None:
             head.save(target)
