@@ -42,7 +42,8 @@ SETTINGS_FILE = "demo_settings.json"
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Sizes of the demo (the defaults fit 20 minutes on 2 CPU cores)."""
+    """Sizes of the demo (the defaults: 20-30 min on 2 CPU cores, depending on the machine's
+    load; README)."""
 
     out: Path
     model: str = "smollm2-135m-instruct"
@@ -52,8 +53,8 @@ class DemoSettings:
     # (+0.3); a power simulation on validation figures chose these (README, "How big a test").
     test_fraction: float = 0.2
     eval_samples: int = 600
-    # The base column is context, not the claim: 20 points (149 s for 60 on a busy 2-core
-    # machine, the untrained model generating at every point) keep the demo under 20 min.
+    # The base column is context, not the claim: 20 points (the untrained model generates at
+    # every point: 149 s for 60 on a busy 2-core machine).
     base_samples: int = 20
     natural_samples: int = 200
     transfer_samples: int = 100
@@ -69,7 +70,7 @@ class DemoSettings:
 
 
 PRESETS: dict[str, dict[str, object]] = {
-    # About 20 minutes on 2 CPU cores (set-up excluded).
+    # 20-30 minutes on 2 CPU cores (set-up excluded), depending on the machine's load.
     "demo": {},
     # 67 minutes on 2 CPU cores (README): more training data and evaluation points.
     "full": {
@@ -297,7 +298,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=sorted(PRESETS),
         default="demo",
-        help="demo (about 20 min on 2 CPU cores), full (about 70 min: more data and points) "
+        help="demo (20-30 min on 2 CPU cores), full (about 70 min: more data and points) "
         "or gpu (one GPU: every layer on every training point)",
     )
     parser.add_argument("--model", default="smollm2-135m-instruct", help="base policy model")
