@@ -140,3 +140,8 @@ def test_shipped_configs_start_with_their_command_and_load(path):
         first.replace("src/learn2ask/resources/configs", str(path.parent))
     )
     config_from_dict(yaml.safe_load(path.read_text()), str(path))
+
+
+def test_a_natural_stop_share_outside_zero_one_is_refused():
+    lines = problems({"method": "decision_sft", "decision": {"natural_stop_share": 1.5}})
+    assert lines and "decision.natural_stop_share: Input should be less than 1" in lines[0]

@@ -20,15 +20,22 @@ def test_recipe_saves_a_model_with_a_calibrated_rule_and_resumes(tiny_config):
         max_steps=4,
         save_steps=2,
         lora={"enabled": False},
-        decision={"top_layers": 1, "validation_points": 20, "ask_reward_samples": 4},
+        decision={
+            "top_layers": 1,
+            "validation_points": 20,
+            "ask_reward_samples": 4,
+            "natural_stop_share": 0.1,  # a deployment that stops less often than the logs
+        },
     )
     assert main(["train", "--config", str(config)]) == 0
     rule = load_decision_rule(out / "model")
     assert rule is not None and rule.rule == "threshold" and 0.0 <= rule.threshold <= 1.0
     assert rule.stop_token == "<" and rule.calibration["points"] > 0
-    # Fewer STOP than CONTINUE points in the training file: the natural cut stops later. The
-    # share counts every training point's label, not only the validation dialogues'.
-    assert rule.calibration["natural_stop_share"] < 0.5
+    # Fewer STOP than CONTINUE points where it is deployed: the natural cut stops later. The
+    # share is the configured one; the training file's own share, counted on every point's
+    # label (not only the validation dialogues'), is recorded beside it.
+    assert rule.calibration["natural_stop_share"] == 0.1
+    assert 0.0 < rule.calibration["natural_stop_share_counted"] < 0.5
     summary = json.loads((out / "training_summary.json").read_text())
     pool = rule.calibration["natural_stop_share_points"]
     assert pool > summary["validation_samples"] and pool >= summary["train_samples"]

@@ -175,6 +175,11 @@ class DecisionSettings(Section):
     # on the training sources and leans on it where it transfers worst
     # (benchmarks/tune_stop_fusion.py).
     stop_head_fusion: Literal["equal", "fitted"] = "equal"
+    # The STOP share the natural cut is moved to (conversations in their natural course: the
+    # live assistant, replay, natural-mix runs). None: the training file's own share, counted
+    # on every point; set it for a deployment whose conversations stop more or less often
+    # than the mix of logs trained on (the demo's mix: 0.40; MTS-Dialog alone 0.20).
+    natural_stop_share: float | None = Field(None, gt=0.0, lt=1.0)
 
 
 class TrainConfig(Section):

@@ -372,6 +372,7 @@ def finish(
             head_train=head_train,
             head_fusion=settings.stop_head_fusion,
             natural_pool=[*train_pool, *validation],
+            natural_share=settings.natural_stop_share,
         )
         if head is not None:
             head.save(target)

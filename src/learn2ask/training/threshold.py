@@ -184,12 +184,14 @@ def calibrate_threshold(
     head_train: Sequence[Sample] | None = None,
     head_fusion: str = "equal",
     natural_pool: Sequence[Sample] | None = None,
+    natural_share: float | None = None,
 ) -> tuple[DecisionRule, Any]:
     """The threshold rule for ``generator``'s model (asking from ``memory`` when given),
     calibrated on ``validation``, and its stop head (None without ``head_train``): fitted on
     ``head_train``, fused with the LM's P(stop) on the calibration points, and the threshold
-    cut on the fused P(stop). The natural cut moves the same fit to the STOP share of
-    ``natural_pool`` (every point of the training file: labels only), else of ``validation``."""
+    cut on the fused P(stop). The natural cut moves the same fit to ``natural_share``, else to
+    the STOP share of ``natural_pool`` (every point of the training file: labels only), else of
+    ``validation``."""
     token_id, token = stop_token_of(generator.tokenizer, prompt.stop_tag)
     points = balanced_points(validation, limit, seed)
     if not points:
@@ -210,7 +212,8 @@ def calibrate_threshold(
     # label count, so every training point estimates it: 10% of the dialogues swung it from
     # 0.36 to 0.53 between two demo runs where the whole file said 0.40 (README).
     share_pool = natural_pool or validation
-    natural_share = sum(s.decision == "stop" for s in share_pool) / len(share_pool)
+    counted = sum(s.decision == "stop" for s in share_pool) / len(share_pool)
+    natural_share = counted if natural_share is None else natural_share
     natural = None
     if fit is not None:
         natural = platt_cut(fit, is_stop, 2.0 + beta, ask["ask_reward"], prior=natural_share)
@@ -230,6 +233,7 @@ def calibrate_threshold(
         "balanced_accuracy": round(balanced_accuracy(p_stop, is_stop, threshold), 4),
         "natural_stop_share": round(natural_share, 4),
         "natural_stop_share_points": len(share_pool),
+        "natural_stop_share_counted": round(counted, 4),
         **assessment,
     }
     rule = DecisionRule(
