@@ -102,12 +102,12 @@ def bundled_config(method: str) -> Path:
 
 def prepare_data(out: Path, started: float, test_fraction: float) -> tuple[Path, Path, Path]:
     """``(train mix, MTS test, ACI test)``: both bundled sets split by dialogue (MTS-Dialog at
-    ``test_fraction``, ACI-Bench's 21 test dialogues at 0.1), the training halves concatenated
-    (the test dialogues of either are never trained on)."""
+    ``test_fraction``, ACI-Bench at prepare's default: 21 test dialogues), the training halves
+    concatenated (the test dialogues of either are never trained on)."""
     from learn2ask.data.prepare import PrepareConfig, prepare_dataset, preset_paths
     from learn2ask.targets.qa import QAExtractor
 
-    fractions = (test_fraction, 0.1)
+    fractions = (test_fraction, PrepareConfig.test_fraction)  # ACI-Bench: prepare's default
     for name, preset, fraction in zip(DATA_DIRS, ("demo", "aci-bench"), fractions, strict=True):
         if not (out / name / "stats.json").is_file():
             _say(f"prepare: bundled {preset} -> samples with hindsight targets", started)

@@ -144,6 +144,8 @@ class LocalGenerator:
 
         past = None
         if shared:
+            # Rerun per batch (a 43-token pass, under 2% of a batch): the cache grows in place
+            # with each forward, so one computed up front would need a deep copy per batch.
             prefix = torch.tensor([ids[0][:shared]], device=self.device)
             past = getattr(self.model(input_ids=prefix, use_cache=True), kv_cache_keyword())
             past.batch_repeat_interleave(len(ids))
