@@ -150,3 +150,27 @@ def test_int8_grader_still_ranks_the_expert_first(headache_sample):
         ["When did your headache start?", "How are you?"], [headache_sample] * 2
     )
     assert sims[0] > 0.8 > sims[1]
+
+
+def test_texts_that_share_the_encoder_window_are_embedded_once(embedding_grader):
+    import torch
+
+    def visit(position: int, word: str) -> str:
+        words = ["visit"] * 300  # 302 tokens with [CLS] and [SEP]: past the 256-token window
+        words[position] = word
+        return " ".join(words)
+
+    late_a, late_b = visit(280, "zebra"), visit(280, "mango")  # differ after the window
+    early_a, early_b = visit(100, "zebra"), visit(100, "mango")  # differ inside it
+    keys = embedding_grader.encoder_keys([late_a, late_b, early_a, early_b, "Any fever?"])
+    assert keys[late_a] == keys[late_b]
+    assert keys[early_a] != keys[early_b]
+    assert keys["Any fever?"] == "Any fever?"
+    vectors = embedding_grader.embed([late_a, late_b, early_a, early_b])
+    # late_b was never encoded itself: its vector is late_a's, and that is what encoding it gives
+    direct = embedding_grader.model.encode(
+        [late_b, early_b], convert_to_tensor=True, normalize_embeddings=True
+    )
+    assert torch.allclose(vectors[1], direct[0], atol=1e-5)
+    assert torch.allclose(vectors[3], direct[1], atol=1e-5)
+    assert not torch.allclose(vectors[2], vectors[3], atol=1e-3)

@@ -136,3 +136,30 @@ def test_a_rule_picks_its_cut_for_the_mix_and_an_explicit_threshold_replaces_bot
         rule.for_mix("natrual")
     with pytest.raises(ConfigError, match="threshold must be in"):
         DecisionRule(threshold=0.3, natural_threshold=1.5)
+
+
+def test_cached_activations_with_the_shared_prefix_equal_a_full_pass(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from learn2ask.training.decision_sft import cache_batches, run_layers
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    prefix = [11, 12, 13, 14, 15]  # every prompt opens with these
+    examples = [
+        ([*prefix, 21, 22], [31, 2], True),
+        ([*prefix, 23, 24], [32, 2], False),  # same length as the first: one batch
+        ([*prefix, 25], [33, 34, 35, 2], False),
+        ([*prefix, 26, 27, 28, 29], [2], True),
+    ]
+    batches = cache_batches(model, examples, n_frozen=1, batch_size=4, pad_id=0)
+    assert sum(b.hidden.shape[0] for b in batches) == len(examples)
+    for batch in batches:
+        rows = [e for e in examples if len(e[0]) + len(e[1]) == batch.mask.shape[1]]
+        ids = torch.tensor([p + r for p, r, _ in rows])
+        with torch.no_grad():
+            full = run_layers(
+                model, model.model.embed_tokens(ids), torch.ones_like(ids), model.model.layers[:1]
+            )
+        assert batch.hidden.shape == full.shape
+        assert torch.allclose(batch.hidden, full, atol=1e-5)

@@ -26,7 +26,6 @@ resamples dialogues.
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -108,11 +107,15 @@ def bootstrap_ci(
     values: Sequence[float], n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of ``values``."""
+    import numpy as np
+
     if len(values) == 1:
         return values[0], values[0]
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(mean([values[rng.randrange(n)] for _ in range(n)]) for _ in range(n_boot))
+    # numpy draws every resample at once: the pure-Python loop took ~10 s per evaluation's
+    # hundred intervals of 200+ dialogues.
+    array = np.asarray(values, dtype=float)
+    draws = np.random.default_rng(seed).integers(0, len(array), size=(n_boot, len(array)))
+    means = np.sort(array[draws].mean(axis=1)).tolist()
     low_index = int((1 - level) / 2 * n_boot)
     high_index = min(n_boot - 1, int((1 + level) / 2 * n_boot))
     return means[low_index], means[high_index]

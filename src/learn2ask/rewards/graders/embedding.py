@@ -100,15 +100,35 @@ class EmbeddingGrader:
 
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
+            keys = self.encoder_keys(missing)
+            first_text: dict[Any, str] = {}
+            for text in missing:
+                first_text.setdefault(keys[text], text)
             vectors = self.model.encode(
-                missing,
+                list(first_text.values()),
                 batch_size=self.config.batch_size,
                 convert_to_tensor=True,
                 normalize_embeddings=True,
                 show_progress_bar=False,
             )
-            self._cache.update(zip(missing, vectors, strict=True))
+            by_key = dict(zip(first_text, vectors, strict=True))
+            self._cache.update((text, by_key[keys[text]]) for text in missing)
         return torch.stack([self._cache[t] for t in texts]) if texts else torch.empty(0)
+
+    def encoder_keys(self, texts: list[str]) -> dict[str, Any]:
+        """What the encoder sees of each text: the text, or for a text longer than its window
+        (``max_seq_length`` tokens), the window's token ids. Texts with one key embed alike, so
+        each key is encoded once: every later context of a long visit shares its first 256
+        tokens, and these were most of the stop head's embedding time (README)."""
+        window = self.model.max_seq_length
+        # A WordPiece token covers at least one character, so a text of at most window - 2
+        # characters ([CLS] and [SEP] take two places) is never cut: no need to tokenize it.
+        long = [t for t in texts if len(t) > window - 2]
+        keys: dict[str, Any] = {t: t for t in texts}
+        if long:
+            ids = self.model.tokenizer(long, truncation=True, max_length=window)["input_ids"]
+            keys.update((t, tuple(i)) for t, i in zip(long, ids, strict=True) if len(i) >= window)
+        return keys
 
     def similarities(self, questions: list[str], samples: list[Sample]) -> list[float | None]:
         """Best cosine similarity of each question to its sample's I* (None when I* is empty)."""
