@@ -225,4 +225,36 @@ def run() -> list[dict]:
     test = load_samples(demo_samples() / "test.jsonl")
     grader = EmbeddingGrader()
     pairs = separation_pairs(test, limit=400)
-    return embedding_rows(grader, pairs) + embedding_speed(grader, test) + llm_rows(pairs)
+    return (
+        embedding_rows(grader, pairs)
+        + embedding_speed(grader, test)
+        + context_embedding_rows()
+        + llm_rows(pairs)
+    )
+
+
+def context_embedding_rows(n: int = 400) -> list[dict]:
+    """The stop head's whole-context texts of ``n`` ACI-Bench training points (long visits),
+    encoded one by one against :meth:`EmbeddingGrader.embed`, which encodes once the texts that
+    share the encoder's 256-token window; side by side, each with a cold cache."""
+    contexts = load_samples(demo_samples("aci-bench") / "train.jsonl")
+    texts = [" ".join(t.content for t in s.context) for s in random.Random(0).sample(contexts, n)]
+    rows = []
+    for label in ("every text", "once per 256-token window"):
+        grader = EmbeddingGrader()
+        started = time.perf_counter()
+        if label == "every text":
+            grader.model.encode(texts, batch_size=grader.config.batch_size)
+        else:
+            grader.embed(texts)
+        rows.append(
+            row(
+                "grader speed",
+                f"embedding whole contexts, {label}",
+                round(len(texts) / (time.perf_counter() - started), 1),
+                "texts/s",
+                f"{n} ACI-Bench training contexts ({len(set(grader.encoder_keys(texts).values()))}"
+                " distinct windows)",
+            )
+        )
+    return rows

@@ -46,6 +46,7 @@ def run() -> list[dict]:
                 )
             )
         rows.extend(decision_sft_rows(data, Path(tmp) / "decision"))
+    rows.extend(shared_prefix_rows(data))
     rows.append(row("training", "peak RSS", round(peak_rss_mib()), "MiB"))
     return rows
 
@@ -80,3 +81,36 @@ def decision_sft_rows(data: Path, out: Path) -> list[dict]:
             f"{summary['steps']} steps of batch <= {config.batch_size}",
         ),
     ]
+
+
+def shared_prefix_rows(data: Path, n: int = 160) -> list[dict]:
+    """The frozen layers' cache with the prompts' shared prefix run once against every token of
+    every example, side by side on the same ``n`` training examples (the demo's top 6 layers)."""
+    import random
+    import time
+
+    from learn2ask.data.samples import load_samples
+    from learn2ask.models.loading import load_policy
+    from learn2ask.training.decision_sft import cache_batches, encode
+
+    config = load_train_config(bundled_config("decision"), train_file=str(data / "train.jsonl"))
+    model, tokenizer = load_policy(config.model, device="cpu")
+    samples = load_samples(data / "train.jsonl")
+    samples = random.Random(0).sample(samples, min(n, len(samples)))
+    examples = [(*encode(s, tokenizer, config), s.decision == "stop") for s in samples]
+    n_frozen = model.config.num_hidden_layers - config.decision.top_layers
+    rows = []
+    for share in (False, True):
+        started = time.perf_counter()
+        cache_batches(model, examples, n_frozen, config.batch_size, 0, share_prefix=share)
+        rows.append(
+            row(
+                "training",
+                "decision_sft: cache frozen layers, shared prefix "
+                + ("once" if share else "in every example"),
+                round(len(examples) / (time.perf_counter() - started), 2),
+                "examples/s",
+                f"{len(examples)} demo training examples, {n_frozen} frozen layers",
+            )
+        )
+    return rows

@@ -29,11 +29,12 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def demo_samples() -> Path:
-    """The demo preset's samples (prepared once per machine under /tmp)."""
-    out = CACHE / "demo"
+def demo_samples(preset: str = "demo") -> Path:
+    """A bundled preset's samples (the demo's MTS-Dialog by default; prepared once per machine
+    under /tmp)."""
+    out = CACHE / preset
     if not (out / "test.jsonl").is_file():
-        prepare_dataset(PrepareConfig(inputs=preset_paths("demo"), out=out), QAExtractor())
+        prepare_dataset(PrepareConfig(inputs=preset_paths(preset), out=out), QAExtractor())
     return out
 
 

@@ -271,6 +271,7 @@ def _evaluate(
     generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, batch_size=8)
     mix = DecisionRule.mix_of(balanced)
     policy = load_deciding_policy(model, generation=generation, prompt=prompt, mix=mix)
+    policy.share_embedder(scorer.grader)
     config = EvalConfig(
         name=name,
         max_samples=samples or (settings.eval_samples if balanced else settings.natural_samples),

@@ -149,3 +149,20 @@ def test_memory_source_on_a_model_without_memory_is_a_clear_error(tiny_model_dir
     save_decision_rule(model, DecisionRule(threshold=0.5, stop_token_id=44, stop_token="<"))
     with pytest.raises(ConfigError, match="no question memory"):
         load_deciding_policy(str(model), questions="memory")
+
+
+def test_a_policy_shares_a_grader_of_its_memorys_version_only(model_with_memory, grader):
+    import dataclasses
+
+    from learn2ask.rewards.graders.embedding import EmbeddingGrader
+
+    model, memory = model_with_memory
+    policy = load_deciding_policy(str(model))
+    assert policy.memory.grader is not grader
+    other = EmbeddingGrader(dataclasses.replace(grader.config, version="v-other"))
+    assert not policy.share_embedder(other)  # other thresholds would rank other candidates
+    assert policy.memory.grader is not other
+    assert policy.share_embedder(grader)
+    assert policy.memory.grader is grader
+    contexts = [s.context for s in HEADACHE_POINTS]
+    assert policy.memory.choose(contexts) == memory.choose(contexts)

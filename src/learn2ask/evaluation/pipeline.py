@@ -70,6 +70,7 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
     policy.prompt_config, domain = resolve_domain(policy.prompt_config, args.domain, model_dir)
     grading = grader_config_from_args(args, EvalRun(args.out).grade_cache, "grader-", domain)
     scorer = build_scorer(grading)
+    policy.share_embedder(scorer.grader)
     config = EvalConfig(
         name=args.name or args.out.name,
         n_rollouts=args.n_rollouts,

@@ -153,6 +153,10 @@ class DecidingPolicy(Protocol):
         """P(stop) per context, as the threshold rule uses it."""
         ...
 
+    def share_embedder(self, embedder: Any) -> bool:
+        """Embed with the caller's ``embedder`` where that changes nothing but the time."""
+        ...
+
 
 @dataclass
 class _DecidingBase:
@@ -164,6 +168,18 @@ class _DecidingBase:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     memory: Any = None  # a QuestionMemory, or None: generate every question
     stop_head: Any = None  # a StopHead fused with the LM's P(stop), or None: the LM alone
+
+    def share_embedder(self, embedder: Any) -> bool:
+        """Embed with ``embedder`` (e.g. the evaluation's grader, whose references embed the
+        same test contexts) in the question memory and the stop head, so a text both need is
+        encoded once. Only when it is the grader version the memory was built with: its
+        thresholds rank the memory's candidates. Returns whether it is shared."""
+        if self.memory is None or getattr(embedder, "version", None) != self.memory.grader.version:
+            return False
+        self.memory.grader = embedder
+        if self.stop_head is not None:
+            self.stop_head.classifier.embedder = embedder
+        return True
 
     def messages(self, contexts: Sequence[list[Turn]]) -> list[Messages]:
         """The policy prompt of each context."""

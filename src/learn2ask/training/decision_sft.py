@@ -107,12 +107,14 @@ def cache_batches(
     n_frozen: int,
     batch_size: int,
     pad_id: int,
+    share_prefix: bool = True,
 ) -> list[Batch]:
     """Run the frozen layers once over every example, batched by length (little padding).
 
     The tokens every prompt shares (the system prompt's opening: about a quarter of a demo
     prompt) run through the frozen layers once; each batch runs only its own tokens, attending
-    to that prefix's KV cache, and its cached activations are the prefix's followed by its own.
+    to that prefix's KV cache, and its cached activations are the prefix's followed by its own
+    (``share_prefix=False``: every token of every example, for comparison; ``make bench``).
     """
     import copy
 
@@ -120,7 +122,7 @@ def cache_batches(
 
     device = next(model.parameters()).device
     frozen = model.model.layers[:n_frozen]
-    shared = shared_prefix_length([prompt for prompt, _, _ in examples])
+    shared = shared_prefix_length([prompt for prompt, _, _ in examples]) if share_prefix else 0
     prefix_hidden, prefix_cache = None, None
     if shared and n_frozen:
         from transformers import DynamicCache
