@@ -122,9 +122,10 @@ def cache_batches(
 
     device = next(model.parameters()).device
     frozen = model.model.layers[:n_frozen]
-    shared = shared_prefix_length([prompt for prompt, _, _ in examples]) if share_prefix else 0
+    share = share_prefix and n_frozen > 0
+    shared = shared_prefix_length([prompt for prompt, _, _ in examples]) if share else 0
     prefix_hidden, prefix_cache = None, None
-    if shared and n_frozen:
+    if shared:
         from transformers import DynamicCache
 
         prefix = torch.tensor([examples[0][0][:shared]], device=device)
@@ -137,8 +138,6 @@ def cache_batches(
                 frozen,
                 prefix_cache,
             )
-    else:
-        shared = 0
     batches = []
     for indices in length_groups(examples, batch_size):
         chunk = [examples[i] for i in indices]
