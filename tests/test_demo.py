@@ -29,7 +29,7 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
         "--train-steps",
         "2",
         "--fit-points",
-        "300",
+        "80",
     ]
     assert main(args) == 0
     for stage, points in (("base", 6), ("decision", 6), ("decision-natural", 6)):
@@ -42,8 +42,9 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
     summary = json.loads((tmp_path / "eval" / "decision" / "eval_summary.json").read_text())
     assert summary["decision_rule"]["rule"] == "threshold"
     training = json.loads((tmp_path / "runs" / "decision" / "training_summary.json").read_text())
-    assert training["question_memory"]["points"] == 300
-    assert 0 < training["stop_head"]["train_points"] <= 300  # --fit-points caps the head too
+    assert training["question_memory"]["points"] == 80
+    assert 0 < training["stop_head"]["train_points"] <= 80  # --fit-points caps the head too
+    assert training["decision_rule"]["calibration"]["points"] <= 80  # and its calibration
     rows = [json.loads(x) for x in rollouts]
     assert all(r["rule"] == "threshold" and r["p_stop"] is not None for r in rows)
     natural = json.loads((tmp_path / "eval" / "decision-natural" / "eval_summary.json").read_text())
@@ -52,7 +53,7 @@ def test_miniature_demo_runs_every_stage_and_resumes(tiny_model_dir, tmp_path, c
     assert references["always_stop"]["metrics"]["ave_stop_decision"]["mean"] == 1.0
     assert references["always_ask"]["metrics"]["ave_continue_decision"]["mean"] == 1.0
     assert "classifier_stop_auc" in references
-    assert references["classifier_train_points"] <= 300
+    assert references["classifier_train_points"] <= 80
     best = references["best_logged_question"]
     assert best.endswith("?") and best != references["generic_question"]
     assert references["always_ask_best"]["metrics"]["ave_continue_decision"]["mean"] == 1.0

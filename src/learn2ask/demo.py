@@ -195,7 +195,10 @@ def run_demo(settings: DemoSettings) -> Path:
         cap = settings.fit_points
         config = load_train_config(
             bundled_config(settings.recipe),
-            [f"decision.memory_max_points={cap}", f"decision.stop_head_points={cap}"]
+            [
+                f"decision.{name}={cap}"
+                for name in ("memory_max_points", "stop_head_points", "validation_points")
+            ]
             if cap
             else None,
             train_file=str(train),
@@ -346,8 +349,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--fit-points",
         type=int,
         default=None,
-        help="fit the question memory, the stop head and the classifier reference on at most "
-        "this many training points (default: the recipe's; for quick runs)",
+        help="fit the question memory, the stop head, its calibration and the classifier "
+        "reference on at most this many training points (default: the recipe's; quick runs)",
     )
 
 

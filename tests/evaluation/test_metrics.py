@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from learn2ask.evaluation.metrics import METRIC_NAMES, bootstrap_ci, compute_metrics
+from learn2ask.evaluation.metrics import METRIC_NAMES, bootstrap_ci, compute_metrics, roc_auc
 
 
 def row(dialogue, sample, decision, r_a, r_s, p, reward, rollout=0):
@@ -83,3 +83,16 @@ def test_resume_drops_incomplete_samples_and_torn_lines(tmp_path):
     assert resume_rollouts(path, n_rollouts=2) == full
     # The file now holds only whole samples, so appending after it is safe.
     assert [json.loads(x) for x in path.read_text().splitlines()] == full
+
+
+def test_roc_auc_counts_every_pair_and_ties_half():
+    import random
+
+    rng = random.Random(3)
+    # values on a coarse grid, so many positive-negative pairs tie
+    positives = [rng.randint(0, 9) / 10 for _ in range(57)]
+    negatives = [rng.randint(0, 9) / 10 for _ in range(43)]
+    pairs = [(p > n) + 0.5 * (p == n) for p in positives for n in negatives]
+    assert roc_auc(positives, negatives) == sum(pairs) / len(pairs)
+    assert roc_auc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert roc_auc([0.1], [0.1, 0.9]) == 0.25

@@ -98,8 +98,17 @@ def dialogue_means(rows: Sequence[Row], metric: str) -> dict[str, float]:
 
 
 def roc_auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
-    """Probability that a positive outscores a negative (ties count half)."""
-    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    """Probability that a positive outscores a negative (ties count half).
+
+    Counted by binary search over the sorted negatives, not pair by pair: the bootstrap calls
+    this a thousand times on hundreds of points (the pairwise sum was ~20 s per evaluation)."""
+    import numpy as np
+
+    sorted_negatives = np.sort(np.asarray(negatives, dtype=float))
+    scores = np.asarray(positives, dtype=float)
+    below = np.searchsorted(sorted_negatives, scores, side="left")
+    tied = np.searchsorted(sorted_negatives, scores, side="right") - below
+    wins = float(below.sum()) + 0.5 * float(tied.sum())
     return wins / (len(positives) * len(negatives))
 
 
