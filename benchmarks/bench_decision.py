@@ -6,12 +6,15 @@ demo training split instead of generating."""
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
+from unittest import mock
 
 from benchmarks.common import demo_samples, row
 from learn2ask.data.samples import load_samples
 from learn2ask.data.types import Sample
+from learn2ask.evaluation import stop_scores
 from learn2ask.models.decision import load_deciding_policy
 from learn2ask.models.generation import GenerationConfig
 from learn2ask.models.question_memory import QuestionMemory, default_grader
@@ -25,13 +28,13 @@ HEAD_POINTS = DecisionSettings().stop_head_points  # what decision_sft fits the 
 
 def run() -> list[dict]:
     """Points/s of each way of deciding, side by side on the same points."""
+    rows = stop_auc_ci_rows()
     points = balanced_points(load_samples(demo_samples() / "test.jsonl"), POINTS, seed=0)
     contexts = [s.context for s in points]
     policy = load_deciding_policy(
         "smollm2-135m-instruct", generation=GenerationConfig(max_new_tokens=32)
     )
     policy.stop_probabilities(contexts[:4])  # warm-up
-    rows = []
     started = time.perf_counter()
     p_stop = policy.stop_probabilities(contexts)
     rows.append(_row("P(stop) only (decision)", len(points), started))
@@ -90,3 +93,48 @@ def _stop_head_rows(policy: Any, points: list[Sample], p_stop: list[float]) -> l
 def _row(metric: str, n: int, started: float) -> dict:
     seconds = time.perf_counter() - started
     return row("decision", metric, round(n / seconds, 2), "points/s", f"{n} test points")
+
+
+def pairwise_roc_auc(positives: list[float], negatives: list[float]) -> float:
+    """The AUC as it was counted before: every positive-negative pair in Python."""
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+def stop_auc_ci_rows(n_dialogues: int = 220, n_boot: int = 1000) -> list[dict]:
+    """The stop AUC's dialogue bootstrap on rows shaped like the demo's balanced test (444
+    points, 220 dialogues, P(stop) on a 0.001 grid so some pairs tie), with the AUC counted
+    pair by pair (before) and by binary search (now); both give the same interval."""
+    rng = random.Random(0)
+    rows = [
+        {
+            "dialogue_id": f"d{i % n_dialogues}",
+            "decision": decision,
+            "p_stop": round(
+                min(1.0, max(0.0, rng.gauss(0.54 if decision == "stop" else 0.41, 0.15))), 3
+            ),
+        }
+        for i in range(2 * n_dialogues + 4)
+        for decision in ["stop" if i % 2 else "continue"]
+    ]
+    results = []
+    intervals = []
+    for label, auc in (("pair by pair", pairwise_roc_auc), ("binary search", None)):
+        started = time.perf_counter()
+        if auc is None:
+            intervals.append(stop_scores.stop_auc_ci(rows, n_boot=n_boot))
+        else:
+            with mock.patch.object(stop_scores, "roc_auc", auc):
+                intervals.append(stop_scores.stop_auc_ci(rows, n_boot=n_boot))
+        seconds = time.perf_counter() - started
+        results.append(
+            row(
+                "decision",
+                f"stop AUC bootstrap ({n_boot} draws), AUC counted {label}",
+                round(seconds, 2),
+                "s",
+                f"{len(rows)} points, {n_dialogues} dialogues; interval {intervals[-1]}",
+            )
+        )
+    assert intervals[0] == intervals[1], intervals
+    return results
