@@ -35,6 +35,29 @@ def test_bundled_model_converts_once_even_when_asked_twice_at_once(tmp_path, mon
     assert BUNDLED_MODELS[BUNDLED_POLICY].filename in str(calls[0])
 
 
+def test_gguf_files_parse_once_inside_the_conversion_block_only(tmp_path):
+    import gguf
+    import numpy as np
+
+    from learn2ask.models.registry import gguf_parsed_once
+
+    path = str(tmp_path / "tiny.gguf")
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    original = gguf.GGUFReader
+    with gguf_parsed_once():
+        assert gguf.GGUFReader(path) is gguf.GGUFReader(path)
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is gguf.get_tensor_name_map(
+            gguf.MODEL_ARCH.LLAMA, 2
+        )
+        assert len(gguf.GGUFReader(path).tensors) == 1
+    assert gguf.GGUFReader is original and gguf.GGUFReader(path) is not gguf.GGUFReader(path)
+
+
 def test_local_directory_passes_through(tiny_model_dir, monkeypatch):
     assert resolve_model(tiny_model_dir) == str(tiny_model_dir)
     monkeypatch.setenv("LEARN2ASK_ALLOW_DOWNLOADS", "1")

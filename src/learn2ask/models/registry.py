@@ -14,6 +14,8 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,11 +172,34 @@ def _is_checkpoint(directory: Path) -> bool:
     return (directory / "config.json").is_file() and any(directory.glob("*.safetensors"))
 
 
+@contextmanager
+def gguf_parsed_once() -> Iterator[None]:
+    """Within the block, ``gguf.GGUFReader`` parses each file once and
+    ``gguf.get_tensor_name_map`` builds each map once.
+
+    Why: transformers' GGUF loader parses the file's metadata three times (tokenizer, config,
+    weights: ~10 s each for SmolLM2's 49k-token vocabulary, in Python) and rebuilds the tensor-name
+    map once per module (397 times, ~13 s), so a first conversion took ~40 s; both are read-only
+    after construction. The previous functions are restored on exit."""
+    import functools
+
+    import gguf as gguf_package
+
+    saved = gguf_package.GGUFReader, gguf_package.get_tensor_name_map
+    gguf_package.GGUFReader = functools.lru_cache(maxsize=4)(saved[0])
+    gguf_package.get_tensor_name_map = functools.lru_cache(maxsize=4)(saved[1])
+    try:
+        yield
+    finally:
+        gguf_package.GGUFReader, gguf_package.get_tensor_name_map = saved
+
+
 def _convert_gguf(gguf: Path, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    with gguf_parsed_once():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = loaded.config
     # The GGUF quantization marker would make the rebuilt model refuse to save.
     if hasattr(config, "quantization_config"):
