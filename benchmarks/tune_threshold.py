@@ -29,6 +29,7 @@ from learn2ask.data.sampling import source_of
 from learn2ask.models.decision import load_deciding_policy
 from learn2ask.runs import TrainRun
 from learn2ask.training.threshold import (
+    balanced_accuracy,
     balanced_points,
     best_threshold,
     mean_reward,
@@ -65,6 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     methods = {
         "argmax": lambda fit, _: best_threshold(*_xy(fit), STOP_REWARD, ask_reward)[0],
         "platt": lambda fit, _: platt_threshold(*_xy(fit), STOP_REWARD, ask_reward),
+        # the same cut fitted on one source's points: what calibrating on the deployment's own
+        # logs would give, where the training mix pools sources of different difficulty
+        "platt, MTS-Dialog points only": lambda fit, _: platt_threshold(
+            *_xy([r for r in fit if r["source"] == "mts-dialog"]), STOP_REWARD, ask_reward
+        ),
     }
     draws = _compare(rows, rows, methods, ask_reward, args.draws, args.seed)
     result = {
@@ -73,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         "ask_reward": ask_reward,
         "methods": draws,
         "natural_mix": _natural_mix(rows, natural_rows, ask_reward, args),
+        "rows": rows,  # every balanced point's P(stop): later comparisons need no model
     }
     print("natural mix", json.dumps(result["natural_mix"]), flush=True)
     for name, values in result["methods"].items():
@@ -128,6 +135,9 @@ def _compare(
                         "threshold": threshold,
                         "held_out_reward": _reward(rest, threshold, ask_reward),
                         "mts_reward": _reward(mts, threshold, ask_reward) if mts else None,
+                        "mts_balanced_accuracy": balanced_accuracy(*_xy(mts), threshold)
+                        if mts
+                        else None,
                     }
                 )
     return {name: _summary(values) for name, values in draws.items()}
@@ -167,7 +177,10 @@ def _summary(values: list[dict]) -> dict:
 
     return {
         "draws": len(values),
-        **{k: stats(k) for k in ("threshold", "held_out_reward", "mts_reward")},
+        **{
+            k: stats(k)
+            for k in ("threshold", "held_out_reward", "mts_reward", "mts_balanced_accuracy")
+        },
     }
 
 
