@@ -55,6 +55,10 @@ def test_gguf_files_parse_once_inside_the_conversion_block_only(tmp_path):
             gguf.MODEL_ARCH.LLAMA, 2
         )
         assert len(gguf.GGUFReader(path).tensors) == 1
+        memoised = gguf.GGUFReader
+        with gguf_parsed_once():  # a block inside another leaves restoring to the outer one
+            assert gguf.GGUFReader is memoised
+        assert gguf.GGUFReader is memoised
     assert gguf.GGUFReader is original and gguf.GGUFReader(path) is not gguf.GGUFReader(path)
 
 

@@ -101,7 +101,7 @@ def roc_auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     """Probability that a positive outscores a negative (ties count half).
 
     Counted by binary search over the sorted negatives, not pair by pair: the bootstrap calls
-    this a thousand times on hundreds of points (the pairwise sum was ~20 s per evaluation)."""
+    this a thousand times on hundreds of points (pair by pair: 7 s for the demo's 444)."""
     import numpy as np
 
     sorted_negatives = np.sort(np.asarray(negatives, dtype=float))

@@ -180,11 +180,16 @@ def gguf_parsed_once() -> Iterator[None]:
     Why: transformers' GGUF loader parses the file's metadata three times (tokenizer, config,
     weights: ~10 s each for SmolLM2's 49k-token vocabulary, in Python) and rebuilds the tensor-name
     map once per module (397 times, ~13 s), so a first conversion took ~40 s; both are read-only
-    after construction. The previous functions are restored on exit."""
+    after construction. The previous functions are restored on exit; a block inside another
+    (two conversions at once in one process) leaves them to the outer one, so they are always
+    restored, at worst the inner conversion parses again."""
     import functools
 
     import gguf as gguf_package
 
+    if hasattr(gguf_package.GGUFReader, "cache_info"):  # already inside such a block
+        yield
+        return
     saved = gguf_package.GGUFReader, gguf_package.get_tensor_name_map
     gguf_package.GGUFReader = functools.lru_cache(maxsize=4)(saved[0])
     gguf_package.get_tensor_name_map = functools.lru_cache(maxsize=4)(saved[1])
