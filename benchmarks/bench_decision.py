@@ -107,17 +107,17 @@ def stop_auc_ci_rows(n_dialogues: int = 220, n_boot: int = 1000) -> list[dict]:
     points, 220 dialogues, P(stop) on a 0.001 grid so some pairs tie), with the AUC counted
     pair by pair (before) and by binary search (now); both give the same interval."""
     rng = random.Random(0)
-    rows = [
-        {
-            "dialogue_id": f"d{i % n_dialogues}",
-            "decision": decision,
-            "p_stop": round(
-                min(1.0, max(0.0, rng.gauss(0.54 if decision == "stop" else 0.41, 0.15))), 3
-            ),
-        }
-        for i in range(2 * n_dialogues + 4)
-        for decision in ["stop" if i % 2 else "continue"]
-    ]
+    rows = []
+    for i in range(2 * n_dialogues + 4):
+        stop = i % 2 == 1
+        p_stop = min(1.0, max(0.0, rng.gauss(0.54 if stop else 0.41, 0.15)))
+        rows.append(
+            {
+                "dialogue_id": f"d{i % n_dialogues}",
+                "decision": "stop" if stop else "continue",
+                "p_stop": round(p_stop, 3),
+            }
+        )
     results = []
     intervals = []
     for label, counting in (

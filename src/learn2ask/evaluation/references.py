@@ -117,13 +117,14 @@ def evaluate_references(
             embedder = build_grader(GraderConfig())
         best_question = best_logged_question(train_samples, embedder, seed)
         result["best_logged_question"] = best_question
-        fitted = StopClassifier(embedder).fit(balanced_subset(train_samples, 0.5, 1000, seed))
+        fit_points = balanced_subset(train_samples, 0.5, 1000, seed)
+        fitted = StopClassifier(embedder).fit(fit_points)
         classifier_p = fitted.p_stop([s.context for s in samples])
         positives = [p for p, s in zip(classifier_p, samples, strict=True) if s.decision == "stop"]
         negatives = [p for p, s in zip(classifier_p, samples, strict=True) if s.decision != "stop"]
         if positives and negatives:  # a small natural-mix sample may hold one class only
             result["classifier_stop_auc"] = round(roc_auc(positives, negatives), 4)
-        result["classifier_train_points"] = len(balanced_subset(train_samples, 0.5, 1000, seed))
+        result["classifier_train_points"] = len(fit_points)
     for name, replies in reference_replies(
         samples, stop_tag, generic_question, classifier_p, best_question
     ).items():
