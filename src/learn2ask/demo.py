@@ -25,7 +25,9 @@ from learn2ask.models.policy import PolicyPromptConfig
 
 if TYPE_CHECKING:
     from learn2ask.data.types import Sample
+    from learn2ask.models.decision import DecidingPolicy, DecisionRule
     from learn2ask.rewards.scorer import RewardScorer
+    from learn2ask.training.config import TrainConfig
 
 DEMO_CONFIGS = {
     "decision": "resources/configs/demo_decision.yaml",
@@ -154,7 +156,6 @@ def check_resumable(settings: DemoSettings) -> None:
 
 def run_demo(settings: DemoSettings) -> Path:
     """Run (or resume) every stage; returns the report's HTML path."""
-    from learn2ask.data.samples import load_samples
     from learn2ask.evaluation.report import write_report
     from learn2ask.rewards.scorer import GraderConfig, build_scorer
     from learn2ask.training import load_train_config, run_training
@@ -167,14 +168,16 @@ def run_demo(settings: DemoSettings) -> Path:
     # The base model sees the prompt the recipe trains with (same context budget), so the
     # comparison measures training, not a different prompt.
     prompt = recipe.prompt.to_policy_config()
-    # One scorer for every evaluation: its embedding cache makes the reference classifier's
-    # features of the training points (the same points each time) a one-off cost.
+    # One scorer for every evaluation and the training: its embedding cache makes the reference
+    # classifier's features of the training points (the same points each time) a one-off cost,
+    # and those points are among the ones the training's stop head is fitted on (below).
     scorer = build_scorer(GraderConfig())
-    train_samples = load_samples(train)  # the reference classifier's training points
+    train_samples = _training_pool(train, settings, recipe)
     if settings.fit_points:
         train_samples = random.Random(0).sample(
             train_samples, min(settings.fit_points, len(train_samples))
         )
+    policies: dict[str, tuple[DecidingPolicy, DecisionRule]] = {}
     evals = [
         _evaluate(
             settings,
@@ -184,6 +187,7 @@ def run_demo(settings: DemoSettings) -> Path:
             train_samples,
             started,
             scorer,
+            policies,
             prompt=prompt,
             # seeded like the final policy's points, so these are a subset of them
             samples=min(settings.base_samples, settings.eval_samples),
@@ -207,21 +211,14 @@ def run_demo(settings: DemoSettings) -> Path:
             max_steps=settings.train_steps,
             seed=settings.seed,
         )
-        run_training(config, resume=True)  # from the last complete checkpoint, if any
+        # from the last complete checkpoint, if any
+        run_training(config, resume=True, embedder=scorer.grader)
     final = str(run_dir)
-    evals.append(_evaluate(settings, final, "decision", test, train_samples, started, scorer))
-    natural = _evaluate(
-        settings, final, "decision-natural", test, train_samples, started, scorer, balanced=False
-    )
+    context = (train_samples, started, scorer, policies)
+    evals.append(_evaluate(settings, final, "decision", test, *context))
+    natural = _evaluate(settings, final, "decision-natural", test, *context, balanced=False)
     aci = _evaluate(
-        settings,
-        final,
-        "decision-aci",
-        transfer,
-        train_samples,
-        started,
-        scorer,
-        samples=settings.transfer_samples,
+        settings, final, "decision-aci", transfer, *context, samples=settings.transfer_samples
     )
     _say("report", started)
     report, table = write_report(
@@ -240,6 +237,17 @@ def run_demo(settings: DemoSettings) -> Path:
     return report
 
 
+def _training_pool(train: Path, settings: DemoSettings, recipe: TrainConfig) -> list[Sample]:
+    """The training file's points outside the validation dialogues the recipe carves out (the
+    same split as the training's): the reference classifier's points, so that they are among
+    the ones the training's stop head embeds (its balanced draw is nested in the head's)."""
+    from learn2ask.data.samples import load_samples
+    from learn2ask.training.threshold import split_validation
+
+    seed = recipe.seed if settings.seed is None else settings.seed
+    return split_validation(load_samples(train), recipe.decision.validation_fraction, seed)[0]
+
+
 def _evaluate(
     settings: DemoSettings,
     model: str,
@@ -248,10 +256,14 @@ def _evaluate(
     train_samples: list[Sample],
     started: float,
     scorer: RewardScorer,
+    policies: dict[str, tuple[DecidingPolicy, DecisionRule]],
     prompt: PolicyPromptConfig | None = None,
     balanced: bool = True,
     samples: int | None = None,
 ) -> Path:
+    """Evaluate ``model`` into ``out/eval/name`` unless that is done. A model is loaded once
+    (``policies``: model -> its policy and balanced rule) for all its evaluations, so a point
+    two of them share costs one forward pass (the policy remembers its P(stop))."""
     from learn2ask.data.samples import load_samples
     from learn2ask.evaluation.pipeline import EvalExtras, run_evaluation
     from learn2ask.evaluation.references import REFERENCES_FILE
@@ -272,9 +284,12 @@ def _evaluate(
         return out
     _say(f"evaluate {name}", started)
     generation = GenerationConfig(max_new_tokens=settings.max_new_tokens, batch_size=8)
-    mix = DecisionRule.mix_of(balanced)
-    policy = load_deciding_policy(model, generation=generation, prompt=prompt, mix=mix)
-    policy.share_embedder(scorer.grader)
+    if model not in policies:
+        loaded = load_deciding_policy(model, generation=generation, prompt=prompt)
+        loaded.share_embedder(scorer.grader)
+        policies[model] = (loaded, loaded.rule)
+    policy, balanced_rule = policies[model]
+    policy.rule = balanced_rule.for_mix(DecisionRule.mix_of(balanced))
     config = EvalConfig(
         name=name,
         max_samples=samples or (settings.eval_samples if balanced else settings.natural_samples),

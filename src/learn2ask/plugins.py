@@ -13,7 +13,8 @@ What each kind's object is called with:
 - ``EXTRACTORS``: ``factory(ExtractorConfig) -> Extractor``
 - ``GRADERS``: ``factory(GraderConfig) -> ContentGrader``
 - ``FUSIONS``: ``fuse(r_a, r_s, p, beta) -> float``
-- ``METHODS``: ``run(TrainConfig, resume: bool) -> Path`` (the saved model directory)
+- ``METHODS``: ``run(TrainConfig, resume: bool) -> Path`` (the saved model directory); a recipe
+  that embeds may also take ``embedder=`` (``run_training`` passes it only when given)
 """
 
 from __future__ import annotations

@@ -56,6 +56,14 @@ def test_limit_scales_sources_in_proportion_and_is_seeded() -> None:
     assert [s.id for s in chosen] != [s.id for s in balanced_subset(mixed, 0.5, 150, seed=4)]
 
 
+def test_a_smaller_draw_is_part_of_a_larger_one() -> None:
+    """The demo's reference classifier (1,000 points) is fitted on points the training's stop
+    head (4,000, same pool and seed) embeds too: one embedding each."""
+    mixed = points("aci", stops=300, continues=100) + points("mts", stops=50, continues=400)
+    small = {s.id for s in balanced_subset(mixed, 0.5, limit=100, seed=2)}
+    assert small < {s.id for s in balanced_subset(mixed, 0.5, limit=300, seed=2)}
+
+
 def test_stop_fraction_is_kept_and_bad_fractions_refused() -> None:
     chosen = balanced_subset(points("mts", stops=100, continues=400), 0.2, seed=0)
     assert shares(chosen) == {("mts", "stop"): 100, ("mts", "continue"): 400}

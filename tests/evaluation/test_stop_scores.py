@@ -152,3 +152,33 @@ def test_stop_scores_reuse_the_rules_p_stop_and_score_only_the_rest(tiny_model_d
     assert scored == [2]  # the known sample is not scored again
     assert saved[0]["p_stop"] == 0.123
     assert [r["p_stop"] for r in saved[1:]] == pytest.approx(fresh[1:], rel=1e-5)
+
+
+@pytest.mark.slow
+def test_a_policy_computes_each_prompts_p_stop_once(tiny_model_dir, monkeypatch):
+    """The demo scores a held-out point under the balanced and the natural cut: the second
+    time costs no forward pass, gives the same P(stop), and the memo stays bounded."""
+    from dataclasses import replace
+
+    from learn2ask.data.types import Turn
+    from learn2ask.models import decision
+    from learn2ask.models.decision import load_deciding_policy
+
+    a, b, c = ([Turn("user", text)] for text in ("I cough.", "My knee hurts.", "I feel dizzy."))
+    policy = load_deciding_policy(str(tiny_model_dir))
+    passes: list[int] = []
+    forward = policy.p_stop
+    policy.p_stop = lambda messages: passes.append(len(messages)) or forward(messages)
+    first = policy.stop_probabilities([a, b, b])
+    again = policy.stop_probabilities([b, c, a])
+    assert passes == [2, 1]  # a and b (b once), then only c
+    assert again[0] == first[1] and again[2] == first[0] and first[1] == first[2]
+    # Another prompt is another key: the same context with the progress line shown or not.
+    shown = policy.prompt_config.show_progress
+    policy.prompt_config = replace(policy.prompt_config, show_progress=not shown)
+    policy.stop_probabilities([a])
+    assert passes == [2, 1, 1]
+    # Past the limit the memo starts over instead of growing.
+    monkeypatch.setattr(decision, "P_STOP_MEMO_LIMIT", 4)
+    policy.stop_probabilities([[Turn("user", f"Pain number {i}.")] for i in range(2)])
+    assert len(policy.p_stop_memo) == 2 and passes[-1] == 2

@@ -79,6 +79,36 @@ def test_recipe_saves_a_model_with_a_calibrated_rule_and_resumes(tiny_config):
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_given_embedder_is_the_one_the_memory_and_head_embed_with(tiny_config):
+    """The demo hands its evaluations' grader to the training (one embedding per text); one of
+    another version is refused before anything trains (the memory ranks by its R_a)."""
+    from learn2ask.errors import ConfigError
+    from learn2ask.models.question_memory import default_grader
+    from learn2ask.training import load_train_config, run_training
+
+    config, out = tiny_config(
+        "decision_sft",
+        max_steps=1,
+        lora={"enabled": False},
+        decision={"top_layers": 1, "validation_points": 8, "ask_reward_samples": 2},
+    )
+    embedder = default_grader()
+    embedded: list[str] = []
+    embed = embedder.embed
+    embedder.embed = lambda texts: embedded.extend(texts) or embed(texts)
+    run_training(load_train_config(config), embedder=embedder)
+    assert (out / "model" / "stop_head.json").is_file() and embedded
+
+    class OtherGrader:
+        version = "embedding:other"
+
+    refused = out.parent / "refused"
+    config, _ = tiny_config("decision_sft", output_dir=str(refused))
+    with pytest.raises(ConfigError, match="bundled grader"):
+        run_training(load_train_config(config), embedder=OtherGrader())
+    assert not refused.exists()
+
+
 def test_threshold_maximises_the_expected_reward():
     p_stop = [0.9, 0.8, 0.6, 0.3, 0.2, 0.1]
     is_stop = [True, True, False, True, False, False]

@@ -280,3 +280,10 @@ def default_grader() -> Any:
     from learn2ask.rewards.graders.embedding import EmbeddingGrader
 
     return EmbeddingGrader()
+
+
+def default_grader_version() -> str:
+    """The version :func:`default_grader` reports, without loading its model."""
+    from learn2ask.rewards.graders.embedding import EmbeddingGraderConfig
+
+    return f"embedding:{EmbeddingGraderConfig.load().version}"

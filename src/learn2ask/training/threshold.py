@@ -143,12 +143,15 @@ def estimate_ask_reward(
     stop_token_id: int,
     beta: float,
     memory: Any = None,
+    grader: Any = None,
 ) -> dict[str, float]:
     """Mean reward of a right question, from the policy's own questions on ``points`` (chosen
-    by its question memory when it has one, as the decision rule will ask them)."""
+    by its question memory when it has one, as the decision rule will ask them), graded by
+    ``grader`` (default: the bundled embedding grader)."""
     from learn2ask.models.decision import LocalDecidingPolicy
+    from learn2ask.models.question_memory import default_grader
     from learn2ask.rewards.fusion import FusionConfig
-    from learn2ask.rewards.scorer import GraderConfig, RewardScorer, build_grader
+    from learn2ask.rewards.scorer import RewardScorer
 
     policy = LocalDecidingPolicy(
         name="calibration",
@@ -160,7 +163,7 @@ def estimate_ask_reward(
     )
     contexts = [s.context for s in points]
     replies = policy.questions(contexts, policy.messages(contexts))
-    scorer = RewardScorer(build_grader(GraderConfig()), FusionConfig(beta=beta))
+    scorer = RewardScorer(grader or default_grader(), FusionConfig(beta=beta))
     graded = [c for c in scorer.score(list(points), replies) if c.reward is not None]
     if not graded:
         return {"ask_reward": 1.0, "r_a": 0.0, "p": 0.0, "n": 0}
@@ -185,13 +188,17 @@ def calibrate_threshold(
     head_fusion: str = "equal",
     natural_pool: Sequence[Sample] | None = None,
     natural_share: float | None = None,
+    embedder: Any = None,
 ) -> tuple[DecisionRule, Any]:
     """The threshold rule for ``generator``'s model (asking from ``memory`` when given),
     calibrated on ``validation``, and its stop head (None without ``head_train``): fitted on
     ``head_train``, fused with the LM's P(stop) on the calibration points, and the threshold
     cut on the fused P(stop). The natural cut moves the same fit to ``natural_share``, else to
     the STOP share of ``natural_pool`` (every point of the training file: labels only), else of
-    ``validation``."""
+    ``validation``. ``embedder``: the bundled embedding grader, already loaded (the stop head's
+    features and the questions' grades; default: the memory's, else a fresh one)."""
+    from learn2ask.models.question_memory import default_grader
+
     token_id, token = stop_token_of(generator.tokenizer, prompt.stop_tag)
     points = balanced_points(validation, limit, seed)
     if not points:
@@ -200,10 +207,11 @@ def calibrate_threshold(
     p_stop = generator.next_token_probs(messages, token_id)
     is_stop = [s.decision == "stop" for s in points]
     head, assessment = None, {}
+    embedder = embedder or (memory.grader if memory is not None else default_grader())
     if head_train:
-        head, p_stop, assessment = fit_stop_head(head_train, points, p_stop, memory, head_fusion)
+        head, p_stop, assessment = fit_stop_head(head_train, points, p_stop, embedder, head_fusion)
     continues = [s for s in points if s.decision == "continue"][:ask_samples]
-    ask = estimate_ask_reward(generator, prompt, continues, token_id, beta, memory)
+    ask = estimate_ask_reward(generator, prompt, continues, token_id, beta, memory, embedder)
     argmax, argmax_reward = best_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
     fit = platt_fit(p_stop, is_stop)
     threshold = argmax if fit is None else platt_cut(fit, is_stop, 2.0 + beta, ask["ask_reward"])
@@ -249,15 +257,14 @@ def fit_stop_head(
     train: Sequence[Sample],
     points: Sequence[Sample],
     lm_p_stop: list[float],
-    memory: Any,
+    embedder: Any,
     fusion: str = "equal",
 ) -> tuple[Any, list[float], dict[str, Any]]:
-    """``(head, fused P(stop) on points, figures)``: the stop head fitted on ``train`` and fused
-    with the LM's P(stop) on the calibration ``points`` (``models/stop_head.py``)."""
-    from learn2ask.models.question_memory import default_grader
+    """``(head, fused P(stop) on points, figures)``: the stop head fitted on ``train`` with
+    ``embedder``'s features and fused with the LM's P(stop) on the calibration ``points``
+    (``models/stop_head.py``)."""
     from learn2ask.models.stop_head import StopHead
 
-    embedder = memory.grader if memory is not None else default_grader()
     head = StopHead.fit(embedder, train, points, lm_p_stop, fusion)
     fused = head.fuse(lm_p_stop, [s.context for s in points])
     is_stop = [s.decision == "stop" for s in points]
