@@ -46,6 +46,7 @@ VARIANTS: dict[str, list[str]] = {
     "context_500": ["prompt.max_context_chars=500"],
     "progress_context_500": ["prompt.show_progress=true", "prompt.max_context_chars=500"],
     "points_2000": ["max_samples=2000"],
+    "points_640": ["max_samples=640"],  # the demo's time budget (README, 2026-11-27)
     "layers_12": ["decision.top_layers=12"],
     "loss_weight_3": ["decision.loss_weight=3.0"],
     "epochs_2": ["epochs=2"],
