@@ -195,6 +195,7 @@ def run_demo(settings: DemoSettings) -> Path:
             samples=min(settings.base_samples, settings.eval_samples),
         )
     ]
+    policies.pop(settings.model, None)  # the base model is evaluated once: free it for training
     run_dir = out / "runs" / "decision"
     if not (run_dir / "training_summary.json").is_file():
         _say(f"train decision_sft ({bundled_config(settings.recipe).name})", started)
@@ -213,8 +214,7 @@ def run_demo(settings: DemoSettings) -> Path:
             max_steps=settings.train_steps,
             seed=settings.seed,
         )
-        # from the last complete checkpoint, if any
-        run_training(config, resume=True, embedder=scorer.grader)
+        run_training(config, resume=True, embedder=scorer.grader)  # from its last checkpoint
     final = str(run_dir)
     context = (train_samples, started, scorer, policies)
     evals.append(_evaluate(settings, final, "decision", test, *context))
