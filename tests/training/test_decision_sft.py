@@ -90,7 +90,13 @@ def test_a_given_embedder_is_the_one_the_memory_and_head_embed_with(tiny_config)
         "decision_sft",
         max_steps=1,
         lora={"enabled": False},
-        decision={"top_layers": 1, "validation_points": 8, "ask_reward_samples": 2},
+        decision={
+            "top_layers": 1,
+            "validation_points": 8,
+            "ask_reward_samples": 2,
+            "memory_max_points": 20,
+            "stop_head_points": 20,
+        },
     )
     embedder = default_grader()
     embedded: list[str] = []
