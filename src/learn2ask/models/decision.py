@@ -179,8 +179,8 @@ class _DecidingBase:
     memory: Any = None  # a QuestionMemory, or None: generate every question
     stop_head: Any = None  # a StopHead fused with the LM's P(stop), or None: the LM alone
     # The LM's P(stop) by prompt digest: an evaluation scores a held-out point under more than
-    # one cut (the demo's balanced and natural-mix points share 40% of theirs), and a forward
-    # pass is most of what a decision costs.
+    # one cut (the demo's 200 natural-mix points are all among its 444 balanced ones), and a
+    # forward pass is most of what a decision costs.
     p_stop_memo: dict[str, float] = field(default_factory=dict, repr=False)
 
     def share_embedder(self, embedder: Any) -> bool:
