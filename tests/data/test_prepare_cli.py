@@ -27,6 +27,20 @@ def test_prepare_realmedconv_sample(tmp_path):
         assert later.context[: len(earlier.context)] == earlier.context
 
 
+def test_loaded_samples_share_equal_turns_and_save_back_the_same(tmp_path):
+    from learn2ask.data.samples import save_samples
+
+    main(["prepare", str(SAMPLE), "--out", str(tmp_path), "--test-fraction", "0"])
+    samples = load_samples(tmp_path / "train.jsonl")
+    # Each point repeats its dialogue's turns: one object per distinct turn, not one per copy.
+    assert samples[-1].context[0] is samples[0].context[0]
+    copies = {id(t) for s in samples for t in s.context + s.future}
+    distinct = {(t.role, t.content) for s in samples for t in s.context + s.future}
+    assert len(copies) == len(distinct)
+    save_samples(tmp_path / "again.jsonl", samples)
+    assert (tmp_path / "again.jsonl").read_bytes() == (tmp_path / "train.jsonl").read_bytes()
+
+
 def test_a_raw_log_where_samples_belong_says_to_prepare_it(tmp_path, capsys):
     out = tmp_path / "eval"
     argv = ["evaluate", "--model", "smollm2-135m-instruct", "--samples", str(SAMPLE)]

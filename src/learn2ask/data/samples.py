@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from learn2ask.data.types import DECISIONS, ROLES, Sample
+from learn2ask.data.types import DECISIONS, ROLES, Sample, Turn
 from learn2ask.errors import InputError
 from learn2ask.io import iter_jsonl, write_jsonl_atomic
 
@@ -13,8 +13,9 @@ from learn2ask.io import iter_jsonl, write_jsonl_atomic
 def load_samples(path: str | Path) -> list[Sample]:
     """Load a samples JSONL file written by ``learn2ask prepare``, validating every line."""
     samples = []
+    shared: dict[tuple[str, str], Turn] = {}  # equal turns built once per file
     for number, obj in iter_jsonl(path):
-        samples.append(_sample_from_line(path, number, obj))
+        samples.append(_sample_from_line(path, number, obj, shared))
     if not samples:
         raise InputError(path, "no samples in file")
     return samples
@@ -25,7 +26,9 @@ def save_samples(path: str | Path, samples: Iterable[Sample]) -> int:
     return write_jsonl_atomic(path, (s.to_dict() for s in samples))
 
 
-def _sample_from_line(path: str | Path, number: int, obj: object) -> Sample:
+def _sample_from_line(
+    path: str | Path, number: int, obj: object, shared: dict[tuple[str, str], Turn]
+) -> Sample:
     if not isinstance(obj, dict):
         raise InputError(path, "expected a JSON object", line=number)
     if "messages" in obj and "context" not in obj:
@@ -55,6 +58,6 @@ def _sample_from_line(path: str | Path, number: int, obj: object) -> Sample:
             if not isinstance(turn.get("content"), str):
                 raise InputError(path, f"'{key}' has a turn without text content", line=number)
     try:
-        return Sample.from_dict(obj)
+        return Sample.from_dict(obj, shared)
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(path, f"malformed sample ({exc})", line=number) from None

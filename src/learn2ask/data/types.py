@@ -65,6 +65,16 @@ class InfoItem:
         )
 
 
+def _shared_turn(obj: dict[str, Any], turns: dict[tuple[str, str], Turn]) -> Turn:
+    """The turn ``obj`` describes, from ``turns`` when an equal one was built before (a Turn
+    is frozen, so sharing it is safe)."""
+    key = (obj["role"], obj["content"])
+    turn = turns.get(key)
+    if turn is None:
+        turn = turns[key] = Turn(role=key[0], content=key[1])
+    return turn
+
+
 @dataclass
 class Sample:
     """One decision point: the expert is about to speak after ``context``.
@@ -98,14 +108,20 @@ class Sample:
         }
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> Sample:
-        """Inverse of :meth:`to_dict`."""
+    def from_dict(
+        cls, obj: dict[str, Any], turns: dict[tuple[str, str], Turn] | None = None
+    ) -> Sample:
+        """Inverse of :meth:`to_dict`. ``turns``: equal turns seen before, shared rather than
+        built again (every sample of a dialogue repeats its turns: a file of n points of one
+        visit holds about n^2 turns, most of a training file's load time and memory)."""
+        if turns is None:
+            turns = {}
         return cls(
             id=str(obj["id"]),
             dialogue_id=str(obj["dialogue_id"]),
             index=int(obj.get("index", 0)),
-            context=[Turn.from_dict(t) for t in obj["context"]],
-            future=[Turn.from_dict(t) for t in obj["future"]],
+            context=[_shared_turn(t, turns) for t in obj["context"]],
+            future=[_shared_turn(t, turns) for t in obj["future"]],
             info_set=list(obj["info_set"]),
             decision=obj["decision"],
             items=[InfoItem.from_dict(i) for i in obj.get("items", [])],
