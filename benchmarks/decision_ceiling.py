@@ -12,8 +12,9 @@ balanced set, and the STOP / CONTINUE accuracy it needs.
 With ``--eval`` (an ``evaluate`` output with the threshold rule's ``rollouts.jsonl``): the
 paired gain over always-stop, averaged per dialogue as the metrics are, at the rule's own
 decisions and at every threshold on its P(stop); a CONTINUE point where the rule stopped gets
-the mean reward of the questions it asked. Never use it to choose a threshold: the points are
-test points.
+the mean reward of the questions it asked; and the rule's gain with every point weighted alike
+(a dialogue-bootstrap CI beside it), since the dialogue weighting moves it. Never use it to
+choose a threshold: the points are test points.
 
 With ``--power``: how often a policy of that quality (``--auc``, ``--r-a``: validation
 estimates, never test figures) would see its paired CI over always-stop clear 0, if the demo's
@@ -68,6 +69,30 @@ def gain_at(rows: Sequence[dict[str, Any]], threshold: float, ask_reward: float)
     return sum(sum(v) / len(v) for v in per_dialogue.values()) / len(per_dialogue)
 
 
+def per_point_gain(
+    rows: Sequence[dict[str, Any]], n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """``(mean, ci_low, ci_high)`` of the rule's gain over always-stop with every point weighted
+    alike (the metrics weight dialogues alike), its 95% CI from resampling dialogues."""
+    import numpy as np
+
+    sums: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        always_stop = STOP_REWARD if row["decision"] == "stop" else 0.0
+        sums[row["dialogue_id"]] += row["reward"] - always_stop
+        counts[row["dialogue_id"]] += 1
+    gains = np.array([sums[d] for d in sums])
+    sizes = np.array([counts[d] for d in sums])
+    draws = np.random.default_rng(seed).integers(0, len(gains), size=(n_boot, len(gains)))
+    ratios = np.sort(gains[draws].sum(axis=1) / sizes[draws].sum(axis=1))
+    return (
+        float(gains.sum() / sizes.sum()),
+        float(ratios[int(0.025 * n_boot)]),
+        float(ratios[int(0.975 * n_boot) - 1]),
+    )
+
+
 def hindsight(eval_dir: Path) -> dict[str, float]:
     """The rule's gain over always-stop and the best threshold's, on ``eval_dir``'s points."""
     rows = [json.loads(line) for line in (eval_dir / "rollouts.jsonl").open(encoding="utf-8")]
@@ -78,11 +103,14 @@ def hindsight(eval_dir: Path) -> dict[str, float]:
     cuts = [i / 200 for i in range(40, 161)]
     gains = [gain_at(rows, t, ask_reward) for t in cuts]
     best = max(range(len(cuts)), key=gains.__getitem__)
+    point_mean, point_low, point_high = per_point_gain(rows)
     return {
         "rule_threshold": threshold,
         "gain_at_rule": round(gain_at(rows, threshold, ask_reward), 3),
         "best_threshold_in_hindsight": cuts[best],
         "gain_at_best": round(gains[best], 3),
+        "gain_at_rule_per_point": round(point_mean, 3),
+        "gain_at_rule_per_point_ci": [round(point_low, 3), round(point_high, 3)],
     }
 
 
