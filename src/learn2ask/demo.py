@@ -74,7 +74,7 @@ class DemoSettings:
 
 
 PRESETS: dict[str, dict[str, object]] = {
-    # about 20 minutes on 2 CPU cores (set-up excluded; 19 min 35 s measured), more on a loaded one.
+    # about 20 minutes on 2 CPU cores (set-up excluded; 19 min 35 s and 19 min 58 s measured).
     "demo": {},
     # 67 minutes on 2 CPU cores (README): more training data and evaluation points.
     "full": {
