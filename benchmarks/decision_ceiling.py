@@ -69,28 +69,18 @@ def gain_at(rows: Sequence[dict[str, Any]], threshold: float, ask_reward: float)
     return sum(sum(v) / len(v) for v in per_dialogue.values()) / len(per_dialogue)
 
 
-def per_point_gain(
-    rows: Sequence[dict[str, Any]], n_boot: int = 1000, seed: int = 0
-) -> tuple[float, float, float]:
+def per_point_gain(rows: Sequence[dict[str, Any]]) -> tuple[float, float, float]:
     """``(mean, ci_low, ci_high)`` of the rule's gain over always-stop with every point weighted
-    alike (the metrics weight dialogues alike), its 95% CI from resampling dialogues."""
-    import numpy as np
+    alike (the report's ``ave_total_reward_pooled`` of the paired difference)."""
+    from learn2ask.evaluation.metrics import dialogue_sums, pooled_ci_entry
 
-    sums: dict[str, float] = defaultdict(float)
-    counts: dict[str, int] = defaultdict(int)
-    for row in rows:
-        always_stop = STOP_REWARD if row["decision"] == "stop" else 0.0
-        sums[row["dialogue_id"]] += row["reward"] - always_stop
-        counts[row["dialogue_id"]] += 1
-    gains = np.array([sums[d] for d in sums])
-    sizes = np.array([counts[d] for d in sums])
-    draws = np.random.default_rng(seed).integers(0, len(gains), size=(n_boot, len(gains)))
-    ratios = np.sort(gains[draws].sum(axis=1) / sizes[draws].sum(axis=1))
-    return (
-        float(gains.sum() / sizes.sum()),
-        float(ratios[int(0.025 * n_boot)]),
-        float(ratios[int(0.975 * n_boot) - 1]),
-    )
+    gains = {
+        (row["dialogue_id"], row["sample_id"]): row["reward"]
+        - (STOP_REWARD if row["decision"] == "stop" else 0.0)
+        for row in rows
+    }
+    entry = pooled_ci_entry(dialogue_sums(gains))
+    return entry["mean"], entry["ci_low"], entry["ci_high"]
 
 
 def hindsight(eval_dir: Path) -> dict[str, float]:

@@ -53,6 +53,28 @@ def test_long_dialogue_does_not_outweigh_short_ones():
     assert compute_metrics(long_dialogue + short)["ave_total_reward"]["mean"] == 2.0
 
 
+def test_pooled_total_reward_weighs_every_sample_and_pairs_by_sample():
+    from learn2ask.evaluation.metrics import paired_difference
+
+    long_dialogue = [row("L", f"L_{i}", "stop", 1.0, 1.0, 1.0, 4.0) for i in range(20)]
+    # a sample's rollouts are averaged first: S_0 counts once, at 1.0
+    short = [row("S", "S_0", "stop", 0.0, 0.0, 0.0, r, k) for k, r in enumerate((0.0, 2.0))]
+    m = compute_metrics(long_dialogue + short)
+    assert m["ave_total_reward"]["mean"] == 2.5  # dialogues alike: (4 + 1) / 2
+    pooled = m["ave_total_reward_pooled"]
+    assert pooled["mean"] == round(81 / 21, 4)  # samples alike
+    assert pooled["n_dialogues"] == 2
+    assert pooled["ci_low"] <= pooled["mean"] <= pooled["ci_high"]
+    # resampling dialogues: the interval runs from "only S" to "only L"
+    assert pooled["ci_low"] >= 1.0 and pooled["ci_high"] <= 4.0
+    assert compute_metrics(long_dialogue)["ave_total_reward_pooled"]["ci_low"] == 4.0
+    # paired: per sample, over the samples both runs have; the extra sample X_0 is left out
+    older = [{**r, "reward": r["reward"] - 1.0} for r in long_dialogue + short]
+    extra = [row("X", "X_0", "stop", 1.0, 1.0, 1.0, 4.0)]
+    diff = paired_difference(long_dialogue + short + extra, older)["ave_total_reward_pooled"]
+    assert diff["mean"] == 1.0 and diff["n_dialogues"] == 2
+
+
 def test_grading_failures_are_excluded_and_counted():
     rows = [
         row("A", "A_0", "continue", None, 1.0, 1.0, None),

@@ -118,6 +118,11 @@ def test_report_from_fake_runs_traces_every_figure(tmp_path, capsys):
         "| ave_total_reward | 1.500 [1.500, 1.500] | 2.000 [2.000, 2.000] | "
         "2.000 [2.000, 2.000] | 0.500 [0.500, 0.500] |" in printed
     )
+    # every dialogue has one point of each kind: pooled over samples, the same figures
+    assert (
+        "| ave_total_reward_pooled | 1.500 [1.500, 1.500] | 2.000 [2.000, 2.000] | "
+        "2.000 [2.000, 2.000] | 0.500 [0.500, 0.500] |" in printed
+    )
     assert "always <stop /> (reference)" in printed
     assert "grpo − base (paired)" in printed
     html = (report_dir / "report.html").read_text()

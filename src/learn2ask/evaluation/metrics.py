@@ -21,7 +21,10 @@ The names, populations and gating follow the authors' ``compute_score`` (Trinity
 
 Aggregation: rollouts are averaged within a sample, samples within a dialogue, then dialogues,
 so a long dialogue with many decision points does not outweigh short ones. The bootstrap
-resamples dialogues.
+resamples dialogues. ``ave_total_reward_pooled`` is the total reward the authors' way, every
+sample weighted alike (still a bootstrap over dialogues, the ratio of resampled sums): on a
+balanced test where many short dialogues contribute only STOP points the two can differ by
+more than their CIs (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -74,13 +77,18 @@ _DEFINITIONS: dict[str, _Definition] = {
 }
 
 
+# Metrics also reported pooled over samples (the authors' aggregation), as ``NAME_pooled``.
+POOLED_METRICS: tuple[str, ...] = ("ave_total_reward",)
+REPORTED_METRICS: tuple[str, ...] = (*METRIC_NAMES, *(f"{n}_pooled" for n in POOLED_METRICS))
+
+
 def mean(values: Sequence[float]) -> float:
     """Arithmetic mean (NaN-free: callers never pass an empty list)."""
     return sum(values) / len(values)
 
 
-def dialogue_means(rows: Sequence[Row], metric: str) -> dict[str, float]:
-    """Per-dialogue value of ``metric``: mean over its samples of the mean over rollouts."""
+def sample_means(rows: Sequence[Row], metric: str) -> dict[tuple[str, str], float]:
+    """``{(dialogue_id, sample_id): mean of metric over the sample's graded rollouts}``."""
     population, keep, value = _DEFINITIONS[metric]
     per_sample: dict[tuple[str, str], list[float]] = defaultdict(list)
     for row in rows:
@@ -91,10 +99,24 @@ def dialogue_means(rows: Sequence[Row], metric: str) -> dict[str, float]:
         if keep is not None and not keep(row):
             continue
         per_sample[(row["dialogue_id"], row["sample_id"])].append(value(row))
+    return {key: mean(values) for key, values in per_sample.items()}
+
+
+def dialogue_means(rows: Sequence[Row], metric: str) -> dict[str, float]:
+    """Per-dialogue value of ``metric``: mean over its samples of the mean over rollouts."""
     per_dialogue: dict[str, list[float]] = defaultdict(list)
-    for (dialogue_id, _), values in per_sample.items():
-        per_dialogue[dialogue_id].append(mean(values))
+    for (dialogue_id, _), value in sample_means(rows, metric).items():
+        per_dialogue[dialogue_id].append(value)
     return {d: mean(v) for d, v in per_dialogue.items()}
+
+
+def dialogue_sums(per_sample: dict[tuple[str, str], float]) -> dict[str, tuple[float, int]]:
+    """``{dialogue_id: (sum over its samples, how many)}``: what a pooled mean resamples."""
+    sums: dict[str, tuple[float, int]] = {}
+    for (dialogue_id, _), value in per_sample.items():
+        total, count = sums.get(dialogue_id, (0.0, 0))
+        sums[dialogue_id] = (total + value, count + 1)
+    return sums
 
 
 def roc_auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
@@ -124,10 +146,16 @@ def bootstrap_ci(
     # hundred intervals of 200+ dialogues.
     array = np.asarray(values, dtype=float)
     draws = np.random.default_rng(seed).integers(0, len(array), size=(n_boot, len(array)))
-    means = np.sort(array[draws].mean(axis=1)).tolist()
+    return percentile_bounds(np.sort(array[draws].mean(axis=1)).tolist(), n_boot, level)
+
+
+def percentile_bounds(
+    sorted_stats: Sequence[float], n_boot: int, level: float = 0.95
+) -> tuple[float, float]:
+    """The percentile interval's two ends from ``n_boot`` sorted bootstrap statistics."""
     low_index = int((1 - level) / 2 * n_boot)
     high_index = min(n_boot - 1, int((1 + level) / 2 * n_boot))
-    return means[low_index], means[high_index]
+    return sorted_stats[low_index], sorted_stats[high_index]
 
 
 def ci_entry(values: Sequence[float], n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
@@ -144,11 +172,38 @@ def ci_entry(values: Sequence[float], n_boot: int = 1000, seed: int = 0) -> dict
     }
 
 
+def pooled_ci_entry(
+    sums: dict[str, tuple[float, int]], n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Like :func:`ci_entry` for a mean pooled over samples: ``sums`` per dialogue (from
+    :func:`dialogue_sums`); the bootstrap resamples dialogues and takes the ratio of the
+    resampled sums, so samples of one dialogue stay together."""
+    import numpy as np
+
+    if not sums:
+        return {"mean": None, "ci_low": None, "ci_high": None, "n_dialogues": 0}
+    totals = np.array([s for s, _ in sums.values()], dtype=float)
+    counts = np.array([c for _, c in sums.values()], dtype=float)
+    draws = np.random.default_rng(seed).integers(0, len(totals), size=(n_boot, len(totals)))
+    ratios = np.sort(totals[draws].sum(axis=1) / counts[draws].sum(axis=1))
+    low, high = percentile_bounds(ratios.tolist(), n_boot)
+    return {
+        "mean": round(float(totals.sum() / counts.sum()), 4),
+        "ci_low": round(low, 4),
+        "ci_high": round(high, 4),
+        "n_dialogues": len(sums),
+    }
+
+
 def compute_metrics(rows: Sequence[Row], n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """``{name: {"mean", "ci_low", "ci_high", "n_dialogues"}}`` plus grading-failure counts."""
+    """``{name: {"mean", "ci_low", "ci_high", "n_dialogues"}}`` for every reported metric
+    (``REPORTED_METRICS``: the pooled ones too) plus grading-failure counts."""
     results: dict[str, Any] = {}
     for name in METRIC_NAMES:
         results[name] = ci_entry(list(dialogue_means(rows, name).values()), n_boot, seed)
+    for name in POOLED_METRICS:
+        sums = dialogue_sums(sample_means(rows, name))
+        results[f"{name}_pooled"] = pooled_ci_entry(sums, n_boot, seed)
     failures = sum(1 for r in rows if r.get("reward") is None)
     results["grading_failures"] = {
         "mean": failures,
@@ -169,6 +224,11 @@ def paired_difference(
         new, old = dialogue_means(rows_new, name), dialogue_means(rows_old, name)
         diffs = [new[d] - old[d] for d in sorted(set(new) & set(old))]
         results[name] = ci_entry(diffs, n_boot, seed)
+    for name in POOLED_METRICS:
+        new_samples, old_samples = sample_means(rows_new, name), sample_means(rows_old, name)
+        both = sorted(set(new_samples) & set(old_samples))
+        sums = dialogue_sums({k: new_samples[k] - old_samples[k] for k in both})
+        results[f"{name}_pooled"] = pooled_ci_entry(sums, n_boot, seed)
     return results
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from learn2ask.errors import ConfigError, InputError
 from learn2ask.evaluation.metrics import (
     METRIC_NAMES,
+    REPORTED_METRICS,
     always_stop_rows,
     compute_metrics,
     paired_difference,
@@ -151,7 +152,7 @@ def metrics_table(runs: list[Run], diffs: Sequence[tuple[str, dict]] = ()) -> li
     """Rows of the side-by-side table: header, then one row per metric; ``diffs`` (extra
     columns such as :func:`differences` or :func:`always_stop_reference`) add one each."""
     table = [["metric", *[r.name for r in runs], *[header for header, _ in diffs]]]
-    for name in METRIC_NAMES:
+    for name in REPORTED_METRICS:
         table.append(
             [name, *[fmt(r.metrics.get(name)) for r in runs], *[fmt(d.get(name)) for _, d in diffs]]
         )
@@ -337,7 +338,9 @@ def write_report(
     notes = [
         "Per-turn metrics: mean [95% bootstrap CI]. Rollouts are averaged within a sample, "
         "samples within a dialogue, then dialogues, so a long dialogue does not outweigh short "
-        "ones; the bootstrap resamples dialogues. Grading failures are excluded and counted.",
+        "ones; the bootstrap resamples dialogues. ave_total_reward_pooled weighs every sample "
+        "alike (the authors' aggregation), its CI still from resampling dialogues. Grading "
+        "failures are excluded and counted.",
     ]
     notes.append(
         "Columns '(reference)': rule policies scored on the samples of the last run with the "
