@@ -71,7 +71,7 @@ def _shared_turn(obj: dict[str, Any], turns: dict[tuple[str, str], Turn]) -> Tur
     key = (obj["role"], obj["content"])
     turn = turns.get(key)
     if turn is None:
-        turn = turns[key] = Turn(role=key[0], content=key[1])
+        turn = turns[key] = Turn.from_dict(obj)
     return turn
 
 
