@@ -79,7 +79,9 @@ def per_point_gain(rows: Sequence[dict[str, Any]]) -> tuple[float, float, float]
         - (STOP_REWARD if row["decision"] == "stop" else 0.0)
         for row in rows
     }
-    entry = pooled_ci_entry(dialogue_sums(gains))
+    # in sorted order, as the report's paired difference takes them: the same seeded draws
+    # then give the report's interval
+    entry = pooled_ci_entry(dialogue_sums(dict(sorted(gains.items()))))
     return entry["mean"], entry["ci_low"], entry["ci_high"]
 
 
