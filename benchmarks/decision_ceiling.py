@@ -71,17 +71,12 @@ def gain_at(rows: Sequence[dict[str, Any]], threshold: float, ask_reward: float)
 
 def per_point_gain(rows: Sequence[dict[str, Any]]) -> tuple[float, float, float]:
     """``(mean, ci_low, ci_high)`` of the rule's gain over always-stop with every point weighted
-    alike (the report's ``ave_total_reward_pooled`` of the paired difference)."""
-    from learn2ask.evaluation.metrics import dialogue_sums, pooled_ci_entry
+    alike: the report's pooled paired difference (``ave_total_reward_pooled``)."""
+    from learn2ask.evaluation.metrics import always_stop_rows, paired_difference
+    from learn2ask.rewards.fusion import FusionConfig
 
-    gains = {
-        (row["dialogue_id"], row["sample_id"]): row["reward"]
-        - (STOP_REWARD if row["decision"] == "stop" else 0.0)
-        for row in rows
-    }
-    # in sorted order, as the report's paired difference takes them: the same seeded draws
-    # then give the report's interval
-    entry = pooled_ci_entry(dialogue_sums(dict(sorted(gains.items()))))
+    reference = always_stop_rows(rows, FusionConfig())
+    entry = paired_difference(rows, reference)["ave_total_reward_pooled"]
     return entry["mean"], entry["ci_low"], entry["ci_high"]
 
 
