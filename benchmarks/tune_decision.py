@@ -8,7 +8,7 @@ overrides, holding out the same ``--validation-fraction`` of the training dialog
 scored there (never on the test split): STOP/CONTINUE AUC of P(stop), overall and per data
 source, and the balanced accuracy and expected fused reward of the best threshold (a right stop
 earns 2 + beta, a right question ``--ask-reward``, the demo's measured estimate). Results go to
-``OUT/tune.json`` as each variant finishes; a rerun skips finished variants. The README says
+``OUT/tune.json`` as each variant finishes; a rerun skips finished variants. docs/results.md says
 which choice this run made and on which machine.
 """
 
@@ -46,7 +46,8 @@ VARIANTS: dict[str, list[str]] = {
     "context_500": ["prompt.max_context_chars=500"],
     "progress_context_500": ["prompt.show_progress=true", "prompt.max_context_chars=500"],
     "points_2000": ["max_samples=2000"],
-    "points_640": ["max_samples=640"],  # the demo's time budget (README, 2026-11-27)
+    # the demo's time budget (docs/results.md, "640 training examples")
+    "points_640": ["max_samples=640"],
     "layers_12": ["decision.top_layers=12"],
     "loss_weight_3": ["decision.loss_weight=3.0"],
     "epochs_2": ["epochs=2"],

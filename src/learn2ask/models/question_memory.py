@@ -37,9 +37,10 @@ from learn2ask.models.policy import count_questions, read_policy_section, write_
 VECTORS_FILE = "question_memory.safetensors"
 TEXTS_FILE = "question_memory.json"
 SOURCES: tuple[str, ...] = ("memory", "memory+generated")
-# Chosen on 20% of the demo training dialogues held out (benchmarks/tune_memory.py, README):
-# the last four turns as the similarity key and 50 neighbours asked the most questions with
-# R_a = 1 (0.178 of 600 CONTINUE points; the last two turns 0.162, the last one 0.133).
+# Chosen on 20% of the demo training dialogues held out (benchmarks/tune_memory.py,
+# docs/results.md): the last four turns as the similarity key and 50 neighbours asked the
+# most questions with R_a = 1 (0.178 of 600 CONTINUE points; the last two turns 0.162, the
+# last one 0.133).
 DEFAULT_NEIGHBOURS = 50
 DEFAULT_CONTEXT_TURNS = 4
 KEY_CHARS = 1000

@@ -4,7 +4,7 @@ The language model's own P(stop) (``models/decision.py``) learns the stop point 
 it was trained on, and transfers poorly to a source it never saw: a demo-recipe policy trained
 on MTS-Dialog alone separates STOP from CONTINUE points of ACI-Bench's training dialogues with
 AUC 0.55, where a logistic regression on all-MiniLM-L6-v2 embeddings fitted on the same
-MTS-Dialog points reaches 0.65 (README, "How the demo recipe was chosen"). The head is that
+MTS-Dialog points reaches 0.65 (docs/results.md, "How the demo recipe was chosen"). The head is that
 classifier: embeddings of the last two turns and of the whole context plus five surface
 features, fitted on balanced training points. The decision rule thresholds their fusion,
 
@@ -15,12 +15,12 @@ training file). By default (``fusion="equal"``) the two log-odds count equally: 
 to unit spread on those points and a one-feature logistic regression of s* on their sum sets
 the scale and bias. A free fit of ``a`` and ``b`` (``fusion="fitted"``) learns how much the
 LM is worth *on the training sources*, where it knows their stop point, and so leans on the LM
-exactly where the head matters, on a source neither has seen (validation, README "How the two
-log-odds are fused": trained on MTS-Dialog alone, ACI-Bench training dialogues AUC 0.728
-fitted, 0.754 equal; in source 0.697 and 0.703). The head runs client-side, like the question
-memory, so a policy served by ``serve-model`` or vLLM decides the same way. Saved beside the
-model as ``stop_head.json``; ``learn2ask_policy.json`` names it under ``assessment`` with its
-digest.
+exactly where the head matters, on a source neither has seen (validation, docs/results.md
+"How the two log-odds are fused": trained on MTS-Dialog alone, ACI-Bench training dialogues
+AUC 0.728 fitted, 0.754 equal; in source 0.697 and 0.703). The head runs client-side, like the
+question memory, so a policy served by ``serve-model`` or vLLM decides the same way. Saved
+beside the model as ``stop_head.json``; ``learn2ask_policy.json`` names it under
+``assessment`` with its digest.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from learn2ask.models.question_memory import default_grader
 HEAD_FILE = "stop_head.json"
 # Counts enter as log(1 + n): a head fitted on short snippets (MTS-Dialog: 2-10 turns) meets
 # 60-turn visits elsewhere, and a raw count standardised on the snippets extrapolates there to
-# z-scores above 10 that swamp the embeddings (validation: README, "Stop head").
+# z-scores above 10 that swamp the embeddings (validation: docs/results.md, "Stop head").
 SURFACE_FEATURES = (
     "log1p(turns_so_far)",
     "log1p(user_last_chars)",
@@ -87,7 +87,7 @@ class StopClassifier:
     ``embedder`` has ``embed(texts)`` (the embedding grader). After :meth:`fit` (or
     :meth:`from_dict`) the model is three arrays, so a saved head needs no scikit-learn pickle.
     ``C`` (inverse L2 strength) 0.01 rather than 0.1: on validation dialogues it raised the AUC
-    both in source and on a source never trained on (README, "Stop head").
+    both in source and on a source never trained on (docs/results.md, "Stop head").
     """
 
     def __init__(self, embedder: Any, C: float = 0.01) -> None:

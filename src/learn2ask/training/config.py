@@ -166,8 +166,9 @@ class DecisionSettings(Section):
     memory_max_points: int | None = Field(None, ge=1)  # a seeded sample of them; None: all
     # Fuse the LM's P(stop) with an embedding classifier of s* fitted on this many balanced
     # training points (models/stop_head.py): it carries the stop decision to sources the LM
-    # never saw (README); false thresholds the LM's P(stop) alone. 4,000 points: validation AUC
-    # still rose from 1,000 to 4,000 (benchmarks/tune_stop_head.py --curve), ~100 s more on 2 cores.
+    # never saw (docs/results.md, "Stop head"); false thresholds the LM's P(stop) alone. 4,000
+    # points: validation AUC still rose from 1,000 to 4,000 (benchmarks/tune_stop_head.py
+    # --curve), ~100 s more on 2 cores.
     stop_head: bool = True
     stop_head_points: int = Field(4000, ge=2)
     # How the two log-odds are combined (models/stop_head.py): "equal" weights (scaled to unit

@@ -91,7 +91,7 @@ def platt_threshold(
     points; STOP pays when ``q * stop_reward >= (1 - q) * ask_reward``, i.e. at
     ``q* = ask / (stop + ask)``, which maps back to one P(stop). On 40 draws of 200 validation
     points this threshold varied 2.6x less than the empirical argmax and earned more on the points
-    left out (benchmarks/tune_threshold.py, README). None when the fit finds no positive
+    left out (benchmarks/tune_threshold.py, docs/results.md). None when the fit finds no positive
     relation (then the argmax is used).
 
     ``prior``: the STOP share of the points the rule will decide on, when it differs from the
@@ -218,7 +218,7 @@ def calibrate_threshold(
     # In a conversation's natural course most expert turns are questions: the same fit, cut
     # for the logs' own STOP share (the live assistant and natural-mix runs). The share is a
     # label count, so every training point estimates it: 10% of the dialogues swung it from
-    # 0.36 to 0.53 between two demo runs where the whole file said 0.40 (README).
+    # 0.36 to 0.53 between two demo runs where the whole file said 0.40 (docs/results.md).
     share_pool = natural_pool or validation
     counted = sum(s.decision == "stop" for s in share_pool) / len(share_pool)
     natural_share = counted if natural_share is None else natural_share

@@ -120,7 +120,7 @@ class EmbeddingGrader:
         """What the encoder sees of each text: the text, or for a text longer than its window
         (``max_seq_length`` tokens), the window's token ids. Texts with one key embed alike, so
         each key is encoded once: every later context of a long visit shares its first 256
-        tokens, and these were most of the stop head's embedding time (README)."""
+        tokens, and these were most of the stop head's embedding time (docs/results.md)."""
         window = self.model.max_seq_length
         # A WordPiece token covers at least one character, so a text of at most window - 2
         # characters ([CLS] and [SEP] take two places) is never cut: no need to tokenize it.
