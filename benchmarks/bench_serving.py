@@ -1,9 +1,12 @@
 """Load on the deployed assistant: 8 concurrent sessions x 6 turns against ``learn2ask serve``
-with the bundled model and the decision-first (threshold) rule, on loopback; p50/p95 latency of
-the next action, turns/s, and whether any acknowledged message was lost. Also the red-flag rule
-set's recall and false-alarm rate on the test set shipped in ``tests/serving``.
+on loopback; p50/p95 latency of the next action, turns/s, and whether any acknowledged message
+was lost. Two policies side by side: the bundled model with the threshold rule (it generates
+every question) and a trained ``decision_sft`` run, the policy one deploys (P(stop) fused with
+its stop head, questions from its memory: no generation). The run is ``LEARN2ASK_BENCH_RUN``,
+else ``demo_out/runs/decision`` (what ``make demo`` trains); without one its rows say so. Also
+the red-flag rule set's recall and false-alarm rate on the test set shipped in ``tests/serving``.
 
-Bounded: one server process, 48 turns, a hard deadline; nothing leaves loopback.
+Bounded: one server process at a time, 48 turns each, a hard deadline; nothing leaves loopback.
 """
 
 from __future__ import annotations
@@ -26,20 +29,58 @@ from benchmarks.common import row
 SESSIONS = 8
 TURNS = 6
 DEADLINE_S = 900
-PATIENT = [
+# Every patient tells a different story: a policy remembers the P(stop) of a prompt it has seen,
+# so identical sessions would time that memory, not the model.
+OPENINGS = [
     "I have had a headache for three days",
-    "It is on the left side, behind my eye",
-    "It gets worse in the evening",
+    "My lower back hurts since I lifted a box on Monday",
+    "I have a cough that will not go away",
+    "My stomach has been upset since yesterday",
+    "I keep feeling dizzy when I stand up",
+    "I have a rash on both arms",
+    "My left knee is swollen and stiff",
+    "I have been very tired for a few weeks",
+]
+ANSWERS = [
+    "It started slowly and got worse",
+    "It is worse in the evening",
     "Paracetamol helps a little",
     "I also feel a bit sick",
     "No other problems, I am usually healthy",
+    "I do not take any regular medicines",
+    "Nobody in my family has had this",
+    "I work in an office and do not smoke",
 ]
-CASES = Path(__file__).resolve().parents[1] / "tests" / "serving" / "red_flag_cases.yaml"
+WARM_UP = ["Hello", "I would like some advice", "Nothing else, thank you"]
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT / "tests" / "serving" / "red_flag_cases.yaml"
+BUNDLED = "smollm2-135m-instruct"
 
 
 def run() -> list[dict]:
-    """Latency/throughput rows of the load run, then the red-flag rows."""
-    return _load_rows() + _red_flag_rows()
+    """Latency/throughput rows of each policy's load run, then the red-flag rows."""
+    rows = _load_rows(BUNDLED, "bundled model", "threshold rule, generated questions")
+    trained = trained_run()
+    if trained is None:
+        rows.append(
+            row(
+                "serving, trained run",
+                "load run",
+                "skipped",
+                "",
+                "no LEARN2ASK_BENCH_RUN and no demo_out/runs/decision (make demo)",
+            )
+        )
+    else:
+        rows += _load_rows(str(trained), "trained run", f"{trained}: stop head, memory questions")
+    return rows + _red_flag_rows()
+
+
+def trained_run() -> Path | None:
+    """The ``decision_sft`` run to serve: ``LEARN2ASK_BENCH_RUN``, else the demo's, else None."""
+    named = os.environ.get("LEARN2ASK_BENCH_RUN")
+    path = Path(named) if named else ROOT / "demo_out" / "runs" / "decision"
+    return path if (path / "model").is_dir() else None
 
 
 def _free_port() -> int:
@@ -48,7 +89,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start(db: Path) -> tuple[subprocess.Popen, str]:
+def _start(db: Path, policy: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     command = [
         sys.executable,
@@ -56,7 +97,7 @@ def _start(db: Path) -> tuple[subprocess.Popen, str]:
         "learn2ask",
         "serve",
         "--policy",
-        "smollm2-135m-instruct",
+        policy,
         "--decision",
         "threshold",
         "--db",
@@ -83,11 +124,34 @@ def _start(db: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("learn2ask serve did not start within 300 s")
 
 
-def _conversation(url: str) -> tuple[str, list[tuple[str, float, dict]]]:
+def script(patient: int, story: int) -> list[str]:
+    """The messages of ``patient``'s ``story``-th conversation: an opening complaint, then
+    answers in an order of its own (no two of the first four stories of any patients share
+    their first two messages)."""
+    opening = OPENINGS[(patient + 3 * story) % len(OPENINGS)]
+    shift = (patient + story) % len(ANSWERS)
+    return [opening, *ANSWERS[shift:], *ANSWERS[:shift]][:TURNS]
+
+
+def _patient(url: str, patient: int) -> list[tuple[str, list[tuple[str, float, dict]]]]:
+    """One simulated patient sends ``TURNS`` messages, starting a new story when the assistant
+    stops; returns each session's id and timed turns."""
+    sessions: list[tuple[str, list[tuple[str, float, dict]]]] = []
+    sent = 0
+    while sent < TURNS:
+        sid, turns = _conversation(url, script(patient, len(sessions))[: TURNS - sent])
+        sessions.append((sid, turns))
+        if not turns:  # refused: do not loop on it
+            break
+        sent += len(turns)
+    return sessions
+
+
+def _conversation(url: str, messages: list[str]) -> tuple[str, list[tuple[str, float, dict]]]:
     turns = []
     with httpx.Client(timeout=120) as http:
         sid = http.post(f"{url}/v1/sessions", json={}).raise_for_status().json()["id"]
-        for text in PATIENT[:TURNS]:
+        for text in messages:
             started = time.perf_counter()
             reply = http.post(f"{url}/v1/sessions/{sid}/messages", json={"content": text})
             seconds = time.perf_counter() - started
@@ -107,15 +171,16 @@ def _lost(url: str, results: list) -> int:
     return lost
 
 
-def _load_rows() -> list[dict]:
+def _load_rows(policy: str, kind: str, detail: str) -> list[dict]:
+    """The load run against ``learn2ask serve --policy policy``: latency, throughput, losses."""
     with tempfile.TemporaryDirectory(prefix="l2a-bench-serve-") as tmp:
-        process, url = _start(Path(tmp) / "sessions.sqlite")
+        process, url = _start(Path(tmp) / "sessions.sqlite", policy)
         try:
-            _conversation(url)  # warm-up, not timed
+            _conversation(url, WARM_UP)  # warm-up, not timed
             started = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(SESSIONS) as pool:
-                futures = [pool.submit(_conversation, url) for _ in range(SESSIONS)]
-                results = [f.result(timeout=DEADLINE_S) for f in futures]
+                futures = [pool.submit(_patient, url, p) for p in range(SESSIONS)]
+                results = [s for f in futures for s in f.result(timeout=DEADLINE_S)]
             wall = time.perf_counter() - started
             lost = _lost(url, results)
         finally:
@@ -125,19 +190,18 @@ def _load_rows() -> list[dict]:
     actions = [r["action"] for _, turns in results for _, _, r in turns]
     n = len(latencies)
     note = (
-        f"{SESSIONS} sessions x up to {TURNS} turns, bundled model, threshold rule, "
+        f"{SESSIONS} concurrent patients x {TURNS} messages ({len(results)} sessions), {detail}, "
         f"loopback, {os.cpu_count()} cores; {actions.count('ask')} ask / "
         f"{actions.count('stop')} stop"
     )
     p95 = latencies[min(n - 1, round(0.95 * (n - 1)))]
+    name = f"serving, {kind}"
     return [
-        row(
-            "serving", "next-action latency p50", round(statistics.median(latencies), 3), "s", note
-        ),
-        row("serving", "next-action latency p95", round(p95, 3), "s", note),
-        row("serving", "throughput", round(n / wall, 2), "turns/s", note),
-        row("serving", "turns acknowledged", n, "turns", note),
-        row("serving", "acknowledged messages lost", lost, "messages", "read back after the run"),
+        row(name, "next-action latency p50", round(statistics.median(latencies), 3), "s", note),
+        row(name, "next-action latency p95", round(p95, 3), "s", note),
+        row(name, "throughput", round(n / wall, 2), "turns/s", note),
+        row(name, "turns acknowledged", n, "turns", note),
+        row(name, "acknowledged messages lost", lost, "messages", "read back after the run"),
     ]
 
 
