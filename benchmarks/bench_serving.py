@@ -1,10 +1,11 @@
-"""Load on the deployed assistant: 8 concurrent sessions x 6 turns against ``learn2ask serve``
-on loopback; p50/p95 latency of the next action, turns/s, and whether any acknowledged message
-was lost. Two policies side by side: the bundled model with the threshold rule (it generates
-every question) and a trained ``decision_sft`` run, the policy one deploys (P(stop) fused with
-its stop head, questions from its memory: no generation). The run is ``LEARN2ASK_BENCH_RUN``,
-else ``demo_out/runs/decision`` (what ``make demo`` trains); without one its rows say so. Also
-the red-flag rule set's recall and false-alarm rate on the test set shipped in ``tests/serving``.
+"""Load on the deployed assistant: 8 concurrent simulated patients x 6 messages against
+``learn2ask serve`` on loopback; p50/p95 latency of the next action, turns/s, and whether any
+acknowledged message was lost. Two policies side by side: the bundled model with the threshold
+rule (it generates every question) and a trained ``decision_sft`` run, the policy one deploys
+(P(stop) fused with its stop head, questions from its memory: no generation). The run is
+``LEARN2ASK_BENCH_RUN``, else ``demo_out/runs/decision`` (what ``make demo`` trains); without
+one its rows say so. Also the red-flag rule set's recall and false-alarm rate on the test set
+shipped in ``tests/serving``.
 
 Bounded: one server process at a time, 48 turns each, a hard deadline; nothing leaves loopback.
 """
