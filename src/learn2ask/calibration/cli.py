@@ -69,6 +69,23 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.10,
         help="without labels: share of unrelated questions allowed to score 0.5+",
     )
+    decision = parser.add_argument_group("decision rule (a trained policy on a new source)")
+    decision.add_argument(
+        "--decision",
+        type=Path,
+        default=None,
+        metavar="RUN",
+        help="re-cut RUN's STOP threshold on SAMPLES: prepared logs of the source it will decide "
+        "on (their train split), labelled by hindsight; prints the rule, --write saves it",
+    )
+    decision.add_argument(
+        "--points", type=int, default=200, help="balanced points to cut the threshold on"
+    )
+    decision.add_argument(
+        "--write",
+        action="store_true",
+        help="save the re-cut rule in RUN's learn2ask_policy.json (the old one is kept in it)",
+    )
     group = parser.add_argument_group("llm grader (Auto-Prompt)")
     group.add_argument(
         "--base-url",
@@ -126,13 +143,45 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    """Calibrate one grader (or the extractor); write its file; print the figures."""
+    """Calibrate one grader (or the extractor, or a policy's decision); write its file; print
+    the figures."""
+    if args.decision is not None:
+        return _run_decision(args)
     _check_args(args)
     if args.extractor:
         return _run_extractor(args)
     if args.grader == "llm":
         return _run_llm(args)
     return _run_embedding(args)
+
+
+def _run_decision(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from learn2ask.calibration.decision import decision_points, recalibrate_decision
+    from learn2ask.data.samples import load_samples
+    from learn2ask.errors import ConfigError
+    from learn2ask.io import write_json_atomic
+    from learn2ask.models.decision import load_deciding_policy, save_decision_rule
+    from learn2ask.models.registry import resolve_local_model_dir
+
+    if args.samples is None:
+        raise ConfigError("--decision needs SAMPLES: prepared logs of the new source")
+    if args.points < 2:
+        raise ConfigError(f"--points must be at least 2, got {args.points}")
+    model_dir = resolve_local_model_dir(str(args.decision))
+    if model_dir is None:
+        raise ConfigError(f"{args.decision}: not a training run or model directory")
+    samples = load_samples(args.samples)  # bad lines: file, line and reason, before any model
+    decision_points(samples, str(args.samples), args.points, args.seed)  # before any model
+    policy = load_deciding_policy(str(model_dir), device="cpu")
+    rule = recalibrate_decision(policy, samples, str(args.samples), args.points, seed=args.seed)
+    if args.write:
+        save_decision_rule(model_dir, rule)
+    if args.out is not None:
+        write_json_atomic(args.out, asdict(rule))
+    print(json.dumps(asdict(rule), indent=2))
+    return 0
 
 
 def _run_embedding(args: argparse.Namespace) -> int:

@@ -149,9 +149,6 @@ def estimate_ask_reward(
     by its question memory when it has one, as the decision rule will ask them), graded by
     ``grader`` (default: the bundled embedding grader)."""
     from learn2ask.models.decision import LocalDecidingPolicy
-    from learn2ask.models.question_memory import default_grader
-    from learn2ask.rewards.fusion import FusionConfig
-    from learn2ask.rewards.scorer import RewardScorer
 
     policy = LocalDecidingPolicy(
         name="calibration",
@@ -161,8 +158,20 @@ def estimate_ask_reward(
         memory=memory,
         generator=generator,
     )
+    return ask_reward_of(policy, points, beta, grader)
+
+
+def ask_reward_of(
+    policy: Any, points: Sequence[Sample], beta: float, grader: Any = None
+) -> dict[str, float]:
+    """Mean reward, R_a and P of ``policy``'s questions (``policy.questions``, as its rule asks
+    them) on CONTINUE ``points``, graded by ``grader`` (default: the bundled embedding grader)."""
+    from learn2ask.models.question_memory import default_grader
+    from learn2ask.rewards.fusion import FusionConfig
+    from learn2ask.rewards.scorer import RewardScorer
+
     contexts = [s.context for s in points]
-    replies = policy.questions(contexts, policy.messages(contexts))
+    replies = policy.questions(contexts, policy.messages(contexts)) if contexts else []
     scorer = RewardScorer(grader or default_grader(), FusionConfig(beta=beta))
     graded = [c for c in scorer.score(list(points), replies) if c.reward is not None]
     if not graded:
@@ -205,27 +214,54 @@ def calibrate_threshold(
         return DecisionRule(stop_token_id=token_id, stop_token=token, calibration={"n": 0}), None
     messages = [build_policy_messages(s.context, prompt) for s in points]
     p_stop = generator.next_token_probs(messages, token_id)
-    is_stop = [s.decision == "stop" for s in points]
     head, assessment = None, {}
     embedder = embedder or (memory.grader if memory is not None else default_grader())
     if head_train:
         head, p_stop, assessment = fit_stop_head(head_train, points, p_stop, embedder, head_fusion)
     continues = [s for s in points if s.decision == "continue"][:ask_samples]
     ask = estimate_ask_reward(generator, prompt, continues, token_id, beta, memory, embedder)
-    argmax, argmax_reward = best_threshold(p_stop, is_stop, 2.0 + beta, ask["ask_reward"])
-    fit = platt_fit(p_stop, is_stop)
-    threshold = argmax if fit is None else platt_cut(fit, is_stop, 2.0 + beta, ask["ask_reward"])
     # In a conversation's natural course most expert turns are questions: the same fit, cut
     # for the logs' own STOP share (the live assistant and natural-mix runs). The share is a
     # label count, so every training point estimates it: 10% of the dialogues swung it from
     # 0.36 to 0.53 between two demo runs where the whole file said 0.40 (docs/results.md).
     share_pool = natural_pool or validation
     counted = sum(s.decision == "stop" for s in share_pool) / len(share_pool)
-    natural_share = counted if natural_share is None else natural_share
+    rule = cut_rule(
+        points,
+        p_stop,
+        ask,
+        2.0 + beta,
+        counted if natural_share is None else natural_share,
+        DecisionRule(stop_token_id=token_id, stop_token=token),
+    )
+    rule.calibration.update(
+        natural_stop_share_points=len(share_pool),
+        natural_stop_share_counted=round(counted, 4),
+        **assessment,
+    )
+    return rule, head
+
+
+def cut_rule(
+    points: Sequence[Sample],
+    p_stop: Sequence[float],
+    ask: dict[str, float],
+    stop_reward: float,
+    natural_share: float,
+    template: DecisionRule,
+) -> DecisionRule:
+    """``template`` with the thresholds cut on ``points`` (balanced) whose P(stop) the rule
+    thresholds is ``p_stop``: the Platt cut where stopping is worth at least asking (``ask``:
+    :func:`ask_reward_of`'s figures), the argmax when the fit finds no relation, and the
+    natural cut for a ``natural_share`` of STOP points; ``calibration`` says how."""
+    is_stop = [s.decision == "stop" for s in points]
+    argmax, argmax_reward = best_threshold(p_stop, is_stop, stop_reward, ask["ask_reward"])
+    fit = platt_fit(p_stop, is_stop)
+    threshold = argmax if fit is None else platt_cut(fit, is_stop, stop_reward, ask["ask_reward"])
     natural = None
     if fit is not None:
-        natural = platt_cut(fit, is_stop, 2.0 + beta, ask["ask_reward"], prior=natural_share)
-    reward = mean_reward(p_stop, is_stop, threshold, 2.0 + beta, ask["ask_reward"])
+        natural = platt_cut(fit, is_stop, stop_reward, ask["ask_reward"], prior=natural_share)
+    reward = mean_reward(p_stop, is_stop, threshold, stop_reward, ask["ask_reward"])
     calibration: dict[str, Any] = {
         "split": "validation dialogues carved from the training file (never trained on)",
         "criterion": "expected fused reward: STOP where a Platt fit of s* on logit P(stop) "
@@ -240,17 +276,14 @@ def calibrate_threshold(
         "ask_reward_estimate": {k: round(v, 4) for k, v in ask.items()},
         "balanced_accuracy": round(balanced_accuracy(p_stop, is_stop, threshold), 4),
         "natural_stop_share": round(natural_share, 4),
-        "natural_stop_share_points": len(share_pool),
-        "natural_stop_share_counted": round(counted, 4),
-        **assessment,
     }
-    rule = DecisionRule(
+    return replace(
+        template,
+        rule="threshold",
         threshold=round(threshold, 6),
-        stop_token_id=token_id,
-        stop_token=token,
         natural_threshold=None if natural is None else round(natural, 6),
+        calibration=calibration,
     )
-    return replace(rule, calibration=calibration), head
 
 
 def fit_stop_head(
