@@ -174,12 +174,12 @@ def _run_decision(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.decision}: not a training run or model directory")
     samples = load_samples(args.samples)  # bad lines: file, line and reason, before any model
     decision_points(samples, str(args.samples), args.points, args.seed)  # before any model
-    policy = load_deciding_policy(str(model_dir), device="cpu")
+    policy = load_deciding_policy(str(model_dir))  # a GPU when one is visible
     rule = recalibrate_decision(policy, samples, str(args.samples), args.points, seed=args.seed)
+    if args.out is not None:  # first: an --out that cannot be written leaves the run as it was
+        write_json_atomic(args.out, asdict(rule))
     if args.write:
         save_decision_rule(model_dir, rule)
-    if args.out is not None:
-        write_json_atomic(args.out, asdict(rule))
     print(json.dumps(asdict(rule), indent=2))
     return 0
 
