@@ -167,15 +167,15 @@ def _run_decision(args: argparse.Namespace) -> int:
 
     if args.samples is None:
         raise ConfigError("--decision needs SAMPLES: prepared logs of the new source")
-    if args.points < 2:
-        raise ConfigError(f"--points must be at least 2, got {args.points}")
     model_dir = resolve_local_model_dir(str(args.decision))
     if model_dir is None:
         raise ConfigError(f"{args.decision}: not a training run or model directory")
-    samples = load_samples(args.samples)  # bad lines: file, line and reason, before any model
-    decision_points(samples, str(args.samples), args.points, args.seed)  # before any model
+    # Bad lines and too few points are refused before any model loads.
+    samples = load_samples(args.samples)
+    chosen = decision_points(samples, str(args.samples), args.points, args.seed)
+    share = sum(s.decision == "stop" for s in samples) / len(samples)
     policy = load_deciding_policy(str(model_dir))  # a GPU when one is visible
-    rule = recalibrate_decision(policy, samples, str(args.samples), args.points, seed=args.seed)
+    rule = recalibrate_decision(policy, chosen, share, len(samples), str(args.samples))
     if args.out is not None:  # first: an --out that cannot be written leaves the run as it was
         write_json_atomic(args.out, asdict(rule))
     if args.write:

@@ -27,29 +27,29 @@ MIN_PER_DECISION = 10
 
 def recalibrate_decision(
     policy: Any,
-    samples: Sequence[Sample],
+    chosen: Sequence[Sample],
+    natural_share: float,
+    share_points: int,
     source: str,
-    points: int = 200,
     ask_samples: int = 32,
     beta: float = 2.0,
-    seed: int = 0,
 ) -> DecisionRule:
-    """``policy``'s rule with its thresholds cut on ``samples`` (prepared logs of the new
-    source, named ``source`` in the rule's provenance); the rule it had is kept under
-    ``calibration.previous``. ``policy`` is a deciding policy (``load_deciding_policy``) with
-    its saved assessment, so the cut applies to the P(stop) it will threshold."""
-    chosen = decision_points(samples, source, points, seed)
+    """``policy``'s rule with its thresholds cut on ``chosen`` (:func:`decision_points` of the
+    new source's prepared logs, named ``source`` in the rule's provenance) and its natural cut
+    for ``natural_share`` (that file's STOP share, counted on ``share_points``); the rule it
+    had is kept under ``calibration.previous``. ``policy`` is a deciding policy
+    (``load_deciding_policy``) with its saved assessment, so the cut applies to the P(stop) it
+    will threshold."""
     p_stop = policy.stop_probabilities([s.context for s in chosen])
     continues = [s for s in chosen if s.decision == "continue"][:ask_samples]
     grader = policy.memory.grader if policy.memory is not None else None
     ask = ask_reward_of(policy, continues, beta, grader)
-    share = sum(s.decision == "stop" for s in samples) / len(samples)
     before = policy.rule
-    rule = cut_rule(chosen, p_stop, ask, 2.0 + beta, share, before)
+    rule = cut_rule(chosen, p_stop, ask, 2.0 + beta, natural_share, before)
     rule.calibration.update(
         split=f"{source}: prepared logs of the source the policy decides on (recalibrated "
         "after training; never the points it is evaluated on)",
-        natural_stop_share_points=len(samples),
+        natural_stop_share_points=share_points,
         previous={
             "rule": before.rule,
             "threshold": before.threshold,
