@@ -79,6 +79,23 @@ def test_recipe_saves_a_model_with_a_calibrated_rule_and_resumes(tiny_config):
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
+def test_one_epoch_trains_every_example_once_and_counts_them(tiny_config):
+    # Batches group examples of one length (no padding), so steps x batch_size overstates
+    # what was trained: the summary's throughput counts the examples themselves.
+    config, out = tiny_config(
+        "decision_sft",
+        max_steps=-1,
+        epochs=1,
+        save_steps=0,
+        lora={"enabled": False},
+        decision={"top_layers": 1, "calibrate": False, "question_memory": False},
+    )
+    assert main(["train", "--config", str(config)]) == 0
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["examples_trained"] == summary["train_samples"]
+    assert summary["steps"] * 4 > summary["train_samples"]  # some batches were not full
+
+
 def test_a_given_embedder_is_the_one_the_memory_and_head_embed_with(tiny_config):
     """The demo hands its evaluations' grader to the training (one embedding per text); one of
     another version is refused before anything trains (the memory ranks by its R_a)."""

@@ -93,3 +93,24 @@ def test_gpu_recipe_trains_a_step_on_the_qwen2_architecture(
         policy = json.loads((out / "model" / "learn2ask_policy.json").read_text())
         assert policy["questions"]["source"] == shipped.decision.memory_source
         assert policy["assessment"]["head"] == "embedding"
+
+
+# Qwen2.5's technical report: 0.49B, 1.54B and 7.61B parameters (embeddings included).
+PUBLISHED_PARAMETERS = {
+    "Qwen/Qwen2.5-0.5B-Instruct": 494_032_768,
+    "Qwen/Qwen2.5-1.5B-Instruct": 1_543_714_304,
+    "Qwen/Qwen2.5-7B-Instruct": 7_615_616_512,
+}
+
+
+def test_the_gpu_benchmark_builds_each_recipe_model_at_its_published_size(bundled_model_dir):
+    # benchmarks/gpu_recipes.py measures the recipes on random models of these shapes: a wrong
+    # width or head count would measure another model.
+    from benchmarks.gpu_recipes import QWEN25_SHAPES, parameter_count, qwen25_config
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(bundled_model_dir)
+    models = {yaml.safe_load(p.read_text())["model"] for p in RECIPES}
+    assert models <= set(QWEN25_SHAPES)
+    for name, shape in QWEN25_SHAPES.items():
+        assert parameter_count(qwen25_config(shape, tokenizer)) == PUBLISHED_PARAMETERS[name]

@@ -351,6 +351,8 @@ def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path
             save_checkpoint(out, done, model, n_frozen, optimizer)
         common.raise_if_interrupted()
     train_seconds = time.perf_counter() - train_started
+    # Batches hold examples of one length, so most are smaller than batch_size: count them.
+    trained = sum(len(batches[order[i]].is_stop) for i in range(step, steps))
     return finish(
         model,
         tokenizer,
@@ -366,9 +368,8 @@ def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path
             "steps": steps,
             "cache_seconds": round(cache_seconds, 1),
             "train_seconds": round(train_seconds, 1),
-            "examples_per_second": round(
-                (steps - step) * config.batch_size / max(train_seconds, 1e-9), 2
-            ),
+            "examples_trained": trained,
+            "examples_per_second": round(trained / max(train_seconds, 1e-9), 2),
         },
     )
 
