@@ -153,7 +153,8 @@ def run_recipe(
     shipped = load_train_config(recipe)
     shape = TINY_SHAPE if tiny else QWEN25_SHAPES[shipped.model]
     model_config = qwen25_config(shape, tokenizer)
-    model_dir = save_random_model(model_config, tokenizer, out / "models" / recipe.stem)
+    name = f"{recipe.stem}-tiny" if tiny else recipe.stem  # a rerun reuses its random model
+    model_dir = save_random_model(model_config, tokenizer, out / "models" / name)
     changed = [*(TINY_SIZES if tiny else []), *without_vllm(shipped), *overrides]
     config = load_train_config(
         recipe,
@@ -178,6 +179,8 @@ def run_recipe(
             "steps",
             "train_samples",
             "cache_seconds",
+            "cache_gib",
+            "cache_on",
             "train_seconds",
             "examples_per_second",
         )

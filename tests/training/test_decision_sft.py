@@ -96,6 +96,19 @@ def test_one_epoch_trains_every_example_once_and_counts_them(tiny_config):
     assert summary["steps"] * 4 > summary["train_samples"]  # some batches were not full
 
 
+def test_the_activation_cache_leaves_the_gpu_when_it_would_crowd_out_training():
+    from learn2ask.training.decision_sft import cache_bytes, cache_home
+
+    # The 0.5B recipe's 5,008 demo examples (~620 tokens each, 896 wide): about 11 GB.
+    need = cache_bytes([([0] * 600, [0] * 20, True)] * 5008, 896)
+    assert 10e9 < need < 12e9
+    assert cache_home("auto", need, free_bytes=140 * 2**30) == "device"  # an H200: stays
+    assert cache_home("auto", need, free_bytes=22 * 2**30) == "cpu"  # a 24 GB card: host
+    assert cache_home("auto", need, free_bytes=None) == "device"  # no GPU: nothing to spare
+    assert cache_home("cpu", need, free_bytes=140 * 2**30) == "cpu"  # forced either way
+    assert cache_home("device", need, free_bytes=1) == "device"
+
+
 def test_a_given_embedder_is_the_one_the_memory_and_head_embed_with(tiny_config):
     """The demo hands its evaluations' grader to the training (one embedding per text); one of
     another version is refused before anything trains (the memory ranks by its R_a)."""
@@ -216,3 +229,15 @@ def test_cached_activations_with_the_shared_prefix_equal_a_full_pass(tiny_model_
             )
         assert batch.hidden.shape == full.shape
         assert torch.allclose(batch.hidden, full, atol=1e-5)
+    # Full batches in length order, right-padded: every real token's activations are those of
+    # its example run alone (causal attention never reaches the pads after it).
+    padded = cache_batches(model, examples, 1, batch_size=4, pad_id=0, grouping="sorted")
+    assert len(padded) == 1 and not bool(padded[0].mask.all())
+    order = sorted(examples, key=lambda e: len(e[0]) + len(e[1]))
+    for row, (prompt, reply, _) in enumerate(order):
+        ids = torch.tensor([prompt + reply])
+        with torch.no_grad():
+            alone = run_layers(
+                model, model.model.embed_tokens(ids), torch.ones_like(ids), model.model.layers[:1]
+            )
+        assert torch.allclose(padded[0].hidden[row, : ids.shape[1]], alone[0], atol=1e-5)

@@ -154,6 +154,15 @@ class DecisionSettings(Section):
     top_layers: int = Field(6, ge=1)
     loss_weight: float = Field(1.0, ge=0.0)
     cache_batch_size: int = Field(16, ge=1)
+    # "same_length": batches hold examples of one length (no padding; on the demo's 640 points
+    # most batches are smaller than batch_size: 3.1 examples a step); "sorted": full batches of
+    # neighbours in length order, right-padded (exact for the real tokens: attention is causal).
+    batch_grouping: Literal["same_length", "sorted"] = "same_length"
+    # Where the frozen layers' cached activations live: "auto" keeps them on the GPU while they
+    # take at most a quarter of its free memory, else in pinned host memory (a step copies its
+    # batch over); "device" / "cpu" force one. The 0.5B recipe's 7.1 GiB: 23.3 GiB allocated
+    # at peak on the GPU, 16.0 in host memory, as fast (benchmarks/results/gpu_recipes_h200/).
+    cache_on: Literal["auto", "device", "cpu"] = "auto"
     validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     validation_points: int = Field(200, ge=1)
     calibrate: bool = True

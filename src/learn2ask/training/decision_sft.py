@@ -80,12 +80,13 @@ def run_layers(model: Any, hidden: Any, mask: Any, layers: Any, cache: Any = Non
     positions = (offset + mask.cumsum(-1) - 1).clamp(min=0)
     if cache is not None:
         mask = torch.cat([mask.new_ones(mask.shape[0], offset), mask], dim=-1)
-    # Without padding the mask is None and attention takes its fast causal path (3-4x faster
-    # on CPU than an explicit padding mask), which is why batches group equal lengths.
+    # Padding sits only on the right, so under causal attention no real token sees a pad: the
+    # fast causal path (3-4x faster on CPU than an explicit padding mask) is exact for every
+    # real position; a pad's own output is never read.
     causal = create_causal_mask(
         config=model.config,
         inputs_embeds=hidden,
-        attention_mask=None if bool(mask.all()) else mask,
+        attention_mask=None if right_padded(mask) else mask,
         position_ids=positions,
         **{keyword: cache},
     )
@@ -102,6 +103,25 @@ def run_layers(model: Any, hidden: Any, mask: Any, layers: Any, cache: Any = Non
     return hidden
 
 
+def right_padded(mask: Any) -> bool:
+    """Whether every row of an attention mask is ones followed by zeros only."""
+    return bool((mask[:, 1:] <= mask[:, :-1]).all())
+
+
+def cache_bytes(examples: list[tuple[list[int], list[int], bool]], hidden_size: int) -> int:
+    """Bytes the cached float32 activations of ``examples`` take (padding aside)."""
+    return 4 * hidden_size * sum(len(prompt) + len(reply) for prompt, reply, _ in examples)
+
+
+def cache_home(setting: str, need_bytes: int, free_bytes: int | None) -> str:
+    """``"device"`` or ``"cpu"``: where the cache goes. ``"auto"`` keeps it on a GPU with
+    ``free_bytes`` free while it needs at most a quarter of that (the top layers' training
+    needs the rest), else host memory; ``free_bytes`` None (no GPU): the device."""
+    if setting != "auto":
+        return setting
+    return "device" if free_bytes is None or need_bytes <= free_bytes / 4 else "cpu"
+
+
 def cache_batches(
     model: Any,
     examples: list[tuple[list[int], list[int], bool]],
@@ -109,8 +129,12 @@ def cache_batches(
     batch_size: int,
     pad_id: int,
     share_prefix: bool = True,
+    grouping: str = "same_length",
+    store: str = "device",
 ) -> list[Batch]:
-    """Run the frozen layers once over every example, batched by length (little padding).
+    """Run the frozen layers once over every example, batched by length (``grouping``:
+    ``same_length`` without padding, or ``sorted`` into full right-padded batches); the
+    activations stay on the model's device, or go to (pinned) host memory with ``store="cpu"``.
 
     The tokens every prompt shares (the system prompt's opening: about a quarter of a demo
     prompt) run through the frozen layers once; each batch runs only its own tokens, attending
@@ -140,7 +164,8 @@ def cache_batches(
                 prefix_cache,
             )
     batches = []
-    for indices in length_groups(examples, batch_size):
+    groups = length_groups if grouping == "same_length" else sorted_groups
+    for indices in groups(examples, batch_size):
         chunk = [examples[i] for i in indices]
         width = max(len(p) + len(r) for p, r, _ in chunk)
         ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
@@ -166,9 +191,12 @@ def cache_batches(
             )
             if prefix_hidden is not None:
                 hidden = torch.cat([prefix_hidden.expand(len(chunk), -1, -1), hidden], dim=1)
+        if store == "cpu":
+            hidden = hidden.to("cpu")
+            hidden = hidden.pin_memory() if device.type == "cuda" else hidden
         batches.append(
             Batch(
-                hidden=hidden.clone(),
+                hidden=hidden.clone() if store == "device" else hidden,
                 mask=mask,
                 target_rows=torch.tensor(rows, device=device),
                 target_ids=torch.tensor(targets, device=device),
@@ -195,12 +223,21 @@ def length_groups(
     ]
 
 
+def sorted_groups(
+    examples: list[tuple[list[int], list[int], bool]], batch_size: int
+) -> list[list[int]]:
+    """Full batches of examples adjacent in length order (padded to the longest of each)."""
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]) + len(examples[i][1]))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 def batch_loss(model: Any, batch: Batch, n_frozen: int, stop_id: int, weight: float) -> Any:
     """LM cross-entropy on the reply tokens + ``weight`` x BCE of P(stop) at the first one."""
     import torch
     import torch.nn.functional as F
 
-    hidden = run_layers(model, batch.hidden, batch.mask, model.model.layers[n_frozen:])
+    hidden = batch.hidden.to(batch.mask.device, non_blocking=True)  # no copy when there already
+    hidden = run_layers(model, hidden, batch.mask, model.model.layers[n_frozen:])
     flat = model.model.norm(hidden).reshape(-1, hidden.shape[-1])
     logits = model.lm_head(flat[batch.target_rows]).float()
     lm_loss = F.cross_entropy(logits, batch.target_ids)
@@ -290,14 +327,25 @@ def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path
     stop_id, _ = stop_token_of(tokenizer, config.prompt.to_policy_config().stop_tag)
     examples = [(*encode(s, tokenizer, config), s.decision == "stop") for s in samples]
     model.eval()  # no dropout; the top layers still get gradients
+    device = next(model.parameters()).device
+    need = cache_bytes(examples, model.config.hidden_size)
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
+    store = cache_home(settings.cache_on, need, free)
     cache_started = time.perf_counter()
     batches = cache_batches(
-        model, examples, n_frozen, config.batch_size, tokenizer.pad_token_id or 0
+        model,
+        examples,
+        n_frozen,
+        config.batch_size,
+        tokenizer.pad_token_id or 0,
+        grouping=settings.batch_grouping,
+        store=store,
     )
     cache_seconds = time.perf_counter() - cache_started
     print(
         f"  [decision_sft] cached {len(examples)} examples in {len(batches)} batches "
-        f"({cache_seconds:.0f} s)",
+        f"({need / 2**30:.1f} GiB on the {'host' if store == 'cpu' else device.type}; "
+        f"{cache_seconds:.0f} s)",
         flush=True,
     )
     params = trainable_parameters(model, n_frozen)
@@ -367,6 +415,8 @@ def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path
             "validation_dialogues": len({s.dialogue_id for s in validation}),
             "steps": steps,
             "cache_seconds": round(cache_seconds, 1),
+            "cache_gib": round(need / 2**30, 2),
+            "cache_on": "cpu" if store == "cpu" else device.type,
             "train_seconds": round(train_seconds, 1),
             "examples_trained": trained,
             "examples_per_second": round(trained / max(train_seconds, 1e-9), 2),
