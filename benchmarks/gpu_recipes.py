@@ -5,11 +5,12 @@
 
 No Qwen weights are reachable from this project's machines, so each recipe trains a randomly
 initialised model with its Qwen2.5 model's published shape (layers, widths, heads, vocabulary;
-the tokenizer is ``--tokenizer``'s, e.g. the bundled SmolLM2's, whose English token counts are
-close to Qwen's). What training costs depends on the shapes and the token counts, not on the
-weights, so a training step's time and memory are the recipe's. Generation is not: a random
-model never ends early, so every GRPO completion and the memory's own questions run to their
-length cap (an upper bound on that part), and no quality figure means anything here. One
+the tokenizer is ``--tokenizer``'s, e.g. the bundled SmolLM2's; Qwen's, with three times the
+vocabulary, likely makes English sequences somewhat shorter, so these figures should lean
+high). What training costs depends on the shapes and the token counts, not on the weights, so
+a training step's time and memory are the recipe's at these token counts. Generation is not:
+a random model never ends early, so every GRPO completion and the memory's own questions run
+to their length cap (an upper bound on that part), and no quality figure means anything here. One
 recipe per process would be cleaner for memory; one process keeps the CUDA context warm, and
 ``torch.cuda.reset_peak_memory_stats`` separates the recipes' peaks.
 
