@@ -20,6 +20,15 @@ With ``--models`` it instead compares model families on the head's features (its
 and log counts): the head's logistic regression, cosine k-nearest neighbours (k 10, 30, 100),
 gradient-boosted trees, a one-hidden-layer MLP, and the rank average of the regression and the
 trees: is a non-linear head worth its cost? Writes ``DIR/tune_stop_head_models.json``.
+
+With ``--dialogue-weights`` it instead asks whether the head should weigh its training points
+as the report weighs test points: the report averages rewards within a dialogue, then over
+dialogues, so a point counts 1 / (points its dialogue gave). The head is fitted with no weights,
+1 / sqrt(n) and 1 / n (n counted in its own balanced draw) and scored on every balanced
+MTS-Dialog point of the held-out dialogues (drawn as the demo draws its test points): AUC pooled
+and dialogue-weighted, and the dialogue-weighted reward of always-stop and of the best threshold
+(in hindsight on those points: an upper bound for each head alike). Writes
+``DIR/tune_stop_head_dialogue_weights.json``.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from learn2ask.data.samples import load_samples
-from learn2ask.data.sampling import source_of
+from learn2ask.data.sampling import balanced_subset, source_of
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import roc_auc
 from learn2ask.models.question_memory import default_grader
@@ -161,6 +170,87 @@ def score_models(train: list[Sample], held: list[Sample], embedder: Any) -> list
     ]
 
 
+WEIGHTINGS = ("none", "1/sqrt(n)", "1/n")
+
+
+def dialogue_weights(points: Sequence[Sample], scheme: str) -> list[float]:
+    """Per-point weights, ``n`` the points ``points`` hold from the same dialogue."""
+    from collections import Counter
+
+    counts = Counter(s.dialogue_id for s in points)
+    power = {"none": 0.0, "1/sqrt(n)": 0.5, "1/n": 1.0}[scheme]
+    return [counts[s.dialogue_id] ** -power for s in points]
+
+
+def weighted_auc(
+    scores: Sequence[float], points: Sequence[Sample], weights: Sequence[float]
+) -> float:
+    """AUC of ``scores`` for s* = STOP where each (STOP, CONTINUE) pair counts the product of
+    its points' weights."""
+    import numpy as np
+
+    z, w = np.asarray(scores, dtype=float), np.asarray(weights, dtype=float)
+    stop = np.array([s.decision == "stop" for s in points])
+    pos, neg = z[stop], z[~stop]
+    wins = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    pair = w[stop][:, None] * w[~stop][None, :]
+    return float((wins * pair).sum() / pair.sum())
+
+
+def dialogue_reward(
+    scores: Sequence[float], points: Sequence[Sample], cut: float, stop_reward: float, ask: float
+) -> float:
+    """Mean over dialogues of the mean reward of "STOP where score >= cut" (the report's
+    ``ave_total_reward`` for a rule whose right question earns ``ask``)."""
+    rewards: dict[str, list[float]] = {}
+    for z, s in zip(scores, points, strict=True):
+        right = (z >= cut) == (s.decision == "stop")
+        value = (stop_reward if s.decision == "stop" else ask) if right else 0.0
+        rewards.setdefault(s.dialogue_id, []).append(value)
+    return sum(sum(v) / len(v) for v in rewards.values()) / len(rewards)
+
+
+def score_dialogue_weights(
+    train: list[Sample], held: list[Sample], embedder: Any, stop_reward: float, ask: float
+) -> list[dict]:
+    """Fit the head under each weighting; score it as the report would on ``held``."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    classifier = StopClassifier(embedder)
+    x_train = classifier.features([s.context for s in train])
+    x_held = classifier.features([s.context for s in held])
+    scaler = StandardScaler().fit(x_train)
+    labels = [s.decision == "stop" for s in train]
+    held_weights = dialogue_weights(held, "1/n")
+    always_stop = dialogue_reward([1.0] * len(held), held, 0.5, stop_reward, ask)
+    rows = []
+    for scheme in WEIGHTINGS:
+        weights = np.asarray(dialogue_weights(train, scheme))
+        model = LogisticRegression(max_iter=3000, C=classifier.C).fit(
+            scaler.transform(x_train), labels, sample_weight=weights * len(weights) / weights.sum()
+        )
+        scores = [float(v) for v in model.decision_function(scaler.transform(x_held))]
+        best = max(
+            dialogue_reward(scores, held, cut, stop_reward, ask)
+            for cut in np.quantile(scores, np.linspace(0, 1, 201))
+        )
+        rows.append(
+            {
+                "weights": scheme,
+                "held_points": len(held),
+                "held_dialogues": len(set(s.dialogue_id for s in held)),
+                "auc": round(weighted_auc(scores, held, [1.0] * len(held)), 3),
+                "auc_dialogue_weighted": round(weighted_auc(scores, held, held_weights), 3),
+                "always_stop_reward": round(always_stop, 3),
+                "best_cut_reward": round(best, 3),
+                "best_cut_minus_always_stop": round(best - always_stop, 3),
+            }
+        )
+    return rows
+
+
 def settings(
     samples: list[Sample], fraction: float, train_points: int, points: int, seed: int
 ) -> dict[str, tuple[list[Sample], list[Sample]]]:
@@ -182,6 +272,19 @@ def settings(
     return result
 
 
+def mts_test_like(
+    chosen: dict[str, tuple[list[Sample], list[Sample]]],
+    samples: list[Sample],
+    args: argparse.Namespace,
+    seed: int,
+) -> tuple[list[Sample], list[Sample]]:
+    """The in-source fit points, and every balanced MTS-Dialog point of the held-out
+    dialogues, drawn as the demo draws its test points (all STOP points, as many CONTINUE)."""
+    _, validation = split_validation(samples, args.validation_fraction, seed)
+    mts = [s for s in validation if source_of(s) == "mts-dialog"]
+    return chosen["in source"][0], balanced_subset(mts, 0.5, None, seed + 2)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run every variant; print and save the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -193,6 +296,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--curve", type=int, nargs="+", help="training-point sizes to compare")
     parser.add_argument("--models", action="store_true", help="compare model families instead")
+    parser.add_argument(
+        "--dialogue-weights",
+        action="store_true",
+        help="compare per-dialogue weights of the head's training points instead",
+    )
+    parser.add_argument(
+        "--ask-reward",
+        type=float,
+        default=2.71,
+        help="a right question's reward for --dialogue-weights (the demo run's validation "
+        "estimate; a right STOP earns 4)",
+    )
     args = parser.parse_args(argv)
     samples = load_samples(args.train_file)
     embedder = default_grader()
@@ -200,8 +315,12 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     for seed in args.seeds:
         chosen = settings(samples, args.validation_fraction, args.train_points, args.points, seed)
+        if args.dialogue_weights:
+            chosen = {"MTS-Dialog, as the demo's test": mts_test_like(chosen, samples, args, seed)}
         for name, (train, held) in chosen.items():
-            if args.curve:
+            if args.dialogue_weights:
+                scored = score_dialogue_weights(train, held, embedder, 4.0, args.ask_reward)
+            elif args.curve:
                 scored = score_sizes(train, held, embedder, args.curve, seed)
             elif args.models:
                 scored = score_models(train, held, embedder)
@@ -219,7 +338,15 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": round(time.perf_counter() - started),
         "rows": rows,
     }
-    suffix = "_points" if args.curve else "_models" if args.models else ""
+    suffix = (
+        "_points"
+        if args.curve
+        else "_models"
+        if args.models
+        else "_dialogue_weights"
+        if args.dialogue_weights
+        else ""
+    )
     name = f"tune_stop_head{suffix}.json"
     (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
 
