@@ -103,6 +103,7 @@ READERS = Registry(
         "chat": f"{_READERS}:read_chat",
         "mts-dialog": f"{_READERS}:read_mts_dialog",
         "aci-bench": f"{_READERS}:read_aci_bench",
+        "textgrid": "learn2ask.data.textgrid:read_textgrid",
     },
 )
 EXTRACTORS = Registry(

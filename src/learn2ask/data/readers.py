@@ -12,6 +12,8 @@ Supported formats (auto-detected, or named with ``format=``):
   lines ``Doctor: ...`` / ``Patient: ...``; unlabelled lines continue the previous turn.
 - ``aci-bench``: ACI-Bench JSON ``{"data": [{"src", "tgt", "file"}]}`` whose ``src`` is lines
   ``[doctor] ...`` / ``[patient] ...``.
+- ``textgrid``: Praat TextGrid transcripts, a tier per speaker, one file or a folder of
+  per-speaker files (PriMock57): :mod:`learn2ask.data.textgrid`.
 
 Speaker labels map to roles through ``ReaderConfig.speaker_map`` (case-insensitive).
 """
@@ -81,6 +83,10 @@ def parse_speaker_map(text: str) -> dict[str, str]:
 
 def detect_format(path: Path) -> str:
     """Guess the format of ``path`` from its suffix and its first record."""
+    from learn2ask.data.textgrid import is_textgrid_input
+
+    if is_textgrid_input(path):
+        return "textgrid"
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "mts-dialog"
