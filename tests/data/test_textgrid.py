@@ -151,6 +151,12 @@ def test_prepare_reads_a_folder_into_samples(tmp_path: Path) -> None:
     assert {r["meta"]["format"] for r in rows} == {"textgrid"}
 
 
+def test_prepare_names_a_folder_without_transcripts(tmp_path: Path, capsys) -> None:
+    (tmp_path / "notes.txt").write_text("not a transcript")
+    assert main(["prepare", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "a folder without .TextGrid files" in capsys.readouterr().err
+
+
 def test_clean_text_leaves_no_space_where_a_tag_stood() -> None:
     assert clean_text("Oh hey<UNIN/>, um <UNSURE>yes</UNSURE> .") == "Oh hey, um yes."
     assert clean_text("  <INAUDIBLE/>  ") == ""

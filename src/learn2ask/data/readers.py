@@ -87,6 +87,8 @@ def detect_format(path: Path) -> str:
 
     if is_textgrid_input(path):
         return "textgrid"
+    if path.is_dir():
+        raise InputError(path, "a folder without .TextGrid files: give log files instead")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "mts-dialog"
