@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from learn2ask.cli import main
-from learn2ask.data.readers import ReaderConfig, detect_format, read_dialogues
+from learn2ask.data.readers import (
+    ReaderConfig,
+    detect_format,
+    parse_speaker_map,
+    read_dialogues,
+)
 from learn2ask.data.textgrid import clean_text
 from learn2ask.errors import InputError
 
@@ -117,6 +122,12 @@ def test_unknown_speaker_names_file_and_line(tmp_path: Path) -> None:
         [path], ReaderConfig(speaker_map={"doctor": "expert", "nurse": "user"})
     ).dialogues
     assert dialogue.turns[1].role == "user"
+    path.write_text(textgrid(tier("Speaker 1", DOCTOR), tier("Speaker 2", PATIENT, 2)))
+    spaced = ReaderConfig(speaker_map=parse_speaker_map("speaker 1=expert,speaker_2=user"))
+    assert [t.role for t in read_dialogues([path], spaced).dialogues[0].turns][:2] == [
+        "expert",
+        "user",
+    ]
 
 
 def test_one_speaker_alone_is_an_error_that_says_what_to_pass(tmp_path: Path) -> None:

@@ -130,7 +130,8 @@ def read_utterances(
         if tier.group(1) != "IntervalTier":
             continue
         label = tier.group(2).replace('""', '"').strip()
-        role = speaker_map.get(label.lower().replace(" ", "_"), default_role)
+        key = label.lower()  # "Speaker 1" matches a map entry "speaker 1" or "speaker_1"
+        role = speaker_map.get(key, speaker_map.get(key.replace(" ", "_"), default_role))
         if role not in ("user", "expert"):
             line = text.count("\n", 0, tier.start(2)) + 1
             raise InputError(
