@@ -241,7 +241,7 @@ def score_dialogue_weights(
                 "weights": scheme,
                 "held_points": len(held),
                 "held_dialogues": len(set(s.dialogue_id for s in held)),
-                "auc": round(weighted_auc(scores, held, [1.0] * len(held)), 3),
+                "auc": auc_by_source(scores, held)["all"],
                 "auc_dialogue_weighted": round(weighted_auc(scores, held, held_weights), 3),
                 "always_stop_reward": round(always_stop, 3),
                 "best_cut_reward": round(best, 3),

@@ -149,7 +149,8 @@ def read_textgrid_text(path: Path) -> str:
     """The file's text: UTF-16 when it starts with a byte-order mark (Praat's choice for
     non-ASCII text), else UTF-8."""
     try:
-        head = path.read_bytes()[:2]
+        with path.open("rb") as file:
+            head = file.read(2)  # the byte-order mark only; the text is read once below
     except OSError as exc:
         raise InputError(path, f"cannot read file ({exc.strerror})") from None
     if head in (b"\xff\xfe", b"\xfe\xff"):
