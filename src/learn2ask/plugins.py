@@ -104,6 +104,7 @@ READERS = Registry(
         "mts-dialog": f"{_READERS}:read_mts_dialog",
         "aci-bench": f"{_READERS}:read_aci_bench",
         "textgrid": "learn2ask.data.textgrid:read_textgrid",
+        "transcript": "learn2ask.data.transcript:read_transcript",
     },
 )
 EXTRACTORS = Registry(

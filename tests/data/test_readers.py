@@ -152,4 +152,4 @@ def test_detect_format(tmp_path):
     chat = write(tmp_path, "c.jsonl", '{"messages": []}\n')
     assert detect_format(chat) == "chat"
     with pytest.raises(InputError, match="--format"):
-        detect_format(write(tmp_path, "x.txt", "hello"))
+        detect_format(write(tmp_path, "x.log", "hello"))

@@ -163,9 +163,9 @@ def test_prepare_reads_a_folder_into_samples(tmp_path: Path) -> None:
 
 
 def test_prepare_names_a_folder_without_transcripts(tmp_path: Path, capsys) -> None:
-    (tmp_path / "notes.txt").write_text("not a transcript")
+    (tmp_path / "notes.md").write_text("not a transcript")
     assert main(["prepare", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
-    assert "a folder without .TextGrid files" in capsys.readouterr().err
+    assert "a folder without .TextGrid or .txt files" in capsys.readouterr().err
 
 
 def test_clean_text_leaves_no_space_where_a_tag_stood() -> None:

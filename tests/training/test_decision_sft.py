@@ -47,11 +47,15 @@ def test_recipe_saves_a_model_with_a_calibrated_rule_and_resumes(tiny_config):
     # An explicit threshold is the one threshold, whatever the mix.
     forced = load_deciding_policy(str(out / "model"), device="cpu", threshold=0.4, mix="natural")
     assert forced.rule.threshold == 0.4 and forced.rule.for_mix("natural").threshold == 0.4
-    # The live assistant talks to people in their natural course: the natural cut.
+    # The live assistant walks a conversation to its first STOP: the sequential cut, chosen on
+    # the walks of the training dialogues.
     from learn2ask.serving.server import load_policy, load_settings
 
+    assert rule.sequential_threshold is not None
+    assert rule.calibration["sequential"]["dialogues"] >= summary["validation_dialogues"]
     domain, _ = load_settings("medical")
-    assert load_policy(str(out / "model"), None, domain).rule.threshold == rule.natural_threshold
+    live = load_policy(str(out / "model"), None, domain).rule
+    assert live.threshold == rule.sequential_threshold
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["steps"] == 4 and summary["validation_dialogues"] > 0
     # The question memory is built from the training dialogues only, and named in the policy file.
@@ -193,15 +197,20 @@ def test_a_rule_picks_its_cut_for_the_mix_and_an_explicit_threshold_replaces_bot
     from learn2ask.errors import ConfigError
     from learn2ask.models.decision import DecisionRule
 
-    rule = DecisionRule(threshold=0.3, natural_threshold=0.7)
+    rule = DecisionRule(threshold=0.3, natural_threshold=0.7, sequential_threshold=0.8)
     assert rule.for_mix("balanced").threshold == 0.3
     assert rule.for_mix("natural").threshold == 0.7
-    # A rule calibrated before natural cuts existed keeps its one threshold.
+    assert rule.for_mix("sequential").threshold == 0.8
+    # A rule calibrated before a cut existed falls back: sequential to natural, then to one.
+    assert DecisionRule(threshold=0.3, natural_threshold=0.7).for_mix("sequential").threshold == 0.7
     assert DecisionRule(threshold=0.3).for_mix("natural").threshold == 0.3
+    assert DecisionRule(threshold=0.3).for_mix("sequential").threshold == 0.3
     with pytest.raises(ConfigError, match="decision mix must be one of balanced, natural"):
         rule.for_mix("natrual")
     with pytest.raises(ConfigError, match="threshold must be in"):
         DecisionRule(threshold=0.3, natural_threshold=1.5)
+    with pytest.raises(ConfigError, match="threshold must be in"):
+        DecisionRule(threshold=0.3, sequential_threshold=-0.1)
 
 
 def test_cached_activations_with_the_shared_prefix_equal_a_full_pass(tiny_model_dir):

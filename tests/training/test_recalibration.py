@@ -101,3 +101,8 @@ def test_a_run_recut_on_new_logs_keeps_its_old_rule_and_refuses_what_it_cannot_c
     share = sum(s.decision == "stop" for s in samples) / len(samples)
     assert rule.calibration["natural_stop_share"] == round(share, 4)
     assert load_deciding_policy(str(run), device="cpu").rule.threshold == rule.threshold
+    # The sequential cut is re-cut on the walks of the new logs' dialogues too.
+    dialogues = len({s.dialogue_id for s in samples})
+    assert rule.sequential_threshold is not None
+    assert rule.calibration["sequential"]["dialogues"] == dialogues
+    assert rule.calibration["previous"]["sequential_threshold"] == before.sequential_threshold

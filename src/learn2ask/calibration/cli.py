@@ -161,6 +161,7 @@ def _run_decision(args: argparse.Namespace) -> int:
     from learn2ask.calibration.decision import decision_points, recalibrate_decision
     from learn2ask.data.samples import load_samples
     from learn2ask.errors import ConfigError
+    from learn2ask.evaluation.stop_point import dialogue_paths
     from learn2ask.io import write_json_atomic
     from learn2ask.models.decision import load_deciding_policy, save_decision_rule
     from learn2ask.models.registry import resolve_local_model_dir
@@ -175,7 +176,8 @@ def _run_decision(args: argparse.Namespace) -> int:
     chosen = decision_points(samples, str(args.samples), args.points, args.seed)
     share = sum(s.decision == "stop" for s in samples) / len(samples)
     policy = load_deciding_policy(str(model_dir))  # a GPU when one is visible
-    rule = recalibrate_decision(policy, chosen, share, len(samples), str(args.samples))
+    paths = list(dialogue_paths(samples).values())
+    rule = recalibrate_decision(policy, chosen, share, len(samples), str(args.samples), paths=paths)
     if args.out is not None:  # first: an --out that cannot be written leaves the run as it was
         write_json_atomic(args.out, asdict(rule))
     if args.write:

@@ -9,7 +9,8 @@ to elicit anything), so a deployer re-cuts the threshold on a few hundred points
 prepared logs (their TRAIN split, never the points they report) without retraining: the same
 cut as training (``training/threshold.py``: a Platt fit of s* on the P(stop) the rule
 thresholds, fused with the stop head when the run has one, where stopping is worth at least
-the policy's own questions there), and the natural cut for those logs' own STOP share.
+the policy's own questions there), the natural cut for those logs' own STOP share, and the
+sequential cut for walks along their dialogues.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from learn2ask.data.types import Sample
 from learn2ask.errors import ConfigError
+from learn2ask.evaluation.stop_point import DialoguePath
 from learn2ask.models.decision import DecisionRule
 from learn2ask.training.threshold import ask_reward_of, balanced_points, cut_rule
 
@@ -33,19 +35,20 @@ def recalibrate_decision(
     source: str,
     ask_samples: int = 32,
     beta: float = 2.0,
+    paths: Sequence[DialoguePath] = (),
 ) -> DecisionRule:
     """``policy``'s rule with its thresholds cut on ``chosen`` (:func:`decision_points` of the
-    new source's prepared logs, named ``source`` in the rule's provenance) and its natural cut
-    for ``natural_share`` (that file's STOP share, counted on ``share_points``); the rule it
-    had is kept under ``calibration.previous``. ``policy`` is a deciding policy
-    (``load_deciding_policy``) with its saved assessment, so the cut applies to the P(stop) it
-    will threshold."""
+    new source's prepared logs, named ``source`` in the rule's provenance), its natural cut
+    for ``natural_share`` (that file's STOP share, counted on ``share_points``) and its
+    sequential cut for walks along that file's dialogue ``paths``; the rule it had is kept
+    under ``calibration.previous``. ``policy`` is a deciding policy (``load_deciding_policy``)
+    with its saved assessment, so the cut applies to the P(stop) it will threshold."""
     p_stop = policy.stop_probabilities([s.context for s in chosen])
     continues = [s for s in chosen if s.decision == "continue"][:ask_samples]
     grader = policy.memory.grader if policy.memory is not None else None
     ask = ask_reward_of(policy, continues, beta, grader)
     before = policy.rule
-    rule = cut_rule(chosen, p_stop, ask, 2.0 + beta, natural_share, before)
+    rule = cut_rule(chosen, p_stop, ask, 2.0 + beta, natural_share, before, paths)
     rule.calibration.update(
         split=f"{source}: prepared logs of the source the policy decides on (recalibrated "
         "after training; never the points it is evaluated on)",
@@ -54,6 +57,7 @@ def recalibrate_decision(
             "rule": before.rule,
             "threshold": before.threshold,
             "natural_threshold": before.natural_threshold,
+            "sequential_threshold": before.sequential_threshold,
             "split": before.calibration.get("split"),
             "points": before.calibration.get("points"),
         },

@@ -14,6 +14,8 @@ Supported formats (auto-detected, or named with ``format=``):
   ``[doctor] ...`` / ``[patient] ...``.
 - ``textgrid``: Praat TextGrid transcripts, a tier per speaker, one file or a folder of
   per-speaker files (PriMock57): :mod:`learn2ask.data.textgrid`.
+- ``transcript``: plain-text ``.txt`` transcripts, one ``Label: text`` or ``[label] text`` turn
+  a line, one file or a folder of them: :mod:`learn2ask.data.transcript`.
 
 Speaker labels map to roles through ``ReaderConfig.speaker_map`` (case-insensitive).
 """
@@ -84,11 +86,14 @@ def parse_speaker_map(text: str) -> dict[str, str]:
 def detect_format(path: Path) -> str:
     """Guess the format of ``path`` from its suffix and its first record."""
     from learn2ask.data.textgrid import is_textgrid_input
+    from learn2ask.data.transcript import is_transcript_input
 
     if is_textgrid_input(path):
         return "textgrid"
+    if is_transcript_input(path):
+        return "transcript"
     if path.is_dir():
-        raise InputError(path, "a folder without .TextGrid files: give log files instead")
+        raise InputError(path, "a folder without .TextGrid or .txt files: give log files instead")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "mts-dialog"
@@ -251,13 +256,20 @@ def read_chat(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputErro
 
 
 def _labelled_lines_to_turns(
-    path: Path, first_line: int, text: str, label_re: re.Pattern[str], config: ReaderConfig
+    path: Path,
+    first_line: int,
+    text: str,
+    label_re: re.Pattern[str],
+    config: ReaderConfig,
+    *,
+    strip_quotes: bool = True,
 ) -> list[Turn]:
-    """Turn ``Label: text`` lines into turns; unlabelled lines continue the previous turn."""
+    """Turn ``Label: text`` lines into turns; unlabelled lines continue the previous turn.
+    ``strip_quotes`` drops quotes around a line (stray CSV quotes in MTS-Dialog)."""
     pending: list[tuple[int, str, str]] = []  # (line, label, text)
     for offset, raw_line in enumerate(text.splitlines()):
         # Some MTS-Dialog records keep stray CSV quotes around the transcript.
-        line = raw_line.strip().strip('"')
+        line = raw_line.strip().strip('"') if strip_quotes else raw_line.strip()
         match = label_re.match(line)
         label = match.group(1).strip().lower().replace(" ", "_") if match else None
         if match and (label in config.speaker_map or not pending):

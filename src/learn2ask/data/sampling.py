@@ -58,3 +58,20 @@ def balanced_subset(
         chosen_stops += stops[:n_stop]
         chosen_continues += continues[: min(len(continues), size - n_stop)]
     return chosen_stops + chosen_continues
+
+
+def whole_dialogue_subset(samples: Sequence[Sample], limit: int | None, seed: int) -> list[Sample]:
+    """Every point of seeded whole dialogues, taken while their points fit ``limit`` (at least
+    one dialogue)."""
+    by_dialogue: dict[str, list[Sample]] = {}
+    for sample in samples:
+        by_dialogue.setdefault(sample.dialogue_id, []).append(sample)
+    order = sorted(by_dialogue)
+    random.Random(seed).shuffle(order)
+    chosen: list[Sample] = []
+    for dialogue_id in order:
+        points = by_dialogue[dialogue_id]
+        if limit is not None and chosen and len(chosen) + len(points) > limit:
+            continue
+        chosen.extend(points)
+    return sorted(chosen, key=lambda s: s.id)

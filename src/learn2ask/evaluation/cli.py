@@ -39,8 +39,16 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="local generation batch")
     parser.add_argument("--seed", type=int, default=0, help="sampling and selection seed")
     parser.add_argument("--max-samples", type=int, default=None, help="cap on samples")
-    parser.add_argument(
+    selection = parser.add_mutually_exclusive_group()
+    selection.add_argument(
         "--balanced", action="store_true", help="equal numbers of CONTINUE and STOP samples"
+    )
+    selection.add_argument(
+        "--whole-dialogues",
+        action="store_true",
+        help="every point of seeded whole dialogues (up to --max-samples points), decided "
+        "with the sequential cut; also writes stop_point.json: where the policy first stops "
+        "in each dialogue against the expert, and against stopping at random at its own rate",
     )
     add_reward_arguments(parser, endpoint_prefix="grader-")
     parser.add_argument(
@@ -66,8 +74,10 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         choices=MIXES,
         default=None,
         help="which of the saved thresholds to use: balanced (cut for as many STOP as CONTINUE "
-        "points) or natural (cut for conversations in their natural course, mostly questions); "
-        "default: balanced with --balanced, else natural. Replay always uses natural",
+        "points), natural (for points of conversations in their natural course, mostly "
+        "questions) or sequential (for a conversation walked in order to its first STOP); "
+        "default: balanced with --balanced, sequential with --whole-dialogues, else natural. "
+        "Replay always uses sequential",
     )
     parser.add_argument(
         "--questions",

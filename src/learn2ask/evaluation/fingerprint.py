@@ -120,6 +120,8 @@ def evaluation_fingerprint(args: argparse.Namespace) -> dict[str, Any]:
             "digest": file_digest(require_file(args.samples)),
             "max_samples": args.max_samples,
             "balanced": args.balanced,
+            # only when set, so evaluations made before the option existed still resume
+            **({"whole_dialogues": True} if getattr(args, "whole_dialogues", False) else {}),
         },
         grader={
             "grader": args.grader,

@@ -19,7 +19,9 @@ from learn2ask.evaluation.rollouts import (
     read_rollouts,
     select_eval_samples,
 )
+from learn2ask.evaluation.stop_point import STOP_POINT_FILE, summarize_stop_point
 from learn2ask.evaluation.stop_scores import rule_p_stop, score_stop_probabilities
+from learn2ask.io import write_json_atomic
 from learn2ask.models.decision import DecidingPolicy, DecisionRule, load_deciding_policy
 from learn2ask.models.generation import GenerationConfig
 from learn2ask.models.policy import PolicyPromptConfig, resolve_domain
@@ -39,6 +41,8 @@ def prompt_override(
 def decision_mix(args: argparse.Namespace) -> str:
     """The threshold cut to use: ``--decision-mix``, else the one the sample mix calls for."""
     chosen = getattr(args, "decision_mix", None)
+    if chosen is None and getattr(args, "whole_dialogues", False):
+        return "sequential"  # walked in order to the first STOP, as the live assistant
     return chosen or DecisionRule.mix_of(args.balanced)
 
 
@@ -76,6 +80,7 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
         n_rollouts=args.n_rollouts,
         max_samples=args.max_samples,
         balanced=args.balanced,
+        whole_dialogues=getattr(args, "whole_dialogues", False),
         seed=args.seed,
         generation=generation,
     )
@@ -139,15 +144,31 @@ def run_evaluation(
             train_samples=extras.reference_train,
             seed=config.seed,
         )
+    if config.whole_dialogues:
+        write_stop_point(rows, chosen, out, extras.reference_train, config)
     if extras.replay is not None:
         embedder = scorer.grader
         if not hasattr(embedder, "embed"):
             embedder = build_grader(GraderConfig())
-        # A replayed dialogue runs its natural course: most expert turns there are questions.
+        # A replayed dialogue is walked in order and ends at the policy's first STOP.
         cut_for_balanced = policy.rule
-        policy.rule = cut_for_balanced.for_mix("natural")
+        policy.rule = cut_for_balanced.for_mix("sequential")
         try:
             replay_dialogues(policy, samples, embedder, extras.replay, out)
         finally:
             policy.rule = cut_for_balanced
     return metrics
+
+
+def write_stop_point(
+    rows: list[dict[str, Any]],
+    chosen: list[Sample],
+    out: Path,
+    train: list[Sample] | None,
+    config: EvalConfig,
+) -> dict[str, Any]:
+    """``stop_point.json`` from the first rollout's decisions at every chosen point."""
+    stops = {r["sample_id"]: r["assessment"] == "stop" for r in rows if r["rollout"] == 0}
+    summary = summarize_stop_point(chosen, stops, train, n_boot=config.n_boot, seed=config.seed)
+    write_json_atomic(out / STOP_POINT_FILE, summary)
+    return summary

@@ -25,12 +25,14 @@ from learn2ask.evaluation.metrics import (
 )
 from learn2ask.evaluation.references import REFERENCES_FILE
 from learn2ask.evaluation.rollouts import METRICS_FILE, ROLLOUTS_FILE, SUMMARY_FILE, read_rollouts
+from learn2ask.evaluation.stop_point import STOP_POINT_FILE
 from learn2ask.evaluation.stop_scores import STOP_SCORES_FILE
 from learn2ask.io import write_text_atomic
 from learn2ask.rewards.fusion import FusionConfig
 
 REPLAY_KEYS = ("coverage", "turns_used", "premature_stop_rate", "late_stop_rate")
 STOP_SCORE_KEYS = ("p_stop_on_stop", "p_stop_on_continue", "stop_auc")
+STOP_POINT_KEYS = ("on_time", "early", "late", "coverage", "extra_questions")
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Run:
     summary: dict[str, Any]
     replay: dict[str, Any] | None = None
     stop_scores: dict[str, Any] | None = None
+    stop_point: dict[str, Any] | None = None
     train_log: list[dict[str, Any]] = field(default_factory=list)
     train_log_path: Path | None = None
     sources: list[Path] = field(default_factory=list)
@@ -63,6 +66,10 @@ def load_run(path: Path) -> Run:
     if replay_path.is_file():
         run.replay = json.loads(replay_path.read_text(encoding="utf-8"))
         run.sources.append(replay_path)
+    point_path = path / STOP_POINT_FILE
+    if point_path.is_file():
+        run.stop_point = json.loads(point_path.read_text(encoding="utf-8"))
+        run.sources.append(point_path)
     stop_path = path / STOP_SCORES_FILE
     if stop_path.is_file():
         run.stop_scores = json.loads(stop_path.read_text(encoding="utf-8"))["summary"]
@@ -173,12 +180,29 @@ def metrics_table(runs: list[Run], diffs: Sequence[tuple[str, dict]] = ()) -> li
                     *blank,
                 ]
             )
+    if any(r.stop_point for r in runs):
+        table.extend(stop_point_rows(runs, blank))
     if any(r.stop_scores for r in runs):
         for key in STOP_SCORE_KEYS:
             table.append([key, *[fmt((r.stop_scores or {}).get(key)) for r in runs], *blank])
         for key in ("threshold", "balanced_accuracy_at_threshold"):
             table.append([key, *[str((r.stop_scores or {}).get(key, "n/a")) for r in runs], *blank])
     return table
+
+
+def stop_point_rows(runs: list[Run], blank: list[str]) -> list[list[str]]:
+    """Where each run first stops in whole dialogues, and stopping at random at its rate."""
+    rows = []
+    for key in STOP_POINT_KEYS:
+        for part, label in (("policy", ""), ("random_same_rate", " (random at its stop rate)")):
+            rows.append(
+                [
+                    f"stop_point_{key}{label}",
+                    *[fmt((r.stop_point or {}).get(part, {}).get(key)) for r in runs],
+                    *blank,
+                ]
+            )
+    return rows
 
 
 def markdown_table(table: list[list[str]]) -> str:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from learn2ask.data.sampling import balanced_subset
+from learn2ask.data.sampling import balanced_subset, whole_dialogue_subset
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import compute_metrics
 from learn2ask.io import (
@@ -40,6 +40,8 @@ class EvalConfig:
     n_rollouts: int = 1
     max_samples: int | None = None
     balanced: bool = False
+    # every point of seeded whole dialogues (up to max_samples points): the stop-point metrics
+    whole_dialogues: bool = False
     seed: int = 0
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     chunk_size: int = 32
@@ -48,7 +50,9 @@ class EvalConfig:
 
 def select_eval_samples(samples: list[Sample], config: EvalConfig) -> list[Sample]:
     """Seeded subset: ``balanced`` takes equal CONTINUE/STOP counts (within each source),
-    ``max_samples`` caps."""
+    ``whole_dialogues`` every point of seeded dialogues, ``max_samples`` caps."""
+    if config.whole_dialogues:
+        return whole_dialogue_subset(samples, config.max_samples, config.seed)
     if config.balanced:
         limit = 2 * ((config.max_samples or len(samples)) // 2)
         return sorted(balanced_subset(samples, 0.5, limit, config.seed), key=lambda s: s.id)

@@ -14,11 +14,14 @@ trained model (``learn2ask_policy.json``, key ``decision``) says how to turn it 
 - ``greedy`` / ``sample``: decode a reply and parse it (what the model would say unguided);
   kept for comparison.
 
-A threshold rule carries two cuts of the same calibration (``training/threshold.py``): one for
-balanced STOP/CONTINUE points (the paper's evaluation) and one for conversations in their
-natural course, where most expert turns are questions (``natural_threshold``: the calibrated
-odds moved to the STOP share of the validation dialogues). ``MIXES`` names them; a live
-assistant and a natural-mix evaluation use the natural one.
+A threshold rule carries three cuts of the same calibration (``training/threshold.py``): one
+for balanced STOP/CONTINUE points (the paper's evaluation), one for points drawn from
+conversations in their natural course, where most expert turns are questions
+(``natural_threshold``: the calibrated odds moved to the logs' STOP share), and one for a
+conversation walked in order, where the first STOP ends it (``sequential_threshold``: the cut
+with the best expected per-turn reward along the training dialogues). ``MIXES`` names them; a
+natural-mix evaluation uses the natural cut, the live assistant, replay and whole-dialogue
+evaluation the sequential one.
 
 The same rule works through any OpenAI-compatible endpoint (``serve-model``, vLLM): P(stop)
 comes from ``top_logprobs`` of the first generated token, and the ban is ``logit_bias`` -100.
@@ -52,7 +55,7 @@ from learn2ask.models.stop_head import ASSESSMENTS
 Action = Literal["ask", "stop"]
 RULES: tuple[str, ...] = ("threshold", "greedy", "sample")
 # Which STOP share the threshold is cut for: balanced points, or conversations as they run.
-MIXES: tuple[str, ...] = ("balanced", "natural")
+MIXES: tuple[str, ...] = ("balanced", "natural", "sequential")
 # Where the threshold rule's questions come from (models/question_memory.py).
 QUESTION_SOURCES: tuple[str, ...] = ("generate", *MEMORY_SOURCES)
 TOP_LOGPROBS = 20  # what vLLM allows by default; P(stop) below the 20th token reads as 0
@@ -82,7 +85,8 @@ class DecisionRule:
     ``stop_token_id``/``stop_token`` identify the stop tag's first token for this tokenizer;
     ``calibration`` records how ``threshold`` was chosen (split, sizes, criterion, figures).
     ``threshold`` is cut for balanced points, ``natural_threshold`` (when calibrated) for
-    conversations in their natural course; :meth:`for_mix` picks one.
+    points of conversations in their natural course, ``sequential_threshold`` for a
+    conversation walked in order to its first STOP; :meth:`for_mix` picks one.
     """
 
     rule: str = "threshold"
@@ -91,11 +95,12 @@ class DecisionRule:
     stop_token: str | None = None
     calibration: dict[str, Any] = field(default_factory=dict)
     natural_threshold: float | None = None
+    sequential_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ConfigError(f"decision rule must be one of {', '.join(RULES)}, got '{self.rule}'")
-        for value in (self.threshold, self.natural_threshold):
+        for value in (self.threshold, self.natural_threshold, self.sequential_threshold):
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ConfigError(f"decision threshold must be in [0, 1], got {value}")
 
@@ -105,11 +110,13 @@ class DecisionRule:
         return "balanced" if balanced else "natural"
 
     def for_mix(self, mix: str) -> DecisionRule:
-        """This rule with the threshold cut for ``mix`` (``balanced`` or ``natural``); a rule
-        calibrated before natural cuts existed keeps its one threshold."""
+        """This rule with the threshold cut for ``mix`` (one of ``MIXES``). A rule calibrated
+        before a cut existed falls back: sequential to natural, natural to its one threshold."""
         if mix not in MIXES:
             raise ConfigError(f"decision mix must be one of {', '.join(MIXES)}, got '{mix}'")
-        if mix == "natural" and self.natural_threshold is not None:
+        if mix == "sequential" and self.sequential_threshold is not None:
+            return replace(self, threshold=self.sequential_threshold)
+        if mix in ("natural", "sequential") and self.natural_threshold is not None:
             return replace(self, threshold=self.natural_threshold)
         return self
 
@@ -444,8 +451,9 @@ def load_deciding_policy(
     """The policy every consumer uses: a local run/bundled name, or a model at an endpoint.
 
     ``rule``/``threshold`` override the saved decision rule (e.g. ``greedy`` for comparison);
-    ``mix`` picks the saved threshold's cut (``balanced`` points or the ``natural`` course of
-    conversations, see :class:`DecisionRule`); a given ``threshold`` replaces both.
+    ``mix`` picks the saved threshold's cut (``balanced`` points, points of the ``natural``
+    course of conversations, or a ``sequential`` walk, see :class:`DecisionRule`); a given
+    ``threshold`` replaces them all.
     ``questions`` overrides where the threshold rule's questions come from: ``generate``, or a
     source of the model's question memory (``memory``, ``memory+generated``).
     ``assessment``: ``saved`` thresholds the P(stop) the model was calibrated with (fused with
@@ -490,6 +498,7 @@ def load_deciding_policy(
             rule=rule or policy.rule.rule,
             threshold=policy.rule.threshold if threshold is None else threshold,
             natural_threshold=policy.rule.natural_threshold if threshold is None else None,
+            sequential_threshold=policy.rule.sequential_threshold if threshold is None else None,
         )
     if policy.rule.rule == "threshold" and questions != "generate":
         policy.memory = load_question_memory(local_dir, questions)

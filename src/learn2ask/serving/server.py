@@ -62,15 +62,15 @@ def load_policy(
             threshold=threshold,
             prompt=prompt,
             questions=questions,
-            mix="natural",
+            mix="sequential",
         )
     local = resolve_local_model_dir(policy)
     prompt = _prompt_for(local, domain, POLICY_CONFIG_FILE, load_prompt_config)
     if prompt is None:
         prompt = PolicyPromptConfig.from_domain(domain)
-    # Live conversations run their natural course: the threshold cut for it.
+    # A live conversation ends at the policy's first STOP: the cut for a walk in order.
     return load_deciding_policy(
-        policy, rule=rule, threshold=threshold, prompt=prompt, questions=questions, mix="natural"
+        policy, rule=rule, threshold=threshold, prompt=prompt, questions=questions, mix="sequential"
     )
 
 
