@@ -13,7 +13,10 @@ for each question after the expert's stop point), the criterion of the sequentia
 ``training/threshold.py`` estimates from the calibration points alone. The rows for
 the run's saved balanced and natural cuts are marked. VALIDATION must be dialogues the run
 never trained on (``training.threshold.split_validation`` of its training file and seed).
-Writes ``--out`` (JSON) when given.
+Writes ``--out`` (JSON) when given. With ``--cut X`` it instead writes the whole
+``stop_point.json`` summary (bootstrap CIs, references) and the walk reward at that one cut:
+the same P(stop) re-decided, exactly what ``evaluate --whole-dialogues`` with that threshold
+would decide.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from typing import Any
 
 from learn2ask.data.samples import load_samples
 from learn2ask.data.sampling import source_of
-from learn2ask.evaluation.metrics import mean
+from learn2ask.evaluation.metrics import bootstrap_ci, mean
 from learn2ask.evaluation.rollouts import ROLLOUTS_FILE, read_rollouts
 from learn2ask.evaluation.stop_point import (
     DialoguePath,
     dialogue_paths,
     outcome_at,
     policy_stop_points,
+    summarize_stop_point,
     walk_reward,
 )
 
@@ -41,7 +45,6 @@ CUTS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 def scores_at_cut(
     paths: dict[str, DialoguePath],
-    samples: list[Any],
     p_stop: dict[str, float],
     cut: float,
     ask: float,
@@ -49,7 +52,7 @@ def scores_at_cut(
 ) -> dict[str, Any]:
     """Stop-point metrics and the walk's mean per-turn reward of deciding STOP where
     P(stop) >= ``cut``."""
-    first = policy_stop_points(paths, samples, {k: p >= cut for k, p in p_stop.items()})
+    first = policy_stop_points(paths, {k: p >= cut for k, p in p_stop.items()})
     rows = [
         {
             **outcome_at(path, first[d]),
@@ -67,6 +70,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=Path, required=True, help="the samples it evaluated")
     parser.add_argument("--model", type=Path, required=True, help="the run (its saved rule)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--cut",
+        type=float,
+        default=None,
+        help="instead: the full stop_point.json summary (CIs, references) at this one cut",
+    )
     args = parser.parse_args(argv)
     rule = json.loads((args.model / "model" / "learn2ask_policy.json").read_text())["decision"]
     ask = rule["calibration"]["ask_reward_estimate"]["ask_reward"]
@@ -74,17 +83,34 @@ def main(argv: list[str] | None = None) -> None:
     rows = [r for r in read_rollouts(args.eval / ROLLOUTS_FILE) if r["rollout"] == 0]
     p_stop = {r["sample_id"]: r["p_stop"] for r in rows}
     samples = [s for s in load_samples(args.samples) if s.id in p_stop]
+    if args.cut is not None:
+        stops = {k: p >= args.cut for k, p in p_stop.items()}
+        summary = {"cut": args.cut, **summarize_stop_point(samples, stops)}
+        paths = dialogue_paths(samples)
+        first = policy_stop_points(paths, stops)
+        rewards = [walk_reward(paths[d], first[d], ask, stop_reward) for d in sorted(paths)]
+        low, high = bootstrap_ci(rewards)
+        summary["walk_reward"] = {"mean": round(mean(rewards), 4), "ci_low": low, "ci_high": high}
+        print(json.dumps({k: v for k, v in summary.items() if k != "per_dialogue"}, indent=1))
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(summary, indent=1) + "\n")
+        return
     by_source: dict[str, list[Any]] = defaultdict(list)
     for sample in samples:
         by_source[source_of(sample)].append(sample)
-    saved = {rule["threshold"]: "balanced cut", rule.get("natural_threshold"): "natural cut"}
+    saved = {
+        rule["threshold"]: "balanced cut",
+        rule.get("natural_threshold"): "natural cut",
+        rule.get("sequential_threshold"): "sequential cut",
+    }
     cuts = sorted({*CUTS, *(c for c in saved if c is not None)})
     table = []
     for cut in cuts:
         row: dict[str, Any] = {"cut": round(cut, 6), "saved": saved.get(cut, "")}
         for name, group in [("all", samples), *sorted(by_source.items())]:
             paths = dialogue_paths(group)
-            row[name] = scores_at_cut(paths, group, p_stop, cut, ask, stop_reward)
+            row[name] = scores_at_cut(paths, p_stop, cut, ask, stop_reward)
         table.append(row)
         print(
             f"cut {cut:.3f} {row['saved']:>12} "

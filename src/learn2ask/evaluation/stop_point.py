@@ -43,9 +43,10 @@ POINT_METRICS = ("on_time", "early", "late", "coverage", "extra_questions", "off
 
 @dataclass(frozen=True)
 class DialoguePath:
-    """One dialogue's decision points in order: what was left to elicit, and s*."""
+    """One dialogue's decision points in order: their ids, what was left to elicit, and s*."""
 
     dialogue_id: str
+    ids: tuple[str, ...]  # sample ids in order of position
     remaining: tuple[int, ...]  # I* size at each point
     expert_stop: int  # first point with s* = STOP; len(remaining) when none
 
@@ -65,6 +66,7 @@ def dialogue_paths(samples: Sequence[Sample]) -> dict[str, DialoguePath]:
         stops = [i for i, s in enumerate(points) if s.decision == "stop"]
         paths[dialogue_id] = DialoguePath(
             dialogue_id,
+            tuple(s.id for s in points),
             tuple(len(s.items) for s in points),
             stops[0] if stops else len(points),
         )
@@ -134,18 +136,13 @@ def expected_walk_reward(
     return total / max(len(paths), 1)
 
 
-def policy_stop_points(
-    paths: dict[str, DialoguePath], samples: Sequence[Sample], stops: dict[str, bool]
-) -> dict[str, int]:
-    """The first point at which the policy stops in each dialogue (``points``: never)."""
-    ordered: dict[str, list[Sample]] = defaultdict(list)
-    for sample in samples:
-        ordered[sample.dialogue_id].append(sample)
+def policy_stop_points(paths: dict[str, DialoguePath], stops: dict[str, bool]) -> dict[str, int]:
+    """The first point at which the policy stops (``stops``: sample id -> STOP?) in each
+    dialogue (``points``: never)."""
     first = {}
-    for dialogue_id, points in ordered.items():
-        points.sort(key=lambda s: s.index)
-        decided = [i for i, s in enumerate(points) if stops.get(s.id)]
-        first[dialogue_id] = decided[0] if decided else paths[dialogue_id].points
+    for dialogue_id, path in paths.items():
+        decided = [i for i, sample_id in enumerate(path.ids) if stops.get(sample_id)]
+        first[dialogue_id] = decided[0] if decided else path.points
     return first
 
 
@@ -165,7 +162,7 @@ def summarize_stop_point(
     STOP), over the whole dialogues of ``samples``, with the two references."""
     paths = dialogue_paths(samples)
     rate = mean([float(stops[s.id]) for s in samples]) if samples else 0.0
-    first = policy_stop_points(paths, samples, stops)
+    first = policy_stop_points(paths, stops)
     ids = sorted(paths)
     policy = [outcome_at(paths[d], first[d]) for d in ids]
     chance = [expected_at_rate(paths[d], rate) for d in ids]

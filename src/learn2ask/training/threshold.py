@@ -261,7 +261,7 @@ def sequential_cut(
     Why: walked in order, a conversation ends at the first STOP, so one false STOP early in a
     long visit forfeits every question after it; a per-point cut ignores that. On the demo's
     validation dialogues (seed 0) this estimate and the real walk over every point both put
-    the best cut at 0.75 (docs/results.md, "A stop point, not a stop rate")."""
+    the best cut at 0.75 (docs/results.md, "A stop point, not a stop rate: the sequential cut")."""
     stops = [p for p, s in zip(p_stop, points, strict=True) if s.decision == "stop"]
     continues = [p for p, s in zip(p_stop, points, strict=True) if s.decision != "stop"]
     if not stops or not continues or not paths:
