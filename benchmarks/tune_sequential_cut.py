@@ -105,11 +105,12 @@ def main(argv: list[str] | None = None) -> None:
         rule.get("sequential_threshold"): "sequential cut",
     }
     cuts = sorted({*CUTS, *(c for c in saved if c is not None)})
+    groups = [("all", samples), *sorted(by_source.items())]
+    paths_of = {name: dialogue_paths(group) for name, group in groups}
     table = []
     for cut in cuts:
         row: dict[str, Any] = {"cut": round(cut, 6), "saved": saved.get(cut, "")}
-        for name, group in [("all", samples), *sorted(by_source.items())]:
-            paths = dialogue_paths(group)
+        for name, paths in paths_of.items():
             row[name] = scores_at_cut(paths, p_stop, cut, ask, stop_reward)
         table.append(row)
         print(

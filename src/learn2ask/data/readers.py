@@ -55,13 +55,24 @@ _MTS_LABEL_RE = re.compile(r"^\s*([A-Za-z][A-Za-z_ ]{0,30}?)\s*:\s?(.*)$")
 _ACI_LABEL_RE = re.compile(r"^\s*\[([A-Za-z_]+)\]\s?(.*)$")
 
 
+def speaker_key(label: str) -> str:
+    """How a speaker label is looked up: case-insensitive, spaces read as underscores, so a
+    map entry ``speaker 1`` or ``speaker_1`` names ``Speaker 1:`` and ``SPEAKER_1``."""
+    return label.strip().lower().replace(" ", "_")
+
+
 @dataclass(frozen=True)
 class ReaderConfig:
-    """How logs are read. ``skip_invalid`` turns record errors into counted skips."""
+    """How logs are read. ``skip_invalid`` turns record errors into counted skips;
+    ``speaker_map``'s labels are kept as :func:`speaker_key` spells them."""
 
     format: str | None = None
     speaker_map: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPEAKER_MAP))
     skip_invalid: bool = False
+
+    def __post_init__(self) -> None:
+        keys = {speaker_key(label): role for label, role in self.speaker_map.items()}
+        object.__setattr__(self, "speaker_map", keys)
 
 
 @dataclass
@@ -271,7 +282,7 @@ def _labelled_lines_to_turns(
         # Some MTS-Dialog records keep stray CSV quotes around the transcript.
         line = raw_line.strip().strip('"') if strip_quotes else raw_line.strip()
         match = label_re.match(line)
-        label = match.group(1).strip().lower().replace(" ", "_") if match else None
+        label = speaker_key(match.group(1)) if match else None
         if match and (label in config.speaker_map or not pending):
             pending.append((first_line + offset, label, match.group(2)))
         elif line.strip():

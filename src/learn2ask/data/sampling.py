@@ -60,12 +60,20 @@ def balanced_subset(
     return chosen_stops + chosen_continues
 
 
-def whole_dialogue_subset(samples: Sequence[Sample], limit: int | None, seed: int) -> list[Sample]:
-    """Every point of seeded whole dialogues, taken while their points fit ``limit`` (at least
-    one dialogue)."""
+def samples_by_dialogue(samples: Sequence[Sample]) -> dict[str, list[Sample]]:
+    """Each dialogue's samples, in order of position."""
     by_dialogue: dict[str, list[Sample]] = {}
     for sample in samples:
         by_dialogue.setdefault(sample.dialogue_id, []).append(sample)
+    for points in by_dialogue.values():
+        points.sort(key=lambda s: s.index)
+    return by_dialogue
+
+
+def whole_dialogue_subset(samples: Sequence[Sample], limit: int | None, seed: int) -> list[Sample]:
+    """Every point of seeded whole dialogues, taken while their points fit ``limit`` (at least
+    one dialogue)."""
+    by_dialogue = samples_by_dialogue(samples)
     order = sorted(by_dialogue)
     random.Random(seed).shuffle(order)
     chosen: list[Sample] = []

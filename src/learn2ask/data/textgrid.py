@@ -27,14 +27,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from learn2ask.data.readers import ReaderConfig, speaker_key
 from learn2ask.data.types import Dialogue, Turn
 from learn2ask.errors import InputError
 from learn2ask.io import read_text_strict
-
-if TYPE_CHECKING:
-    from learn2ask.data.readers import ReaderConfig
 
 SUFFIX = ".textgrid"
 _TIER_RE = re.compile(r'^\s*class = "(\w+)"\s*\n\s*name = "((?:[^"]|"")*)"', re.M)
@@ -130,8 +127,7 @@ def read_utterances(
         if tier.group(1) != "IntervalTier":
             continue
         label = tier.group(2).replace('""', '"').strip()
-        key = label.lower()  # "Speaker 1" matches a map entry "speaker 1" or "speaker_1"
-        role = speaker_map.get(key, speaker_map.get(key.replace(" ", "_"), default_role))
+        role = speaker_map.get(speaker_key(label), default_role)
         if role not in ("user", "expert"):
             line = text.count("\n", 0, tier.start(2)) + 1
             raise InputError(

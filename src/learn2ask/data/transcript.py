@@ -27,17 +27,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from learn2ask.data.readers import _labelled_lines_to_turns
+from learn2ask.data.readers import ReaderConfig, _labelled_lines_to_turns
 from learn2ask.data.types import Dialogue
 from learn2ask.errors import InputError
 from learn2ask.io import read_text_strict
-
-if TYPE_CHECKING:
-    from learn2ask.data.readers import ReaderConfig
 
 SUFFIX = ".txt"
 _SEPARATOR_RE = re.compile(r"^\s*(?:-{3,}|={3,})\s*$")
@@ -82,9 +78,6 @@ def read_transcript(path: Path, config: ReaderConfig) -> Iterator[Dialogue | Inp
 def read_transcript_file(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
     """The file's dialogues, a bad conversation yielded as its ``InputError``; a file that is
     not UTF-8 or holds no conversation raises at once."""
-    # A label's spaces are read as underscores: map "speaker 1=expert" names "Speaker 1:" too.
-    speaker_map = {k.replace(" ", "_"): v for k, v in config.speaker_map.items()}
-    config = replace(config, speaker_map={**config.speaker_map, **speaker_map})
     text = read_text_strict(path).removeprefix("\ufeff")
     if not text.strip():
         raise InputError(path, "file is empty")

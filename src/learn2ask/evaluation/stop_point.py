@@ -29,11 +29,11 @@ paired difference.
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from learn2ask.data.sampling import samples_by_dialogue
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import bootstrap_ci, mean
 
@@ -57,12 +57,8 @@ class DialoguePath:
 
 def dialogue_paths(samples: Sequence[Sample]) -> dict[str, DialoguePath]:
     """Each dialogue's points ordered by position."""
-    by_dialogue: dict[str, list[Sample]] = defaultdict(list)
-    for sample in samples:
-        by_dialogue[sample.dialogue_id].append(sample)
     paths = {}
-    for dialogue_id, points in by_dialogue.items():
-        points.sort(key=lambda s: s.index)
+    for dialogue_id, points in samples_by_dialogue(samples).items():
         stops = [i for i, s in enumerate(points) if s.decision == "stop"]
         paths[dialogue_id] = DialoguePath(
             dialogue_id,
