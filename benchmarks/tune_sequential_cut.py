@@ -16,7 +16,9 @@ never trained on (``training.threshold.split_validation`` of its training file a
 Writes ``--out`` (JSON) when given. With ``--cut X`` it instead writes the whole
 ``stop_point.json`` summary (bootstrap CIs, references) and the walk reward at that one cut:
 the same P(stop) re-decided, exactly what ``evaluate --whole-dialogues`` with that threshold
-would decide.
+would decide. With ``--persistence`` it compares the single cut with rules that ask for the
+evidence to persist before handing over (``PERSISTENCE_RULES``: two points in a row above a cut,
+a moving average of the log-odds above it), each at a grid of settings, by the same walk reward.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +43,72 @@ from learn2ask.evaluation.stop_point import (
     summarize_stop_point,
     walk_reward,
 )
+from learn2ask.models.stop_head import logit
 
 CUTS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+StopRule = Callable[[list[float]], int]
+
+
+def first_above(p_stop: list[float], cut: float) -> int:
+    """The saved rule: the first point with P(stop) >= ``cut`` (``len``: never)."""
+    return next((i for i, p in enumerate(p_stop) if p >= cut), len(p_stop))
+
+
+def first_twice_above(p_stop: list[float], cut: float, first_cut: float) -> int:
+    """The first point where this and the previous P(stop) are >= ``cut``; at the first point
+    one P(stop) >= ``first_cut`` suffices (1.01: never at the first point)."""
+    for i, p in enumerate(p_stop):
+        if (i == 0 and p >= first_cut) or (i > 0 and p >= cut and p_stop[i - 1] >= cut):
+            return i
+    return len(p_stop)
+
+
+def first_average_above(p_stop: list[float], cut: float, weight: float) -> int:
+    """The first point where the moving average of the log-odds (new point's ``weight``)
+    reaches logit(``cut``)."""
+    average = None
+    for i, p in enumerate(p_stop):
+        z = logit(p)
+        average = z if average is None else weight * z + (1 - weight) * average
+        if average >= logit(cut):
+            return i
+    return len(p_stop)
+
+
+def persistence_rules() -> dict[str, StopRule]:
+    """The rules ``--persistence`` compares, by name."""
+    rules: dict[str, StopRule] = {}
+    for cut in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85):
+        rules[f"single {cut}"] = partial(first_above, cut=cut)
+    for cut in (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
+        for first_cut in (cut, 0.75, 0.9, 1.01):
+            rules[f"twice {cut} (first point {first_cut})"] = partial(
+                first_twice_above, cut=cut, first_cut=first_cut
+            )
+    for cut in (0.5, 0.6, 0.7, 0.75):
+        for weight in (0.3, 0.5, 0.7):
+            rules[f"average {cut} (weight {weight})"] = partial(
+                first_average_above, cut=cut, weight=weight
+            )
+    return rules
+
+
+def scores_of_rule(
+    paths: dict[str, DialoguePath],
+    p_stop: dict[str, float],
+    rule: StopRule,
+    ask: float,
+    stop_reward: float,
+) -> dict[str, Any]:
+    """Stop-point metrics and walk reward of a rule on the P(stop) along each path."""
+    rows = []
+    for path in paths.values():
+        stop = rule([p_stop[i] for i in path.ids])
+        rows.append(
+            {**outcome_at(path, stop), "walk_reward": walk_reward(path, stop, ask, stop_reward)}
+        )
+    keys = ("early", "on_time", "late", "coverage", "extra_questions", "walk_reward")
+    return {"dialogues": len(rows), **{k: round(mean([r[k] for r in rows]), 4) for k in keys}}
 
 
 def scores_at_cut(
@@ -52,16 +120,49 @@ def scores_at_cut(
 ) -> dict[str, Any]:
     """Stop-point metrics and the walk's mean per-turn reward of deciding STOP where
     P(stop) >= ``cut``."""
-    first = policy_stop_points(paths, {k: p >= cut for k, p in p_stop.items()})
-    rows = [
+    return scores_of_rule(paths, p_stop, partial(first_above, cut=cut), ask, stop_reward)
+
+
+def compare_persistence(
+    samples: list[Any], p_stop: dict[str, float], ask: float, stop_reward: float, out: Path | None
+) -> None:
+    """Print (and write) every persistence rule's walk figures per source, best first."""
+    groups = groups_by_source(samples)
+    paths_of = {name: dialogue_paths(group) for name, group in groups}
+    table = [
         {
-            **outcome_at(path, first[d]),
-            "walk_reward": walk_reward(path, first[d], ask, stop_reward),
+            "rule": name,
+            **{
+                g: scores_of_rule(paths, p_stop, rule, ask, stop_reward)
+                for g, paths in paths_of.items()
+            },
         }
-        for d, path in paths.items()
+        for name, rule in persistence_rules().items()
     ]
-    keys = ("early", "on_time", "late", "coverage", "extra_questions", "walk_reward")
-    return {"dialogues": len(rows), **{k: round(mean([r[k] for r in rows]), 4) for k in keys}}
+    table.sort(key=lambda row: -row["all"]["walk_reward"])
+    for row in table:
+        print(
+            f"{row['rule']:>32} "
+            + "  ".join(
+                f"{g}: walk reward {row[g]['walk_reward']:.3f} early {row[g]['early']:.2f} "
+                f"late {row[g]['late']:.2f} cov {row[g]['coverage']:.2f}"
+                for g, _ in groups
+            )
+        )
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
+            json.dumps({"ask_reward": ask, "stop_reward": stop_reward, "rules": table}, indent=1)
+            + "\n"
+        )
+
+
+def groups_by_source(samples: list[Any]) -> list[tuple[str, list[Any]]]:
+    """("all", samples) then one group per source, sorted."""
+    by_source: dict[str, list[Any]] = defaultdict(list)
+    for sample in samples:
+        by_source[source_of(sample)].append(sample)
+    return [("all", samples), *sorted(by_source.items())]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,6 +176,11 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=None,
         help="instead: the full stop_point.json summary (CIs, references) at this one cut",
+    )
+    parser.add_argument(
+        "--persistence",
+        action="store_true",
+        help="instead: the single cut against rules that wait for P(stop) to persist",
     )
     args = parser.parse_args(argv)
     rule = json.loads((args.model / "model" / "learn2ask_policy.json").read_text())["decision"]
@@ -96,16 +202,16 @@ def main(argv: list[str] | None = None) -> None:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(summary, indent=1) + "\n")
         return
-    by_source: dict[str, list[Any]] = defaultdict(list)
-    for sample in samples:
-        by_source[source_of(sample)].append(sample)
+    if args.persistence:
+        compare_persistence(samples, p_stop, ask, stop_reward, args.out)
+        return
     saved = {
         rule["threshold"]: "balanced cut",
         rule.get("natural_threshold"): "natural cut",
         rule.get("sequential_threshold"): "sequential cut",
     }
     cuts = sorted({*CUTS, *(c for c in saved if c is not None)})
-    groups = [("all", samples), *sorted(by_source.items())]
+    groups = groups_by_source(samples)
     paths_of = {name: dialogue_paths(group) for name, group in groups}
     table = []
     for cut in cuts:
@@ -119,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{name}: early {row[name]['early']:.2f} late {row[name]['late']:.2f} "
                 f"cov {row[name]['coverage']:.2f} extra {row[name]['extra_questions']:.1f} "
                 f"walk reward {row[name]['walk_reward']:.3f}"
-                for name in ["all", *sorted(by_source)]
+                for name, _ in groups
             )
         )
     if args.out:
