@@ -303,6 +303,30 @@ def total_steps(config: TrainConfig, n_batches: int) -> int:
     return max(1, math.ceil(config.epochs * n_batches))
 
 
+def optimizer_and_schedule(params: list[Any], config: TrainConfig, steps: int) -> tuple[Any, Any]:
+    """AdamW on the trained layers, with linear warm-up then linear decay to 0 at ``steps``."""
+    import torch
+
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    warmup = max(1, config.warmup_steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda i: min(1.0, (i + 1) / warmup) * max(0.0, 1 - i / steps)
+    )
+    return optimizer, schedule
+
+
+def batch_order(n_batches: int, steps: int, seed: int) -> list[int]:
+    """Which batch each step trains on: a fresh shuffle per epoch, cut at ``steps``; the same
+    order whether a run is resumed or not."""
+    rng = random.Random(seed)
+    order: list[int] = []
+    for epoch_start in range(0, steps, n_batches):
+        epoch = list(range(n_batches))
+        rng.shuffle(epoch)
+        order.extend(epoch[: steps - epoch_start])
+    return order
+
+
 def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path:
     """Train with decision-first SFT; returns the directory of the saved model.
 
@@ -349,12 +373,8 @@ def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path
         flush=True,
     )
     params = trainable_parameters(model, n_frozen)
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     steps = total_steps(config, len(batches))
-    warmup = max(1, config.warmup_steps)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda i: min(1.0, (i + 1) / warmup) * max(0.0, 1 - i / steps)
-    )
+    optimizer, schedule = optimizer_and_schedule(params, config, steps)
     step = load_checkpoint(out, model, optimizer) if resume else 0
     common.trim_log(out, step)
     with warnings.catch_warnings():  # fast-forwarding the schedule of a resumed run
@@ -362,12 +382,7 @@ def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path
         for _ in range(step):
             schedule.step()
     log = common.JsonlLogCallback(out / common.LOG_FILE)
-    rng = random.Random(config.seed)
-    order: list[int] = []
-    for epoch_start in range(0, steps, len(batches)):  # the same order whether resumed or not
-        epoch = list(range(len(batches)))
-        rng.shuffle(epoch)
-        order.extend(epoch[: steps - epoch_start])
+    order = batch_order(len(batches), steps, config.seed)
     train_started = time.perf_counter()
     for step_index in range(step, steps):
         loss, lm_loss, decision_loss = batch_loss(
@@ -380,12 +395,11 @@ def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path
         schedule.step()
         done = step_index + 1
         if done % config.logging_steps == 0 or done == steps:
+            losses = {"loss": loss, "lm_loss": lm_loss, "decision_loss": decision_loss}
             log.write(
                 done,
                 {
-                    "loss": float(loss.detach()),
-                    "lm_loss": float(lm_loss.detach()),
-                    "decision_loss": float(decision_loss.detach()),
+                    **{name: float(value.detach()) for name, value in losses.items()},
                     "learning_rate": schedule.get_last_lr()[0],
                 },
             )
