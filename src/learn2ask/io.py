@@ -162,8 +162,18 @@ def read_jsonl_tolerant(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+# A byte-order mark declares the encoding: Windows editors write UTF-8 with one, and Praat
+# saves a TextGrid as UTF-16 whenever it holds a character outside ASCII.
+BYTE_ORDER_MARKS = (
+    (b"\xef\xbb\xbf", "utf-8-sig", "UTF-8"),
+    (b"\xff\xfe", "utf-16", "UTF-16"),
+    (b"\xfe\xff", "utf-16", "UTF-16"),
+)
+
+
 def read_text_strict(path: str | Path) -> str:
-    """Read a UTF-8 file, turning a missing file or bad encoding into an ``InputError``."""
+    """Read a text file, turning a missing file or bad encoding into an ``InputError``: UTF-8,
+    or the encoding a byte-order mark declares (UTF-8 or UTF-16; the mark is dropped)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -171,11 +181,17 @@ def read_text_strict(path: str | Path) -> str:
         raise InputError(path, "file not found") from None
     except IsADirectoryError:
         raise InputError(path, "is a directory, expected a file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read file ({exc.strerror})") from None
+    codec, name = next(
+        ((codec, name) for mark, codec, name in BYTE_ORDER_MARKS if data.startswith(mark)),
+        ("utf-8", "UTF-8"),
+    )
     try:
-        return data.decode("utf-8")
+        return data.decode(codec)
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(path, f"not valid UTF-8 (byte {exc.start})", line=line) from None
+        line = data[: exc.start].decode(codec, errors="ignore").count("\n") + 1
+        raise InputError(path, f"not valid {name} (byte {exc.start})", line=line) from None
 
 
 def is_valid_unicode(text: str) -> bool:

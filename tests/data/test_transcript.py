@@ -47,6 +47,26 @@ def test_one_conversation_with_a_continuation_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be"])
+def test_a_utf16_file_with_its_byte_order_mark(tmp_path: Path, codec: str) -> None:
+    # Windows editors save "Unicode" text as UTF-16 with a byte-order mark; so are 2 of the 272
+    # transcripts of the OSCE interviews (Fareez et al. 2022).
+    path = tmp_path / "visit.txt"
+    mark = b"\xfe\xff" if codec == "utf-16-be" else b""  # Python's utf-16 writes its own mark
+    path.write_bytes(mark + VISIT.replace("\n", "\r\n").encode(codec))
+    assert roles_and_texts(path)[0][:2] == [
+        ("expert", "What brings you in today?"),
+        ("user", "I've had a cough for a week. It gets worse at night."),
+    ]
+
+
+def test_broken_utf16_is_named_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "visit.txt"
+    path.write_bytes("Doctor: Hi.\nPatient: Hello.\n".encode("utf-16") + b"\x00\xd8\x41\x00")
+    with pytest.raises(InputError, match=r"visit.txt:3: not valid UTF-16"):
+        read_dialogues([path])
+
+
 def test_bracket_labels_as_aci_bench_writes_them(tmp_path: Path) -> None:
     path = tmp_path / "visit.txt"
     path.write_text("[doctor] Hello there.\n[patient] Hi.\nMy knee hurts.\n[doctor] Since when?\n")

@@ -118,7 +118,7 @@ def read_utterances(
 ) -> list[Utterance]:
     """Every spoken interval of every interval tier of one TextGrid file; a tier the speaker
     map does not name is ``default_role``'s when that is given."""
-    text = read_textgrid_text(path)
+    text = read_text_strict(path)  # Praat's UTF-16 included: a byte-order mark says so
     if "ooTextFile" not in text[:200] or "item [" not in text:
         raise InputError(path, "not a long-format Praat TextGrid (save it as a text file)")
     tiers = list(_TIER_RE.finditer(text))
@@ -139,22 +139,6 @@ def read_utterances(
             if spoken:
                 utterances.append(Utterance(float(interval.group(1)), role, spoken))
     return utterances
-
-
-def read_textgrid_text(path: Path) -> str:
-    """The file's text: UTF-16 when it starts with a byte-order mark (Praat's choice for
-    non-ASCII text), else UTF-8."""
-    try:
-        with path.open("rb") as file:
-            head = file.read(2)  # the byte-order mark only; the text is read once below
-    except OSError as exc:
-        raise InputError(path, f"cannot read file ({exc.strerror})") from None
-    if head in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return path.read_bytes().decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise InputError(path, f"not valid UTF-16 (byte {exc.start})") from None
-    return read_text_strict(path).removeprefix("\ufeff")
 
 
 def clean_text(text: str) -> str:
