@@ -77,7 +77,8 @@ def read_transcript(path: Path, config: ReaderConfig) -> Iterator[Dialogue | Inp
 
 def read_transcript_file(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
     """The file's dialogues, a bad conversation yielded as its ``InputError``; a file that is
-    not UTF-8 or holds no conversation raises at once."""
+    not readable text (UTF-8, or UTF-16 with its byte-order mark) or holds no conversation
+    raises at once."""
     text = read_text_strict(path)
     if not text.strip():
         raise InputError(path, "file is empty")
