@@ -23,15 +23,21 @@ import argparse
 import json
 import re
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from benchmarks.tune_sequential_cut import (
+    STOP_REWARD,
+    first_above,
+    groups_by_source,
+    scores_of_rule,
+)
 from learn2ask.data.samples import load_samples
-from learn2ask.data.sampling import source_of
 from learn2ask.data.types import Sample, Turn
 from learn2ask.evaluation.metrics import mean, roc_auc
 from learn2ask.evaluation.rollouts import ROLLOUTS_FILE, read_rollouts
-from learn2ask.evaluation.stop_point import dialogue_paths, policy_stop_points, walk_reward
+from learn2ask.evaluation.stop_point import dialogue_paths
 from learn2ask.models.decision import DecisionRule, load_decision_rule
 
 SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
@@ -84,17 +90,14 @@ def figures(
     (the rule's own fallback when it has none)."""
     stop = [p_stop[s.id] for s in samples if s.decision == "stop"]
     other = [p_stop[s.id] for s in samples if s.decision != "stop"]
-    cut = rule.for_mix("sequential").threshold
-    paths = dialogue_paths(samples)
-    first = policy_stop_points(paths, {s.id: p_stop[s.id] >= cut for s in samples})
+    at_cut = partial(first_above, cut=rule.for_mix("sequential").threshold)
+    walk = scores_of_rule(dialogue_paths(samples), p_stop, at_cut, ask, STOP_REWARD)
     return {
         "points": len(samples),
         "auc": round(roc_auc(stop, other), 4),
-        "mean_p_stop": round(mean(list(p_stop[s.id] for s in samples)), 4),
+        "mean_p_stop": round(mean([p_stop[s.id] for s in samples]), 4),
         "share_stop": round(mean([float(p_stop[s.id] >= rule.threshold) for s in samples]), 4),
-        "walk_reward": round(
-            mean([walk_reward(p, first[d], ask, 4.0) for d, p in paths.items()]), 4
-        ),
+        "walk_reward": walk["walk_reward"],
     }
 
 
@@ -105,9 +108,7 @@ def compare(model: Path, samples_file: Path, evals: list[str], out: Path | None)
         raise SystemExit(f"{model}: has no decision rule")
     ask = rule.calibration["ask_reward_estimate"]["ask_reward"]
     samples = load_samples(samples_file)
-    groups = {"all": samples} | {
-        src: [s for s in samples if source_of(s) == src] for src in sorted(map(source_of, samples))
-    }
+    groups = groups_by_source(samples)
     table: dict[str, Any] = {}
     for spec in evals:
         name, _, directory = spec.partition("=")
@@ -118,7 +119,7 @@ def compare(model: Path, samples_file: Path, evals: list[str], out: Path | None)
             raise SystemExit(
                 f"{directory}: no P(stop) for {len(missing)} points, e.g. {missing[0]}"
             )
-        table[name] = {g: figures(members, p_stop, rule, ask) for g, members in groups.items()}
+        table[name] = {g: figures(members, p_stop, rule, ask) for g, members in groups}
         print(
             f"{name:>14} "
             + "  ".join(

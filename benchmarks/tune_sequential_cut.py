@@ -46,6 +46,7 @@ from learn2ask.evaluation.stop_point import (
 from learn2ask.models.stop_head import logit
 
 CUTS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+STOP_REWARD = 4.0  # a right STOP: 2 + beta at the recipe's beta 2
 StopRule = Callable[[list[float]], int]
 
 
@@ -111,18 +112,6 @@ def scores_of_rule(
     return {"dialogues": len(rows), **{k: round(mean([r[k] for r in rows]), 4) for k in keys}}
 
 
-def scores_at_cut(
-    paths: dict[str, DialoguePath],
-    p_stop: dict[str, float],
-    cut: float,
-    ask: float,
-    stop_reward: float,
-) -> dict[str, Any]:
-    """Stop-point metrics and the walk's mean per-turn reward of deciding STOP where
-    P(stop) >= ``cut``."""
-    return scores_of_rule(paths, p_stop, partial(first_above, cut=cut), ask, stop_reward)
-
-
 def compare_persistence(
     samples: list[Any], p_stop: dict[str, float], ask: float, stop_reward: float, out: Path | None
 ) -> None:
@@ -185,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rule = json.loads((args.model / "model" / "learn2ask_policy.json").read_text())["decision"]
     ask = rule["calibration"]["ask_reward_estimate"]["ask_reward"]
-    stop_reward = 4.0  # 2 + beta at the recipe's beta 2
+    stop_reward = STOP_REWARD
     rows = [r for r in read_rollouts(args.eval / ROLLOUTS_FILE) if r["rollout"] == 0]
     p_stop = {r["sample_id"]: r["p_stop"] for r in rows}
     samples = [s for s in load_samples(args.samples) if s.id in p_stop]
@@ -217,7 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     for cut in cuts:
         row: dict[str, Any] = {"cut": round(cut, 6), "saved": saved.get(cut, "")}
         for name, paths in paths_of.items():
-            row[name] = scores_at_cut(paths, p_stop, cut, ask, stop_reward)
+            rule_at_cut = partial(first_above, cut=cut)
+            row[name] = scores_of_rule(paths, p_stop, rule_at_cut, ask, stop_reward)
         table.append(row)
         print(
             f"cut {cut:.3f} {row['saved']:>12} "
