@@ -21,6 +21,20 @@ and log counts): the head's logistic regression, cosine k-nearest neighbours (k 
 gradient-boosted trees, a one-hidden-layer MLP, and the rank average of the regression and the
 trees: is a non-linear head worth its cost? Writes ``DIR/tune_stop_head_models.json``.
 
+With ``--feature-sets`` it instead compares which feature blocks the head should see (the
+embeddings of the last two turns, of the last four turns and of the whole context, the five
+surface features), in source and across sources both ways (fitted on MTS-Dialog, scored on
+ACI-Bench, and back): AUC, and the balanced accuracy and STOP rates at the head's own cut (its
+log-odds at 0, fitted on balanced points), which show whether a source it never saw gets its
+P(stop) shifted. ``--probe FILE`` adds the mean P(stop) that each in-source head gives the
+prepared points of FILE (a sanity check, never a criterion). Writes
+``DIR/tune_stop_head_features.json``.
+
+With ``--relative`` it instead asks whether the head's log-odds should be read against the
+same conversation's earlier points: z + w * (z - mean of z at the dialogue's earlier points), w
+in ``RELATIVE_WEIGHTS`` (w = 0 is the head), which cancels a source's offset within a long
+conversation. Scored like ``--feature-sets``. Writes ``DIR/tune_stop_head_relative.json``.
+
 With ``--dialogue-weights`` it instead asks whether the head should weigh its training points
 as the report weighs test points: the report averages rewards within a dialogue, then over
 dialogues, so a point counts 1 / (points its dialogue gave). The head is fitted with no weights,
@@ -170,6 +184,132 @@ def score_models(train: list[Sample], held: list[Sample], embedder: Any) -> list
     ]
 
 
+FEATURE_BLOCKS = ("last two turns", "last four turns", "whole context", "surface")
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "last two + whole + surface (the head)": ("last two turns", "whole context", "surface"),
+    "last two + surface": ("last two turns", "surface"),
+    "last two + last four + surface": ("last two turns", "last four turns", "surface"),
+    "last two + whole": ("last two turns", "whole context"),
+    "whole + surface": ("whole context", "surface"),
+    "last two": ("last two turns",),
+}
+
+
+def feature_blocks(contexts: Sequence[Sequence[Any]], embedder: Any) -> dict[str, Any]:
+    """``{block: rows}`` for every block of ``FEATURE_BLOCKS``; the head's own three come from
+    :meth:`StopClassifier.features`, so they are the head's features exactly."""
+    import numpy as np
+
+    head = StopClassifier(embedder).features(contexts)
+    last_four = [" ".join(t.content for t in c[-4:]) for c in contexts]
+    return {
+        "last two turns": head[:, :384],
+        "whole context": head[:, 384:EMBEDDING_COLUMNS],
+        "surface": head[:, EMBEDDING_COLUMNS:],
+        "last four turns": np.asarray(embedder.embed(last_four)),
+    }
+
+
+def decision_rates(scores: Sequence[float], points: Sequence[Sample]) -> dict[str, float]:
+    """At the head's own cut (log-odds 0): the share of STOP and of CONTINUE points it stops
+    at, their balanced accuracy, and the best balanced accuracy of any cut (hindsight)."""
+    import numpy as np
+
+    z = np.asarray(scores, dtype=float)
+    stop = np.array([s.decision == "stop" for s in points])
+
+    def balanced(cut: float) -> float:
+        return float(((z[stop] >= cut).mean() + (z[~stop] < cut).mean()) / 2)
+
+    return {
+        "stops_at_stop": round(float((z[stop] >= 0).mean()), 3),
+        "stops_at_continue": round(float((z[~stop] >= 0).mean()), 3),
+        "balanced_accuracy": round(balanced(0.0), 3),
+        "best_balanced_accuracy": round(max(balanced(c) for c in np.unique(z)), 3),
+    }
+
+
+def score_feature_sets(
+    train: list[Sample], held: list[Sample], embedder: Any, probe: list[Sample]
+) -> list[dict]:
+    """Fit the head on each of ``FEATURE_SETS`` of ``train``'s features, score it on ``held``
+    (and give the mean P(stop) of the ``probe`` points, if any)."""
+    import numpy as np
+
+    blocks = {
+        name: feature_blocks([s.context for s in points], embedder) if points else {}
+        for name, points in (("train", train), ("held", held), ("probe", probe))
+    }
+    labels = [s.decision == "stop" for s in train]
+    rows = []
+    for name, chosen in FEATURE_SETS.items():
+
+        def columns(part: str, chosen: tuple[str, ...] = chosen) -> Any:
+            return np.hstack([blocks[part][b] for b in chosen])
+
+        x_train = columns("train")
+        x_eval = np.vstack([columns("held"), columns("probe")]) if probe else columns("held")
+        scores = fit_and_score(x_train, labels, x_eval, 0.01)
+        held_scores = [float(v) for v in scores[: len(held)]]
+        row = {
+            "features": name,
+            "auc": auc_by_source(held_scores, held),
+            **decision_rates(held_scores, held),
+        }
+        if probe:
+            probe_p = 1 / (1 + np.exp(-scores[len(held) :]))
+            row["probe_mean_p_stop"] = round(float(probe_p.mean()), 3)
+        rows.append(row)
+    return rows
+
+
+RELATIVE_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
+
+
+def earlier_points(points: Sequence[Sample], pool: Sequence[Sample]) -> list[list[Sample]]:
+    """For each of ``points``, the points of ``pool`` from its dialogue that come before it."""
+    by_dialogue: dict[str, list[Sample]] = {}
+    for s in pool:
+        by_dialogue.setdefault(s.dialogue_id, []).append(s)
+    return [[s for s in by_dialogue.get(p.dialogue_id, []) if s.index < p.index] for p in points]
+
+
+def relative_logits(
+    classifier: StopClassifier, points: Sequence[Sample], pool: Sequence[Sample]
+) -> tuple[Any, Any]:
+    """The head's log-odds at ``points`` and their excess over the mean log-odds at the same
+    dialogue's earlier points (0 at a dialogue's first point)."""
+    import numpy as np
+
+    history = earlier_points(points, pool)
+    needed = {s.id: s for h in history for s in h} | {s.id: s for s in points}
+    ids = list(needed)
+    z_of = dict(zip(ids, classifier.logits([needed[i].context for i in ids]), strict=True))
+    z = np.array([z_of[p.id] for p in points])
+    baseline = np.array(
+        [
+            np.mean([z_of[s.id] for s in h]) if h else z_of[p.id]
+            for p, h in zip(points, history, strict=True)
+        ]
+    )
+    return z, z - baseline
+
+
+def score_relative(
+    train: list[Sample], held: list[Sample], embedder: Any, pool: list[Sample]
+) -> list[dict]:
+    """Fit the head on ``train``; score z + w * (z - baseline) on ``held`` for each w."""
+    classifier = StopClassifier(embedder).fit(train)
+    z, excess = relative_logits(classifier, held, pool)
+    rows = []
+    for w in RELATIVE_WEIGHTS:
+        scores = [float(v) for v in z + w * excess]
+        rows.append(
+            {"weight": w, "auc": auc_by_source(scores, held), **decision_rates(scores, held)}
+        )
+    return rows
+
+
 WEIGHTINGS = ("none", "1/sqrt(n)", "1/n")
 
 
@@ -252,9 +392,15 @@ def score_dialogue_weights(
 
 
 def settings(
-    samples: list[Sample], fraction: float, train_points: int, points: int, seed: int
+    samples: list[Sample],
+    fraction: float,
+    train_points: int,
+    points: int,
+    seed: int,
+    both_ways: bool = False,
 ) -> dict[str, tuple[list[Sample], list[Sample]]]:
-    """``{setting: (fit points, scored points)}`` for the in-source and the transfer check."""
+    """``{setting: (fit points, scored points)}`` for the in-source and the transfer check
+    (``both_ways``: also fitted on ACI-Bench and scored on MTS-Dialog)."""
     train, validation = split_validation(samples, fraction, seed)
     mts = [s for s in samples if source_of(s) == "mts-dialog"]
     aci = [s for s in samples if source_of(s) == "aci-bench"]
@@ -269,6 +415,11 @@ def settings(
             balanced_points(mts, train_points, seed + 1),
             balanced_points(aci, points, seed + 2),
         )
+        if both_ways:
+            result["transfer ACI-Bench -> MTS-Dialog"] = (
+                balanced_points(aci, train_points, seed + 1),
+                balanced_points(mts, points, seed + 2),
+            )
     return result
 
 
@@ -297,6 +448,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--curve", type=int, nargs="+", help="training-point sizes to compare")
     parser.add_argument("--models", action="store_true", help="compare model families instead")
     parser.add_argument(
+        "--feature-sets", action="store_true", help="compare the head's feature blocks instead"
+    )
+    parser.add_argument(
+        "--relative", action="store_true", help="compare relative readings of the head instead"
+    )
+    parser.add_argument(
+        "--probe", type=Path, help="prepared points to report mean P(stop) on (--feature-sets)"
+    )
+    parser.add_argument(
         "--dialogue-weights",
         action="store_true",
         help="compare per-dialogue weights of the head's training points instead",
@@ -313,8 +473,16 @@ def main(argv: list[str] | None = None) -> None:
     embedder = default_grader()
     rows = []
     started = time.perf_counter()
+    probe = load_samples(args.probe) if args.probe else []
     for seed in args.seeds:
-        chosen = settings(samples, args.validation_fraction, args.train_points, args.points, seed)
+        chosen = settings(
+            samples,
+            args.validation_fraction,
+            args.train_points,
+            args.points,
+            seed,
+            both_ways=args.feature_sets or args.relative,
+        )
         if args.dialogue_weights:
             chosen = {"MTS-Dialog, as the demo's test": mts_test_like(chosen, samples, args, seed)}
         for name, (train, held) in chosen.items():
@@ -324,6 +492,10 @@ def main(argv: list[str] | None = None) -> None:
                 scored = score_sizes(train, held, embedder, args.curve, seed)
             elif args.models:
                 scored = score_models(train, held, embedder)
+            elif args.relative:
+                scored = score_relative(train, held, embedder, samples)
+            elif args.feature_sets:
+                scored = score_feature_sets(train, held, embedder, probe)
             else:
                 scored = score_variants(train, held, embedder)
             for row in scored:
@@ -345,6 +517,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.models
         else "_dialogue_weights"
         if args.dialogue_weights
+        else "_features"
+        if args.feature_sets
+        else "_relative"
+        if args.relative
         else ""
     )
     name = f"tune_stop_head{suffix}.json"

@@ -45,3 +45,39 @@ def test_weighted_auc_counts_pairs_by_their_weights() -> None:
     assert weighted_auc(scores, POINTS, [1.0] * 5) == pytest.approx(0.5)
     # With 1/n weights a's STOP point counts four times b's, so its lost pairs dominate.
     assert weighted_auc(scores, POINTS, dialogue_weights(POINTS, "1/n")) == pytest.approx(0.2)
+
+
+def test_earlier_points_are_the_same_dialogues_points_before_each() -> None:
+    from benchmarks.tune_stop_head import earlier_points
+
+    history = earlier_points([POINTS[0], POINTS[3]], POINTS)
+    assert history[0] == []  # a's first point
+    assert [s.index for s in history[1]] == [0, 1]  # b's point 2 follows b's points 0 and 1
+
+
+def test_relative_logits_subtract_the_mean_of_earlier_points() -> None:
+    from benchmarks.tune_stop_head import relative_logits
+
+    points = [point("b", i, i == 0) for i in range(4)]
+    logit_of = {id(s.context): 10.0 * s.index for s in points}
+
+    class ByIndex:
+        """Log-odds 10 x the point's index, so the excess is known exactly."""
+
+        def logits(self, contexts: list) -> list[float]:
+            return [logit_of[id(c)] for c in contexts]
+
+    z, excess = relative_logits(ByIndex(), [points[0], points[3]], points)  # type: ignore[arg-type]
+    assert list(z) == [0.0, 30.0]
+    assert list(excess) == [0.0, 30.0 - 10.0]  # no history: 0; else 30 - mean(0, 10, 20)
+
+
+def test_decision_rates_at_the_heads_own_cut() -> None:
+    from benchmarks.tune_stop_head import decision_rates
+
+    # log-odds >= 0 stops: b's STOP point and one CONTINUE point stop, a's STOP point does not.
+    rates = decision_rates([-1.0, 2.0, 1.0, -3.0, -2.0], POINTS)
+    assert rates["stops_at_stop"] == pytest.approx(0.5)
+    assert rates["stops_at_continue"] == pytest.approx(round(1 / 3, 3))
+    assert rates["balanced_accuracy"] == pytest.approx(round((0.5 + 2 / 3) / 2, 3))
+    assert rates["best_balanced_accuracy"] >= rates["balanced_accuracy"]
