@@ -342,20 +342,51 @@ def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path
     # and a 135M-1.5B model's top layers fit a GPU in float32 (TF32 matmuls keep it fast).
     torch.backends.cuda.matmul.allow_tf32 = True
     model.to(device="cuda" if common.use_cuda() else "cpu", dtype=torch.float32)
-    settings = config.decision
     train_pool, validation = split_validation(
-        load_samples(config.train_file), settings.validation_fraction, config.seed
+        load_samples(config.train_file), config.decision.validation_fraction, config.seed
     )
     samples = common.select_samples(train_pool, config)
-    n_frozen = max(0, model.config.num_hidden_layers - settings.top_layers)
-    stop_id, _ = stop_token_of(tokenizer, config.prompt.to_policy_config().stop_tag)
+    n_frozen = max(0, model.config.num_hidden_layers - config.decision.top_layers)
     examples = [(*encode(s, tokenizer, config), s.decision == "stop") for s in samples]
     model.eval()  # no dropout; the top layers still get gradients
+    batches, cache_figures = cache_training_batches(model, tokenizer, examples, n_frozen, config)
+    stop_id, _ = stop_token_of(tokenizer, config.prompt.to_policy_config().stop_tag)
+    train_figures = train_top_layers(model, batches, n_frozen, stop_id, config, out, resume)
+    return finish(
+        model,
+        tokenizer,
+        config,
+        out,
+        (train_pool, validation),
+        run.started,
+        embedder=embedder,
+        extra={
+            "train_samples": len(samples),
+            "validation_samples": len(validation),
+            "validation_dialogues": len({s.dialogue_id for s in validation}),
+            **cache_figures,
+            **train_figures,
+        },
+    )
+
+
+def cache_training_batches(
+    model: Any,
+    tokenizer: Any,
+    examples: list[tuple[list[int], list[int], bool]],
+    n_frozen: int,
+    config: TrainConfig,
+) -> tuple[list[Batch], dict[str, Any]]:
+    """The frozen layers' activations of every example, batched, on the device when they fit
+    there (``decision.cache_on``), and the summary's figures of that cache."""
+    import torch
+
+    settings = config.decision
     device = next(model.parameters()).device
     need = cache_bytes(examples, model.config.hidden_size)
     free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
     store = cache_home(settings.cache_on, need, free)
-    cache_started = time.perf_counter()
+    started = time.perf_counter()
     batches = cache_batches(
         model,
         examples,
@@ -365,13 +396,35 @@ def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path
         grouping=settings.batch_grouping,
         store=store,
     )
-    cache_seconds = time.perf_counter() - cache_started
+    seconds = time.perf_counter() - started
+    home = "cpu" if store == "cpu" else device.type
     print(
         f"  [decision_sft] cached {len(examples)} examples in {len(batches)} batches "
         f"({need / 2**30:.1f} GiB on the {'host' if store == 'cpu' else device.type}; "
-        f"{cache_seconds:.0f} s)",
+        f"{seconds:.0f} s)",
         flush=True,
     )
+    figures = {
+        "cache_seconds": round(seconds, 1),
+        "cache_gib": round(need / 2**30, 2),
+        "cache_on": home,
+    }
+    return batches, figures
+
+
+def train_top_layers(
+    model: Any,
+    batches: list[Batch],
+    n_frozen: int,
+    stop_id: int,
+    config: TrainConfig,
+    out: Path,
+    resume: bool,
+) -> dict[str, Any]:
+    """The optimisation steps on the cached batches (from the last checkpoint when
+    ``resume``), logged and checkpointed; returns the summary's figures of the steps."""
+    import torch
+
     params = trainable_parameters(model, n_frozen)
     steps = total_steps(config, len(batches))
     optimizer, schedule = optimizer_and_schedule(params, config, steps)
@@ -383,10 +436,10 @@ def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path
             schedule.step()
     log = common.JsonlLogCallback(out / common.LOG_FILE)
     order = batch_order(len(batches), steps, config.seed)
-    train_started = time.perf_counter()
+    started = time.perf_counter()
     for step_index in range(step, steps):
         loss, lm_loss, decision_loss = batch_loss(
-            model, batches[order[step_index]], n_frozen, stop_id, settings.loss_weight
+            model, batches[order[step_index]], n_frozen, stop_id, config.decision.loss_weight
         )
         optimizer.zero_grad()
         loss.backward()
@@ -406,36 +459,21 @@ def run(config: TrainConfig, resume: bool = False, embedder: Any = None) -> Path
         if done % 25 == 0 or done == steps:
             print(
                 f"  [decision_sft] step {done}/{steps} loss {float(loss.detach()):.3f} "
-                f"({time.perf_counter() - train_started:.0f} s)",
+                f"({time.perf_counter() - started:.0f} s)",
                 flush=True,
             )
         if config.save_steps and done % config.save_steps == 0 and done < steps:
             save_checkpoint(out, done, model, n_frozen, optimizer)
         common.raise_if_interrupted()
-    train_seconds = time.perf_counter() - train_started
+    seconds = time.perf_counter() - started
     # Batches hold examples of one length, so most are smaller than batch_size: count them.
     trained = sum(len(batches[order[i]].is_stop) for i in range(step, steps))
-    return finish(
-        model,
-        tokenizer,
-        config,
-        out,
-        (train_pool, validation),
-        run.started,
-        embedder=embedder,
-        extra={
-            "train_samples": len(samples),
-            "validation_samples": len(validation),
-            "validation_dialogues": len({s.dialogue_id for s in validation}),
-            "steps": steps,
-            "cache_seconds": round(cache_seconds, 1),
-            "cache_gib": round(need / 2**30, 2),
-            "cache_on": "cpu" if store == "cpu" else device.type,
-            "train_seconds": round(train_seconds, 1),
-            "examples_trained": trained,
-            "examples_per_second": round(trained / max(train_seconds, 1e-9), 2),
-        },
-    )
+    return {
+        "steps": steps,
+        "train_seconds": round(seconds, 1),
+        "examples_trained": trained,
+        "examples_per_second": round(trained / max(seconds, 1e-9), 2),
+    }
 
 
 def finish(
