@@ -49,6 +49,67 @@ def test_the_cut_follows_a_source_whose_p_stop_sits_higher():
     assert (rule.stop_token_id, rule.stop_token) == (1, "<")
 
 
+def _shifted_points(n_dialogues: int, stop_centre: float, continue_centre: float):
+    """Six points per dialogue (the last STOP) with P(stop) drawn around the two centres."""
+    import random
+
+    rng = random.Random(0)
+    points, p_stop = [], []
+    for d in range(n_dialogues):
+        for i in range(6):
+            stop = i == 5
+            points.append(
+                Sample(
+                    id=f"d{d}:{i}",
+                    dialogue_id=f"d{d}",
+                    index=i,
+                    context=[Turn(role="user", content="x")],
+                    future=[],
+                    info_set=[] if stop else ["duration"],
+                    decision="stop" if stop else "continue",
+                )
+            )
+            centre = stop_centre if stop else continue_centre
+            p_stop.append(min(0.99, max(0.01, rng.gauss(centre, 0.08))))
+    return points, p_stop
+
+
+def test_the_cross_fitted_check_scores_each_halfs_cut_on_the_other():
+    from learn2ask.calibration.decision import cross_fitted_gain, recut_verdict
+
+    # P(stop) sits high (CONTINUE near 0.6): the saved cut 0.41 stops almost everywhere.
+    points, p_stop = _shifted_points(40, 0.85, 0.6)
+    gain = cross_fitted_gain(points, p_stop, 2.5, 4.0, 0.41)
+    assert gain is not None and gain["dialogues"] == 40
+    assert gain["expected_reward_gain"] > 0.2
+    assert gain["balanced_accuracy"]["recut"] > gain["balanced_accuracy"]["saved"] + 0.2
+    # Where the saved cut already separates the source, the re-cut earns about nothing.
+    points, p_stop = _shifted_points(40, 0.7, 0.2)
+    fitted = cross_fitted_gain(points, p_stop, 2.5, 4.0, 0.45)
+    assert fitted is not None and abs(fitted["expected_reward_gain"]) < 0.05
+    # A half without STOP points has no cut to score.
+    only_continue = [i for i, s in enumerate(points) if s.decision == "continue"]
+    some = [points[i] for i in only_continue] + [points[5]]  # one STOP point, in one half only
+    assert (
+        cross_fitted_gain(some, [p_stop[i] for i in only_continue] + [0.9], 2.5, 4.0, 0.45) is None
+    )
+    # The verdict names the gain, and says when the logs are too few to trust it.
+    from dataclasses import replace
+
+    rule = DecisionRule(
+        threshold=0.6,
+        stop_token_id=1,
+        stop_token="<",
+        calibration={"previous": {"threshold": 0.41}, "cross_fitted": gain},
+    )
+    verdict = recut_verdict(rule)
+    assert verdict.startswith("threshold 0.41 -> 0.6; cross-fitted on two halves of 40")
+    assert verdict.endswith("(the re-cut earns more: save it)")
+    no_gain = {**gain, "expected_reward_gain": 0.0}
+    rule = replace(rule, calibration={"previous": {"threshold": 0.41}, "cross_fitted": no_gain})
+    assert recut_verdict(rule).endswith("(the saved rule earns as much or more: keep it)")
+
+
 def test_a_run_recut_on_new_logs_keeps_its_old_rule_and_refuses_what_it_cannot_cut(
     tiny_config, small_samples, tmp_path, capsys
 ):
@@ -92,7 +153,12 @@ def test_a_run_recut_on_new_logs_keeps_its_old_rule_and_refuses_what_it_cannot_c
         ["calibrate", str(small_samples), "--decision", str(run), "--points", "40", "--write"]
     )
     assert code == 0
-    printed = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    # One line for the person re-cutting, on stderr so stdout stays the rule's JSON.
+    verdict = captured.err.strip().splitlines()[-1]  # after the model loader's progress bars
+    assert verdict.startswith(f"threshold {before.threshold} -> ")
+    assert verdict.endswith("save it)") or verdict.endswith("keep it)")
     rule = load_decision_rule(run / "model")
     assert rule is not None and printed["threshold"] == rule.threshold
     assert rule.calibration["points"] == 40 and str(small_samples) in rule.calibration["split"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -158,7 +159,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
 def _run_decision(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from learn2ask.calibration.decision import decision_points, recalibrate_decision
+    from learn2ask.calibration.decision import (
+        decision_points,
+        recalibrate_decision,
+        recut_verdict,
+    )
     from learn2ask.data.samples import load_samples
     from learn2ask.errors import ConfigError
     from learn2ask.evaluation.stop_point import dialogue_paths
@@ -183,6 +188,7 @@ def _run_decision(args: argparse.Namespace) -> int:
     if args.write:
         save_decision_rule(model_dir, rule)
     print(json.dumps(asdict(rule), indent=2))
+    print(recut_verdict(rule), file=sys.stderr)
     return 0
 
 
