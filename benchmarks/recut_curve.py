@@ -27,12 +27,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from learn2ask.calibration.decision import MIN_PER_DECISION, cross_fitted_gain
-from learn2ask.training.threshold import (
-    balanced_accuracy,
-    mean_reward,
-    platt_cut,
-    platt_fit,
+from learn2ask.calibration.decision import (
+    MIN_PER_DECISION,
+    cross_fitted_gain,
+    cut_figures,
+    platt_recut,
 )
 
 STOP_REWARD = 4.0  # a right <stop />: R_s (1 + beta R_a) + P = 1 x (1 + 2 x 1) + 1
@@ -74,10 +73,9 @@ def balanced(points: Sequence[dict], rng: random.Random) -> list[dict]:
 
 def recut(points: Sequence[dict], ask_reward: float) -> float | None:
     """The Platt cut ``calibrate --decision`` would save for these points (None: no fit)."""
-    p_stop = [p["p"] for p in points]
-    is_stop = [p["stop"] for p in points]
-    fit = platt_fit(p_stop, is_stop)
-    return None if fit is None else platt_cut(fit, is_stop, STOP_REWARD, ask_reward)
+    return platt_recut(
+        [p["p"] for p in points], [p["stop"] for p in points], ask_reward, STOP_REWARD
+    )
 
 
 def logs_verdict(points: Sequence[dict], saved_cut: float, ask_reward: float) -> float | None:
@@ -100,12 +98,9 @@ def logs_verdict(points: Sequence[dict], saved_cut: float, ask_reward: float) ->
 
 def score(points: Sequence[dict], cut: float, ask_reward: float) -> dict[str, float]:
     """Balanced accuracy and expected per-point reward of ``P(stop) >= cut`` on ``points``."""
-    p_stop = [p["p"] for p in points]
-    is_stop = [p["stop"] for p in points]
-    return {
-        "balanced_accuracy": balanced_accuracy(p_stop, is_stop, cut),
-        "expected_reward": mean_reward(p_stop, is_stop, cut, STOP_REWARD, ask_reward),
-    }
+    return cut_figures(
+        [p["p"] for p in points], [p["stop"] for p in points], cut, ask_reward, STOP_REWARD
+    )
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:

@@ -85,6 +85,29 @@ def recalibrate_decision(
     return rule
 
 
+def platt_recut(
+    p_stop: Sequence[float], is_stop: Sequence[bool], ask_reward: float, stop_reward: float
+) -> float | None:
+    """The balanced cut training and ``calibrate`` take (a Platt fit of s* on P(stop), cut
+    where stopping is worth asking); None without both kinds of point or a positive fit."""
+    fit = platt_fit(p_stop, is_stop) if len(set(is_stop)) == 2 else None
+    return None if fit is None else platt_cut(fit, is_stop, stop_reward, ask_reward)
+
+
+def cut_figures(
+    p_stop: Sequence[float],
+    is_stop: Sequence[bool],
+    cut: float,
+    ask_reward: float,
+    stop_reward: float,
+) -> dict[str, float]:
+    """Balanced accuracy and expected per-point reward of ``P(stop) >= cut``."""
+    return {
+        "balanced_accuracy": balanced_accuracy(p_stop, is_stop, cut),
+        "expected_reward": mean_reward(p_stop, is_stop, cut, stop_reward, ask_reward),
+    }
+
+
 def cross_fitted_gain(
     points: Sequence[Sample],
     p_stop: Sequence[float],
@@ -98,33 +121,35 @@ def cross_fitted_gain(
     lacks STOP or CONTINUE points or its fit finds no relation."""
     dialogues = sorted({s.dialogue_id for s in points})
     half_of = {d: i % 2 for i, d in enumerate(dialogues)}
-    rows = list(zip(points, p_stop, strict=True))
-    halves = [
-        [(p, s.decision == "stop") for s, p in rows if half_of[s.dialogue_id] == h] for h in (0, 1)
-    ]
-    saved_reward = recut_reward = 0.0
-    saved_right = recut_right = 0.0
-    for fit_half, score_half in ((halves[0], halves[1]), (halves[1], halves[0])):
-        labels = [stop for _, stop in fit_half]
-        fit = platt_fit([p for p, _ in fit_half], labels) if len(set(labels)) == 2 else None
-        scored_labels = [stop for _, stop in score_half]
-        if fit is None or len(set(scored_labels)) < 2:
+    halves: list[tuple[list[float], list[bool]]] = [([], []), ([], [])]
+    for sample, p in zip(points, p_stop, strict=True):
+        values, labels = halves[half_of[sample.dialogue_id]]
+        values.append(p)
+        labels.append(sample.decision == "stop")
+    pooled = {"saved": {"balanced_accuracy": 0.0, "expected_reward": 0.0}}
+    pooled["recut"] = dict(pooled["saved"])
+    for (fit_p, fit_stop), (score_p, score_stop) in ((halves[0], halves[1]), halves[::-1]):
+        cut = platt_recut(fit_p, fit_stop, ask_reward, stop_reward)
+        if cut is None or len(set(score_stop)) < 2:
             return None
-        cut = platt_cut(fit, labels, stop_reward, ask_reward)
-        scored = [p for p, _ in score_half]
-        weight = len(score_half) / len(points)
-        saved_reward += weight * mean_reward(
-            scored, scored_labels, saved_threshold, stop_reward, ask_reward
-        )
-        recut_reward += weight * mean_reward(scored, scored_labels, cut, stop_reward, ask_reward)
-        saved_right += weight * balanced_accuracy(scored, scored_labels, saved_threshold)
-        recut_right += weight * balanced_accuracy(scored, scored_labels, cut)
+        weight = len(score_p) / len(points)
+        for name, threshold in (("saved", saved_threshold), ("recut", cut)):
+            figures = cut_figures(score_p, score_stop, threshold, ask_reward, stop_reward)
+            for key, value in figures.items():
+                pooled[name][key] += weight * value
+    saved, recut = pooled["saved"], pooled["recut"]
     return {
         "criterion": "the logs' dialogues in two halves; each half's cut scored on the other",
         "dialogues": len(dialogues),
-        "expected_reward": {"saved": round(saved_reward, 4), "recut": round(recut_reward, 4)},
-        "expected_reward_gain": round(recut_reward - saved_reward, 4),
-        "balanced_accuracy": {"saved": round(saved_right, 4), "recut": round(recut_right, 4)},
+        "expected_reward": {
+            "saved": round(saved["expected_reward"], 4),
+            "recut": round(recut["expected_reward"], 4),
+        },
+        "expected_reward_gain": round(recut["expected_reward"] - saved["expected_reward"], 4),
+        "balanced_accuracy": {
+            "saved": round(saved["balanced_accuracy"], 4),
+            "recut": round(recut["balanced_accuracy"], 4),
+        },
     }
 
 
