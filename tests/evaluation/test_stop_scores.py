@@ -182,3 +182,44 @@ def test_a_policy_computes_each_prompts_p_stop_once(tiny_model_dir, monkeypatch)
     monkeypatch.setattr(decision, "P_STOP_MEMO_LIMIT", 4)
     policy.stop_probabilities([[Turn("user", f"Pain number {i}.")] for i in range(2)])
     assert len(policy.p_stop_memo) == 2 and passes[-1] == 2
+
+
+def test_best_balanced_cut_is_the_best_of_every_cut():
+    import random
+
+    from learn2ask.evaluation.stop_scores import best_balanced_cut
+
+    rng = random.Random(0)
+    rows = [
+        {"p_stop": round(rng.random(), 2), "decision": rng.choice(["stop", "continue"])}
+        for _ in range(300)
+    ]  # rounded: many ties
+
+    def balanced(cut: float) -> float:
+        stops = [r["p_stop"] >= cut for r in rows if r["decision"] == "stop"]
+        asks = [r["p_stop"] < cut for r in rows if r["decision"] == "continue"]
+        return (sum(stops) / len(stops) + sum(asks) / len(asks)) / 2
+
+    cut, accuracy = best_balanced_cut(rows)
+    assert accuracy == pytest.approx(balanced(cut))
+    assert accuracy == pytest.approx(max(balanced(r["p_stop"]) for r in rows))
+
+
+def test_the_recut_hint_speaks_only_when_the_saved_cut_sits_off():
+    from learn2ask.evaluation.stop_scores import recut_hint, threshold_accuracy
+
+    # P(stop) sits high on this source: the saved cut 0.4 stops almost everywhere.
+    high = [{"p_stop": 0.9, "decision": "stop"}] * 10 + [
+        {"p_stop": 0.6, "decision": "continue"}
+    ] * 10
+    summary = threshold_accuracy(high, 0.4)
+    assert summary["stops_at_stop"] == 1.0 and summary["stops_at_continue"] == 1.0
+    assert summary["hindsight_best_balanced_accuracy"] == 1.0
+    hint = recut_hint(summary)
+    assert hint is not None and "100% of STOP and 100% of CONTINUE" in hint
+    assert "learn2ask calibrate TRAIN.jsonl --decision RUN" in hint
+    # Where the saved cut already separates them, nothing is said.
+    fits = [{"p_stop": 0.9, "decision": "stop"}] * 10 + [
+        {"p_stop": 0.2, "decision": "continue"}
+    ] * 10
+    assert recut_hint(threshold_accuracy(fits, 0.4)) is None

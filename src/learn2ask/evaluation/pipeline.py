@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,11 @@ from learn2ask.evaluation.rollouts import (
     select_eval_samples,
 )
 from learn2ask.evaluation.stop_point import STOP_POINT_FILE, summarize_stop_point
-from learn2ask.evaluation.stop_scores import rule_p_stop, score_stop_probabilities
+from learn2ask.evaluation.stop_scores import (
+    recut_hint,
+    rule_p_stop,
+    score_stop_probabilities,
+)
 from learn2ask.io import write_json_atomic
 from learn2ask.models.decision import DecidingPolicy, DecisionRule, load_deciding_policy
 from learn2ask.models.generation import GenerationConfig
@@ -133,7 +138,12 @@ def run_evaluation(
     rows = [r for r in read_rollouts(out / ROLLOUTS_FILE) if r["sample_id"] in chosen_ids]
     if extras.stop_probs:
         # rows of another rule carry no P(stop): rule_p_stop leaves them to be scored
-        score_stop_probabilities(policy, chosen, out, seed=config.seed, known=rule_p_stop(rows))
+        summary = score_stop_probabilities(
+            policy, chosen, out, seed=config.seed, known=rule_p_stop(rows)
+        )
+        hint = recut_hint(summary) if config.balanced else None  # the balanced cut's own mix
+        if hint is not None:
+            print(f"  [{config.name}] {hint}", file=sys.stderr, flush=True)
     if extras.references:
         evaluate_references(
             rows,

@@ -131,7 +131,9 @@ def write_stop_scores(
 
 
 def threshold_accuracy(rows: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
-    """Accuracy and balanced accuracy of ``P(stop) >= threshold`` (the decision rule)."""
+    """Accuracy and balanced accuracy of ``P(stop) >= threshold`` (the decision rule), the
+    shares of STOP and of CONTINUE points it stops at, and the best balanced accuracy any cut
+    would reach on these points (hindsight: a diagnostic of the saved cut, never a cut to use)."""
     stops = [r["p_stop"] >= threshold for r in rows if r["decision"] == "stop"]
     asks = [r["p_stop"] < threshold for r in rows if r["decision"] == "continue"]
     result: dict[str, Any] = {"threshold": threshold}
@@ -140,4 +142,45 @@ def threshold_accuracy(rows: Sequence[dict[str, Any]], threshold: float) -> dict
         result["balanced_accuracy_at_threshold"] = round(
             (sum(stops) / len(stops) + sum(asks) / len(asks)) / 2, 4
         )
+        result["stops_at_stop"] = round(sum(stops) / len(stops), 4)
+        result["stops_at_continue"] = round(1 - sum(asks) / len(asks), 4)
+        cut, accuracy = best_balanced_cut(rows)
+        result["hindsight_best_cut"] = round(cut, 6)
+        result["hindsight_best_balanced_accuracy"] = round(accuracy, 4)
     return result
+
+
+def best_balanced_cut(rows: Sequence[dict[str, Any]]) -> tuple[float, float]:
+    """``(cut, balanced accuracy)`` of the cut ``P(stop) >= cut`` that separates these rows'
+    STOP from CONTINUE points best (one sweep over the sorted P(stop))."""
+    ranked = sorted((r["p_stop"], r["decision"] == "stop") for r in rows)
+    n_stop = sum(stop for _, stop in ranked)
+    n_continue = len(ranked) - n_stop
+    # Cutting at the lowest value stops everywhere; each step up asks at one more point.
+    best = (ranked[0][0], 0.5)
+    asked_stop = asked_continue = 0
+    for i, (p, stop) in enumerate(ranked):
+        if i > 0 and p > ranked[i - 1][0]:
+            accuracy = ((n_stop - asked_stop) / n_stop + asked_continue / n_continue) / 2
+            if accuracy > best[1]:
+                best = (p, accuracy)
+        asked_stop += stop
+        asked_continue += not stop
+    return best
+
+
+def recut_hint(summary: dict[str, Any], gap: float = 0.05) -> str | None:
+    """A line for the person evaluating when the saved cut sits off on these points: some cut
+    separates them at least ``gap`` better in balanced accuracy. Re-cutting on these very
+    points would tune on the test; the line points to the source's training logs instead."""
+    at = summary.get("balanced_accuracy_at_threshold")
+    best = summary.get("hindsight_best_balanced_accuracy")
+    if at is None or best is None or best - at < gap:
+        return None
+    return (
+        f"the saved cut {summary['threshold']} stops at {summary['stops_at_stop']:.0%} of STOP "
+        f"and {summary['stops_at_continue']:.0%} of CONTINUE points here (balanced accuracy "
+        f"{at:.3f}; a cut in hindsight would reach {best:.3f}): if these logs come from a source "
+        "the policy was not trained on, re-cut it on that source's training logs with "
+        "`learn2ask calibrate TRAIN.jsonl --decision RUN` (never on the points you report)"
+    )
