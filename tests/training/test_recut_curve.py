@@ -44,7 +44,7 @@ def test_recut_is_the_calibration_platt_cut() -> None:
     assert recut(points, 2.71) == pytest.approx(expected)
 
 
-def test_a_source_that_sits_high_gains_from_its_own_cut(tmp_path) -> None:
+def test_a_source_that_sits_high_gains_from_its_own_cut() -> None:
     # The saved cut 0.4 stops almost everywhere here; a cut from 10 of its dialogues asks at
     # most CONTINUE points, so every draw earns more on the other half.
     result = curve(shifted_source(), 0.4, 2.71, sizes=[10, 99], draws=20, seed=0)
