@@ -83,6 +83,17 @@ def test_the_cross_fitted_check_scores_each_halfs_cut_on_the_other():
     assert gain is not None and gain["dialogues"] == 40
     assert gain["expected_reward_gain"] > 0.2
     assert gain["balanced_accuracy"]["recut"] > gain["balanced_accuracy"]["saved"] + 0.2
+    # Walked in order: a saved sequential cut of 0.5 ends most walks at their first point;
+    # each half's own sequential cut, scored on the other half's walks, earns more per turn.
+    from learn2ask.evaluation.stop_point import dialogue_paths
+
+    paths = list(dialogue_paths(points).values())
+    walked = cross_fitted_gain(points, p_stop, 2.5, 4.0, 0.41, saved_sequential=0.5, paths=paths)
+    assert walked is not None
+    assert walked["expected_reward_gain"] == gain["expected_reward_gain"]  # the same halves
+    walk = walked["sequential"]
+    assert walk["expected_walk_reward_gain"] > 0.5
+    assert walk["expected_walk_reward"]["recut"] > walk["expected_walk_reward"]["saved"]
     # Where the saved cut already separates the source, the re-cut earns about nothing.
     points, p_stop = _shifted_points(40, 0.7, 0.2)
     fitted = cross_fitted_gain(points, p_stop, 2.5, 4.0, 0.45)

@@ -17,7 +17,8 @@ earns nothing and costs a little; where P(stop) sits high (the OSCE interviews),
 interviews' logs are enough to gain (README, "How many logged conversations a re-cut needs").
 So the rule also records the re-cut's **cross-fitted gain**: the logs' dialogues split in two,
 each half's cut scored against the saved threshold on the other half, a figure of points the
-cut never saw. Saving the re-cut only where that gain is positive kept 65-97% of the re-cut's
+cut never saw (and the same for the sequential cut's expected walk reward, the live
+assistant's). Saving the re-cut only where that gain is positive kept 65-97% of the re-cut's
 gain on the OSCE interviews and avoided 58-81% of its loss on PriMock57 and on MTS-Dialog
 validation dialogues (``benchmarks/recut_curve.py``).
 """
@@ -39,6 +40,8 @@ from learn2ask.training.threshold import (
     mean_reward,
     platt_cut,
     platt_fit,
+    sequential_cut,
+    walk_reward_at,
 )
 
 MIN_PER_DECISION = 10
@@ -66,7 +69,15 @@ def recalibrate_decision(
     ask = ask_reward_of(policy, continues, beta, grader)
     before = policy.rule
     rule = cut_rule(chosen, p_stop, ask, 2.0 + beta, natural_share, before, paths)
-    gain = cross_fitted_gain(chosen, p_stop, ask["ask_reward"], 2.0 + beta, before.threshold)
+    gain = cross_fitted_gain(
+        chosen,
+        p_stop,
+        ask["ask_reward"],
+        2.0 + beta,
+        before.threshold,
+        saved_sequential=before.sequential_threshold,
+        paths=paths,
+    )
     if gain is not None:
         rule.calibration["cross_fitted"] = gain
     rule.calibration.update(
@@ -114,21 +125,32 @@ def cross_fitted_gain(
     ask_reward: float,
     stop_reward: float,
     saved_threshold: float,
+    saved_sequential: float | None = None,
+    paths: Sequence[DialoguePath] = (),
 ) -> dict[str, Any] | None:
-    """What the re-cut earns over ``saved_threshold`` on points it was not cut on: the
-    dialogues of ``points`` alternate between two halves (in sorted order), the Platt cut of
-    each half is scored on the other, and the two halves' figures are pooled. None when a half
-    lacks STOP or CONTINUE points or its fit finds no relation."""
-    dialogues = sorted({s.dialogue_id for s in points})
+    """What the re-cut earns over the saved cut on dialogues it was not cut on: the dialogues
+    of ``points`` and ``paths`` alternate between two halves (in sorted order), each half's
+    Platt cut is scored against ``saved_threshold`` on the other half's points, and the two
+    halves' figures are pooled; with ``paths`` and a ``saved_sequential`` cut, the same for
+    the sequential cut's expected walk reward on the other half's dialogues (``sequential``).
+    None when a half lacks STOP or CONTINUE points or its fit finds no relation."""
+    dialogues = sorted({s.dialogue_id for s in points} | {p.dialogue_id for p in paths})
     half_of = {d: i % 2 for i, d in enumerate(dialogues)}
-    halves: list[tuple[list[float], list[bool]]] = [([], []), ([], [])]
+    halves: list[tuple[list[Sample], list[float]]] = [([], []), ([], [])]
     for sample, p in zip(points, p_stop, strict=True):
-        values, labels = halves[half_of[sample.dialogue_id]]
-        values.append(p)
-        labels.append(sample.decision == "stop")
+        half = halves[half_of[sample.dialogue_id]]
+        half[0].append(sample)
+        half[1].append(p)
+    paths_of = [[p for p in paths if half_of[p.dialogue_id] == h] for h in (0, 1)]
     pooled = {"saved": {"balanced_accuracy": 0.0, "expected_reward": 0.0}}
     pooled["recut"] = dict(pooled["saved"])
-    for (fit_p, fit_stop), (score_p, score_stop) in ((halves[0], halves[1]), halves[::-1]):
+    walks: dict[str, float] | None = (
+        {"saved": 0.0, "recut": 0.0} if saved_sequential is not None and all(paths_of) else None
+    )
+    for fit, score in ((0, 1), (1, 0)):
+        (fit_points, fit_p), (score_points, score_p) = halves[fit], halves[score]
+        fit_stop = [s.decision == "stop" for s in fit_points]
+        score_stop = [s.decision == "stop" for s in score_points]
         cut = platt_recut(fit_p, fit_stop, ask_reward, stop_reward)
         if cut is None or len(set(score_stop)) < 2:
             return None
@@ -137,8 +159,19 @@ def cross_fitted_gain(
             figures = cut_figures(score_p, score_stop, threshold, ask_reward, stop_reward)
             for key, value in figures.items():
                 pooled[name][key] += weight * value
+        fitted = None
+        if walks is not None and saved_sequential is not None:
+            fitted = sequential_cut(fit_points, fit_p, paths_of[fit], ask_reward, stop_reward)
+        if walks is not None and saved_sequential is not None and fitted is not None:
+            share = len(paths_of[score]) / len(paths)
+            for name, walk_cut in (("saved", saved_sequential), ("recut", fitted[0])):
+                walks[name] += share * walk_reward_at(
+                    score_points, score_p, paths_of[score], walk_cut, ask_reward, stop_reward
+                )
+        else:
+            walks = None
     saved, recut = pooled["saved"], pooled["recut"]
-    return {
+    result: dict[str, Any] = {
         "criterion": "the logs' dialogues in two halves; each half's cut scored on the other",
         "dialogues": len(dialogues),
         "expected_reward": {
@@ -151,6 +184,12 @@ def cross_fitted_gain(
             "recut": round(recut["balanced_accuracy"], 4),
         },
     }
+    if walks is not None:
+        result["sequential"] = {
+            "expected_walk_reward": {k: round(v, 4) for k, v in walks.items()},
+            "expected_walk_reward_gain": round(walks["recut"] - walks["saved"], 4),
+        }
+    return result
 
 
 def recut_verdict(rule: DecisionRule) -> str:
@@ -166,11 +205,23 @@ def recut_verdict(rule: DecisionRule) -> str:
         if gain["expected_reward_gain"] > 0
         else "the saved rule earns as much or more: keep it"
     )
+    walked = gain.get("sequential")
+    walk = (
+        ""
+        if walked is None
+        else f"; walked in order (the live assistant's cut {previous_sequential(rule)} -> "
+        f"{rule.sequential_threshold}) {walked['expected_walk_reward_gain']:+.3f} per turn"
+    )
     return (
         f"{line}; cross-fitted on two halves of {gain['dialogues']} dialogues: expected reward "
         f"per point {gain['expected_reward_gain']:+.3f}, balanced accuracy "
-        f"{accuracy['saved']:.3f} -> {accuracy['recut']:.3f} ({verdict})"
+        f"{accuracy['saved']:.3f} -> {accuracy['recut']:.3f}{walk} ({verdict})"
     )
+
+
+def previous_sequential(rule: DecisionRule) -> Any:
+    """The sequential cut the rule had before this re-cut (None when it had none)."""
+    return rule.calibration.get("previous", {}).get("sequential_threshold")
 
 
 def decision_points(

@@ -262,19 +262,33 @@ def sequential_cut(
     long visit forfeits every question after it; a per-point cut ignores that. On the demo's
     validation dialogues (seed 0) this estimate and the real walk over every point both put
     the best cut at 0.75 (docs/results.md, "A stop point, not a stop rate: the sequential cut")."""
-    stops = [p for p, s in zip(p_stop, points, strict=True) if s.decision == "stop"]
-    continues = [p for p, s in zip(p_stop, points, strict=True) if s.decision != "stop"]
-    if not stops or not continues or not paths:
+    if len({s.decision == "stop" for s in points}) < 2 or not paths:
         return None
     best: tuple[float, float] | None = None
     for step in range(1, 100):
         cut = step / 100
-        rate_stop = sum(p >= cut for p in stops) / len(stops)
-        rate_continue = sum(p >= cut for p in continues) / len(continues)
-        value = expected_walk_reward(paths, rate_continue, rate_stop, ask_reward, stop_reward)
+        value = walk_reward_at(points, p_stop, paths, cut, ask_reward, stop_reward)
         if best is None or value > best[1] + 1e-12:
             best = (cut, value)
     return best
+
+
+def walk_reward_at(
+    points: Sequence[Sample],
+    p_stop: Sequence[float],
+    paths: Sequence[DialoguePath],
+    cut: float,
+    ask_reward: float,
+    stop_reward: float,
+) -> float:
+    """The expected walk reward along ``paths`` of the sequential cut ``cut``, the policy
+    stopping at each point at the rate at which ``points`` of its kind (STOP or CONTINUE,
+    both present) reach the cut."""
+    stops = [p for p, s in zip(p_stop, points, strict=True) if s.decision == "stop"]
+    continues = [p for p, s in zip(p_stop, points, strict=True) if s.decision != "stop"]
+    rate_stop = sum(p >= cut for p in stops) / len(stops)
+    rate_continue = sum(p >= cut for p in continues) / len(continues)
+    return expected_walk_reward(paths, rate_continue, rate_stop, ask_reward, stop_reward)
 
 
 def cut_rule(
