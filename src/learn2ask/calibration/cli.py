@@ -77,7 +77,9 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="RUN",
         help="re-cut RUN's STOP threshold on SAMPLES: prepared logs of the source it will decide "
-        "on (their train split), labelled by hindsight; prints the rule, --write saves it",
+        "on (their train split), labelled by hindsight; prints the rule and, on stderr, whether "
+        "the re-cut earns more than the saved cut on halves of the logs it was not cut on "
+        "(save it / keep it); --write saves it",
     )
     decision.add_argument(
         "--points", type=int, default=200, help="balanced points to cut the threshold on"
