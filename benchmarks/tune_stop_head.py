@@ -58,6 +58,7 @@ from learn2ask.data.samples import load_samples
 from learn2ask.data.sampling import balanced_subset, source_of
 from learn2ask.data.types import Sample
 from learn2ask.evaluation.metrics import roc_auc
+from learn2ask.evaluation.stop_scores import threshold_accuracy
 from learn2ask.models.question_memory import default_grader
 from learn2ask.models.stop_head import StopClassifier
 from learn2ask.training.threshold import balanced_points, split_validation
@@ -213,19 +214,13 @@ def feature_blocks(contexts: Sequence[Sequence[Any]], embedder: Any) -> dict[str
 def decision_rates(scores: Sequence[float], points: Sequence[Sample]) -> dict[str, float]:
     """At the head's own cut (log-odds 0): the share of STOP and of CONTINUE points it stops
     at, their balanced accuracy, and the best balanced accuracy of any cut (hindsight)."""
-    import numpy as np
-
-    z = np.asarray(scores, dtype=float)
-    stop = np.array([s.decision == "stop" for s in points])
-
-    def balanced(cut: float) -> float:
-        return float(((z[stop] >= cut).mean() + (z[~stop] < cut).mean()) / 2)
-
+    rows = [{"p_stop": z, "decision": s.decision} for z, s in zip(scores, points, strict=True)]
+    rates = threshold_accuracy(rows, 0.0)  # log-odds >= 0 stops, as P(stop) >= 0.5 would
     return {
-        "stops_at_stop": round(float((z[stop] >= 0).mean()), 3),
-        "stops_at_continue": round(float((z[~stop] >= 0).mean()), 3),
-        "balanced_accuracy": round(balanced(0.0), 3),
-        "best_balanced_accuracy": round(max(balanced(c) for c in np.unique(z)), 3),
+        "stops_at_stop": round(rates["stops_at_stop"], 3),
+        "stops_at_continue": round(rates["stops_at_continue"], 3),
+        "balanced_accuracy": round(rates["balanced_accuracy_at_threshold"], 3),
+        "best_balanced_accuracy": round(rates["hindsight_best_balanced_accuracy"], 3),
     }
 
 
