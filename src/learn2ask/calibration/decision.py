@@ -26,6 +26,7 @@ validation dialogues (``benchmarks/recut_curve.py``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from learn2ask.data.types import Sample
@@ -38,6 +39,7 @@ from learn2ask.training.threshold import (
     balanced_points,
     cut_rule,
     mean_reward,
+    p_stop_by_kind,
     platt_cut,
     platt_fit,
     sequential_cut,
@@ -119,6 +121,34 @@ def cut_figures(
     }
 
 
+@dataclass
+class Half:
+    """The calibration points and the dialogue paths of one half of the logs' dialogues."""
+
+    points: list[Sample] = field(default_factory=list)
+    p_stop: list[float] = field(default_factory=list)
+    paths: list[DialoguePath] = field(default_factory=list)
+
+    @property
+    def is_stop(self) -> list[bool]:
+        return [s.decision == "stop" for s in self.points]
+
+
+def split_in_halves(
+    points: Sequence[Sample], p_stop: Sequence[float], paths: Sequence[DialoguePath]
+) -> tuple[list[Half], int]:
+    """The two halves (dialogues alternating in sorted order) and how many dialogues there are."""
+    dialogues = sorted({s.dialogue_id for s in points} | {p.dialogue_id for p in paths})
+    half_of = {d: i % 2 for i, d in enumerate(dialogues)}
+    halves = [Half(), Half()]
+    for sample, p in zip(points, p_stop, strict=True):
+        halves[half_of[sample.dialogue_id]].points.append(sample)
+        halves[half_of[sample.dialogue_id]].p_stop.append(p)
+    for path in paths:
+        halves[half_of[path.dialogue_id]].paths.append(path)
+    return halves, len(dialogues)
+
+
 def cross_fitted_gain(
     points: Sequence[Sample],
     p_stop: Sequence[float],
@@ -134,46 +164,14 @@ def cross_fitted_gain(
     halves' figures are pooled; with ``paths`` and a ``saved_sequential`` cut, the same for
     the sequential cut's expected walk reward on the other half's dialogues (``sequential``).
     None when a half lacks STOP or CONTINUE points or its fit finds no relation."""
-    dialogues = sorted({s.dialogue_id for s in points} | {p.dialogue_id for p in paths})
-    half_of = {d: i % 2 for i, d in enumerate(dialogues)}
-    halves: list[tuple[list[Sample], list[float]]] = [([], []), ([], [])]
-    for sample, p in zip(points, p_stop, strict=True):
-        half = halves[half_of[sample.dialogue_id]]
-        half[0].append(sample)
-        half[1].append(p)
-    paths_of = [[p for p in paths if half_of[p.dialogue_id] == h] for h in (0, 1)]
-    pooled = {"saved": {"balanced_accuracy": 0.0, "expected_reward": 0.0}}
-    pooled["recut"] = dict(pooled["saved"])
-    walks: dict[str, float] | None = (
-        {"saved": 0.0, "recut": 0.0} if saved_sequential is not None and all(paths_of) else None
-    )
-    for fit, score in ((0, 1), (1, 0)):
-        (fit_points, fit_p), (score_points, score_p) = halves[fit], halves[score]
-        fit_stop = [s.decision == "stop" for s in fit_points]
-        score_stop = [s.decision == "stop" for s in score_points]
-        cut = platt_recut(fit_p, fit_stop, ask_reward, stop_reward)
-        if cut is None or len(set(score_stop)) < 2:
-            return None
-        weight = len(score_p) / len(points)
-        for name, threshold in (("saved", saved_threshold), ("recut", cut)):
-            figures = cut_figures(score_p, score_stop, threshold, ask_reward, stop_reward)
-            for key, value in figures.items():
-                pooled[name][key] += weight * value
-        fitted = None
-        if walks is not None and saved_sequential is not None:
-            fitted = sequential_cut(fit_points, fit_p, paths_of[fit], ask_reward, stop_reward)
-        if walks is not None and saved_sequential is not None and fitted is not None:
-            share = len(paths_of[score]) / len(paths)
-            for name, walk_cut in (("saved", saved_sequential), ("recut", fitted[0])):
-                walks[name] += share * walk_reward_at(
-                    score_points, score_p, paths_of[score], walk_cut, ask_reward, stop_reward
-                )
-        else:
-            walks = None
-    saved, recut = pooled["saved"], pooled["recut"]
+    halves, n_dialogues = split_in_halves(points, p_stop, paths)
+    figures = cross_fit_balanced(halves, ask_reward, stop_reward, saved_threshold)
+    if figures is None:
+        return None
+    saved, recut = figures
     result: dict[str, Any] = {
         "criterion": "the logs' dialogues in two halves; each half's cut scored on the other",
-        "dialogues": len(dialogues),
+        "dialogues": n_dialogues,
         "expected_reward": {
             "saved": round(saved["expected_reward"], 4),
             "recut": round(recut["expected_reward"], 4),
@@ -184,12 +182,55 @@ def cross_fitted_gain(
             "recut": round(recut["balanced_accuracy"], 4),
         },
     }
+    walks = None
+    if saved_sequential is not None and all(h.paths for h in halves):
+        walks = cross_fit_walks(halves, ask_reward, stop_reward, saved_sequential)
     if walks is not None:
         result["sequential"] = {
             "expected_walk_reward": {k: round(v, 4) for k, v in walks.items()},
             "expected_walk_reward_gain": round(walks["recut"] - walks["saved"], 4),
         }
     return result
+
+
+def cross_fit_balanced(
+    halves: list[Half], ask_reward: float, stop_reward: float, saved_threshold: float
+) -> tuple[dict[str, float], dict[str, float]] | None:
+    """``(saved, re-cut)`` figures (:func:`cut_figures`) pooled over the two halves, each
+    half's Platt cut scored on the other; None when a half cannot be cut or scored."""
+    saved = {"balanced_accuracy": 0.0, "expected_reward": 0.0}
+    recut = dict(saved)
+    total = sum(len(h.points) for h in halves)
+    for fit, score in (halves, halves[::-1]):
+        cut = platt_recut(fit.p_stop, fit.is_stop, ask_reward, stop_reward)
+        if cut is None or len(set(score.is_stop)) < 2:
+            return None
+        weight = len(score.points) / total
+        for pooled, threshold in ((saved, saved_threshold), (recut, cut)):
+            scored = cut_figures(score.p_stop, score.is_stop, threshold, ask_reward, stop_reward)
+            for key, value in scored.items():
+                pooled[key] += weight * value
+    return saved, recut
+
+
+def cross_fit_walks(
+    halves: list[Half], ask_reward: float, stop_reward: float, saved_sequential: float
+) -> dict[str, float] | None:
+    """The expected walk reward of the saved and of the re-cut sequential cut, pooled over the
+    two halves' dialogues, each half's cut scored on the other's paths; None when one has no
+    cut (``cross_fit_balanced`` has checked that both halves hold both kinds of point)."""
+    walks = {"saved": 0.0, "recut": 0.0}
+    total = sum(len(h.paths) for h in halves)
+    for fit, score in (halves, halves[::-1]):
+        fitted = sequential_cut(fit.points, fit.p_stop, fit.paths, ask_reward, stop_reward)
+        if fitted is None:
+            return None
+        stops, continues = p_stop_by_kind(score.points, score.p_stop)
+        for name, cut in (("saved", saved_sequential), ("recut", fitted[0])):
+            walks[name] += (len(score.paths) / total) * walk_reward_at(
+                stops, continues, score.paths, cut, ask_reward, stop_reward
+            )
+    return walks
 
 
 def recut_verdict(rule: DecisionRule) -> str:
@@ -206,10 +247,11 @@ def recut_verdict(rule: DecisionRule) -> str:
         else "the saved rule earns as much or more: keep it"
     )
     walked = gain.get("sequential")
+    previous_walk = rule.calibration.get("previous", {}).get("sequential_threshold")
     walk = (
         ""
         if walked is None
-        else f"; walked in order (the live assistant's cut {previous_sequential(rule)} -> "
+        else f"; walked in order (the live assistant's cut {previous_walk} -> "
         f"{rule.sequential_threshold}) {walked['expected_walk_reward_gain']:+.3f} per turn"
     )
     return (
@@ -217,11 +259,6 @@ def recut_verdict(rule: DecisionRule) -> str:
         f"per point {gain['expected_reward_gain']:+.3f}, balanced accuracy "
         f"{accuracy['saved']:.3f} -> {accuracy['recut']:.3f}{walk} ({verdict})"
     )
-
-
-def previous_sequential(rule: DecisionRule) -> Any:
-    """The sequential cut the rule had before this re-cut (None when it had none)."""
-    return rule.calibration.get("previous", {}).get("sequential_threshold")
 
 
 def decision_points(

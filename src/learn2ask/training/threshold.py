@@ -262,30 +262,38 @@ def sequential_cut(
     long visit forfeits every question after it; a per-point cut ignores that. On the demo's
     validation dialogues (seed 0) this estimate and the real walk over every point both put
     the best cut at 0.75 (docs/results.md, "A stop point, not a stop rate: the sequential cut")."""
-    if len({s.decision == "stop" for s in points}) < 2 or not paths:
+    stops, continues = p_stop_by_kind(points, p_stop)
+    if not stops or not continues or not paths:
         return None
     best: tuple[float, float] | None = None
     for step in range(1, 100):
         cut = step / 100
-        value = walk_reward_at(points, p_stop, paths, cut, ask_reward, stop_reward)
+        value = walk_reward_at(stops, continues, paths, cut, ask_reward, stop_reward)
         if best is None or value > best[1] + 1e-12:
             best = (cut, value)
     return best
 
 
+def p_stop_by_kind(
+    points: Sequence[Sample], p_stop: Sequence[float]
+) -> tuple[list[float], list[float]]:
+    """The P(stop) of the STOP points and of the CONTINUE points, in that order."""
+    stops = [p for p, s in zip(p_stop, points, strict=True) if s.decision == "stop"]
+    continues = [p for p, s in zip(p_stop, points, strict=True) if s.decision != "stop"]
+    return stops, continues
+
+
 def walk_reward_at(
-    points: Sequence[Sample],
-    p_stop: Sequence[float],
+    stops: Sequence[float],
+    continues: Sequence[float],
     paths: Sequence[DialoguePath],
     cut: float,
     ask_reward: float,
     stop_reward: float,
 ) -> float:
     """The expected walk reward along ``paths`` of the sequential cut ``cut``, the policy
-    stopping at each point at the rate at which ``points`` of its kind (STOP or CONTINUE,
-    both present) reach the cut."""
-    stops = [p for p, s in zip(p_stop, points, strict=True) if s.decision == "stop"]
-    continues = [p for p, s in zip(p_stop, points, strict=True) if s.decision != "stop"]
+    stopping at each point at the rate at which the P(stop) of points of its kind (``stops``,
+    ``continues``: both non-empty) reach the cut."""
     rate_stop = sum(p >= cut for p in stops) / len(stops)
     rate_continue = sum(p >= cut for p in continues) / len(continues)
     return expected_walk_reward(paths, rate_continue, rate_stop, ask_reward, stop_reward)
