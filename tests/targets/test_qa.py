@@ -112,3 +112,42 @@ def test_prepare_stats_report_changed_stop_labels(tmp_path):
     v1 = QAExtractor(QAExtractorConfig(non_question_patterns=V1_NON_QUESTION_PATTERNS))
     flipped = sum(1 for s in samples if s.decision == "stop" and v1.items_in_future(s.future))
     assert flipped >= written["continue_to_stop"] > 0
+
+
+def test_unpunctuated_speech_finds_questions_by_their_openings():
+    # ACI-Bench's speech-recognition visits: no "?" anywhere. Before rule 4 every point of such
+    # a visit had an empty I* and was labelled STOP while the doctor went on asking.
+    context = [T("expert", "so sophia i see that you hurt your knee"), T("user", "yeah")]
+    future = [
+        T("expert", "my gosh okay which knee was it"),
+        T("user", "my right knee"),
+        T("expert", "right knee okay and when did this happen"),
+        T("user", "about four days ago"),
+        T("expert", "any swelling in the knee"),
+        T("user", "a little"),
+        T("expert", "so how are you doing today"),  # social: rule 2 still applies
+        T("user", "fine"),
+        T("expert", "okay i am going to prescribe some ibuprofen"),  # no opening: a statement
+        T("user", "okay"),
+    ]
+    (items,) = QAExtractor().extract([(context, future)])
+    assert [i.text for i in items] == [
+        "Which knee was it?",
+        "When did this happen?",
+        "Any swelling in the knee?",
+    ]
+    assert items[0].answer == "my right knee"
+    # the same turns in a conversation that uses "?" elsewhere follow rules 1-3 only
+    punctuated = [T("expert", "Does it hurt?"), T("user", "yes"), *future]
+    assert [i.text for i in QAExtractor().items_in_future(punctuated)] == ["Does it hurt?"]
+
+
+def test_cue_openings_skip_statements_and_can_be_turned_off():
+    ex = QAExtractor()
+    assert ex.cue_question("that is it for today") is None
+    assert ex.cue_question("what we will do is order an x-ray") is None
+    assert ex.cue_question("okay dax please note did you take anything") is None  # dictation
+    assert ex.cue_question("um have you had any fevers") == "Have you had any fevers?"
+    off = QAExtractor(QAExtractorConfig(cue_pattern=""))
+    future = [T("expert", "which knee was it"), T("user", "the right one")]
+    assert off.extract([([], future)]) == [[]]

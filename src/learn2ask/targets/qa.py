@@ -15,6 +15,13 @@ Rules (deterministic, documented in docs/data.md):
    ``learn2ask calibrate --extractor qa --labels ...`` (precision/recall of kept items).
 3. Several question sentences in one expert turn form ONE item (the expert asked them together;
    the user answered them together).
+4. Unpunctuated speech: in a conversation whose expert turns hold no ``?`` at all (speech
+   recognition output such as half of ACI-Bench's visits: "okay which knee was it"), a question
+   is found by its interrogative opening instead (``cue_question``): an auxiliary before a
+   subject ("did you", "is there"), a question word before a verb or quantity ("when did",
+   "how long"), or "any" opening the turn. The item runs from that opening to the end of the
+   turn, capitalised with a ``?`` appended, and rule 2 applies to it. Without this every point
+   of such a conversation had an empty I* (labelled STOP while the expert went on asking).
 """
 
 from __future__ import annotations
@@ -68,6 +75,26 @@ CLOSER_REPAIR_PATTERNS: tuple[str, ...] = (
 )
 DEFAULT_NON_QUESTION_PATTERNS: tuple[str, ...] = V1_NON_QUESTION_PATTERNS + CLOSER_REPAIR_PATTERNS
 DEFAULT_DICTATION_PATTERN = r"\b(dax|scribe|dragon)\b"
+# Interrogative openings for unpunctuated speech (rule 4). A yes/no question puts the auxiliary
+# before its subject; after "that", "it", "there", "this", "here" or "what" the same words are a
+# statement ("that is it") or part of a wh-question the second pattern finds.
+_AUX = r"(?:do|does|did|are|is|was|were|have|has|had|can|could|would|will|should)"
+_YES_NO = (
+    r"(?<!\bthat )(?<!\bit )(?<!\bthere )(?<!\bthis )(?<!\bhere )(?<!\bwhat )"
+    rf"\b{_AUX}(?:n't)? (?:you|your|it|he|she|they|there|anyone|anybody|anything|any)\b"
+)
+# "which" and "who" also open relative clauses ("a fever which is good"): "which" counts only
+# before a noun and a verb ("which knee was it"), "who" not at all.
+_WH = (
+    r"\bwhich \w+ (?:is|was|are|were|do|does|did)\b|\b(?:what|when|where|why|how)"
+    rf" (?:{_AUX}(?:n't)?|long|much|many|often|far|bad|old|severe|kind|type|sort|else|brings"
+    r"|brought|happened|medications?|time|part|side|about)\b"
+)
+_ANY_OPENING = (
+    r"(?:^|\b(?:okay|ok|alright|and|so|um|uh|now|also)\b)"
+    r"(?: (?:okay|ok|alright|and|so|um|uh|now|also|great|good|right|well))* ?any\b"
+)
+DEFAULT_CUE_PATTERN = "|".join((_YES_NO, _WH, _ANY_OPENING))
 _SENTENCE_RE = re.compile(r"[^.!?]*[?]+|[^.!?]+[.!]*")
 
 
@@ -78,6 +105,7 @@ class QAExtractorConfig:
     action_pattern: str = DEFAULT_ACTION_PATTERN
     non_question_patterns: tuple[str, ...] = DEFAULT_NON_QUESTION_PATTERNS
     dictation_pattern: str = DEFAULT_DICTATION_PATTERN
+    cue_pattern: str = DEFAULT_CUE_PATTERN  # rule 4: unpunctuated conversations only
     min_question_words: int = 3
     # "sentence": drop the sentences up to the last one addressing the scribe; "turn" (v1): the
     # whole expert turn.
@@ -85,7 +113,7 @@ class QAExtractorConfig:
 
 
 V1_CONFIG = QAExtractorConfig(
-    non_question_patterns=V1_NON_QUESTION_PATTERNS, dictation_scope="turn"
+    non_question_patterns=V1_NON_QUESTION_PATTERNS, dictation_scope="turn", cue_pattern=""
 )
 
 
@@ -100,16 +128,25 @@ class QAExtractor:
         self._action = re.compile(self.config.action_pattern, re.IGNORECASE)
         self._social = re.compile("|".join(self.config.non_question_patterns), re.IGNORECASE)
         self._dictation = re.compile(self.config.dictation_pattern, re.IGNORECASE)
+        self._cue = (
+            re.compile(self.config.cue_pattern, re.IGNORECASE) if self.config.cue_pattern else None
+        )
         self.questions_in = lru_cache(maxsize=65536)(self._questions_in)
+        self.cue_question = lru_cache(maxsize=65536)(self._cue_question)
 
     def extract(
         self, points: list[tuple[list[Turn], list[Turn]]]
     ) -> list[list[InfoItem] | ExtractionFailure]:
         """I* for each ``(context, future)`` pair; never fails."""
-        return [self.items_in_future(future) for _, future in points]
+        return [
+            self.items_in_future(future, unpunctuated=is_unpunctuated([*context, *future]))
+            for context, future in points
+        ]
 
-    def items_in_future(self, future: list[Turn]) -> list[InfoItem]:
-        """The answered information-seeking questions of ``future``, in order."""
+    def items_in_future(self, future: list[Turn], unpunctuated: bool = False) -> list[InfoItem]:
+        """The answered information-seeking questions of ``future``, in order (found by their
+        interrogative openings when the conversation is ``unpunctuated``: rule 4)."""
+        find = self.cue_question if unpunctuated and self._cue else self.questions_in
         items = []
         i = 0
         while i < len(future):
@@ -126,7 +163,7 @@ class QAExtractor:
                 continue  # nobody answered: nothing was elicited
             answer = "\n".join(t.content for t in future[i:answer_end])
             for turn in future[start:i]:
-                question = self.questions_in(turn.content)
+                question = find(turn.content)
                 if question:
                     items.append(InfoItem(text=question, question=question, answer=answer))
         return items
@@ -170,3 +207,23 @@ class QAExtractor:
                 continue
             kept.append(sentence)
         return " ".join(kept) or None
+
+    def _cue_question(self, text: str) -> str | None:
+        """Rule 4: the question of one unpunctuated expert turn, from its first interrogative
+        opening to its end, capitalised with a ``?``; None when it has none or rule 2 drops it."""
+        if self._cue is None or self.is_action(text) or self._dictation.search(text):
+            return None
+        found = self._cue.search(text.strip())
+        if found is None:
+            return None
+        clause = text.strip()[found.start() :].strip()
+        if len(clause.split()) < self.config.min_question_words:
+            return None
+        question = clause[0].upper() + clause[1:] + "?"
+        return None if self._social.search(question) else question
+
+
+def is_unpunctuated(turns: list[Turn]) -> bool:
+    """True when no expert turn of a conversation holds a ``?`` (rule 4: speech recognition
+    output), so its questions must be found by their openings."""
+    return not any("?" in t.content for t in turns if t.role == "expert")
