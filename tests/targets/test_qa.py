@@ -151,3 +151,42 @@ def test_cue_openings_skip_statements_and_can_be_turned_off():
     off = QAExtractor(QAExtractorConfig(cue_pattern=""))
     future = [T("expert", "which knee was it"), T("user", "the right one")]
     assert off.extract([([], future)]) == [[]]
+
+
+def test_cue_benchmark_compares_stripped_turns_with_the_question_mark_rules():
+    from benchmarks.cue_questions import as_speech, compare
+
+    from learn2ask.data.types import Sample
+
+    turns = [
+        T("expert", "Which knee was it?"),
+        T("user", "The right one."),
+        T("expert", "Okay. Does it hurt when you walk?"),
+        T("user", "Yes."),
+        T("expert", "Right knee, 3 days ago?"),  # intonation only: rule 4 misses it
+        T("user", "Yes."),
+        T("expert", "I will order an x-ray."),
+        T("user", "Thanks."),
+    ]
+    ex = QAExtractor()
+    samples = []
+    for i in range(0, len(turns), 2):
+        items = ex.items_in_future(turns[i:])
+        samples.append(
+            Sample(
+                id=f"d_{i}",
+                dialogue_id="d",
+                index=i,
+                context=turns[:i],
+                future=turns[i:],
+                info_set=[it.text for it in items],
+                decision="continue" if items else "stop",
+                items=items,
+            )
+        )
+    assert as_speech("Okay. Does it hurt?") == "okay does it hurt"
+    figures = compare(samples, ex)
+    assert figures["expert_turns"] == 4
+    assert (figures["precision"], figures["recall"]) == (1.0, 0.667)
+    # the points at 0, 2 and 6 agree; at 4 only the intonation question is left
+    assert figures["s_star_agreement"] == 0.75
