@@ -190,3 +190,28 @@ def test_cue_benchmark_compares_stripped_turns_with_the_question_mark_rules():
     assert (figures["precision"], figures["recall"]) == (1.0, 0.667)
     # the points at 0, 2 and 6 agree; at 4 only the intonation question is left
     assert figures["s_star_agreement"] == 0.75
+
+
+def test_prepare_counts_and_names_the_unpunctuated_dialogues(tmp_path, capsys):
+    import json
+
+    from learn2ask.cli import main
+
+    logs = tmp_path / "logs.jsonl"
+    spoken = ["what brings you in", "my knee hurts", "which knee is it", "the right one", "ok"]
+    written = ["What brings you in?", "My knee hurts.", "Which knee is it?", "The right.", "Ok."]
+    with logs.open("w") as out:
+        for i, lines in enumerate((spoken, written)):
+            roles = ["assistant", "user"] * 3
+            messages = [{"role": r, "content": t} for r, t in zip(roles, lines, strict=False)]
+            out.write(json.dumps({"session_id": i, "messages": messages}) + "\n")
+    assert (
+        main(["prepare", str(logs), "--out", str(tmp_path / "data"), "--test-fraction", "0"]) == 0
+    )
+    stats = json.loads((tmp_path / "data" / "stats.json").read_text())
+    assert stats["unpunctuated_dialogues"] == 1
+    assert "1 of 2 dialogues have no '?'" in capsys.readouterr().err
+    points = [json.loads(x) for x in (tmp_path / "data" / "train.jsonl").read_text().splitlines()]
+    spoken_first = next(p for p in points if p["dialogue_id"] == "0" and p["index"] == 0)
+    assert spoken_first["decision"] == "continue"
+    assert spoken_first["info_set"] == ["Which knee is it?"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -152,6 +153,13 @@ def run_prepare(args: argparse.Namespace) -> int:
     stats = prepare_dataset(config, build_extractor(extractor_config(args)))
     summary = {k: v for k, v in asdict(stats).items() if not k.endswith("reasons")}
     print(json.dumps(summary, indent=2))
+    if stats.unpunctuated_dialogues:
+        print(
+            f"note: {stats.unpunctuated_dialogues} of {stats.dialogues} dialogues have no '?' in "
+            "any expert turn (speech-recognition transcripts?): their questions were found by "
+            "their openings (qa rule 4, docs/data.md)",
+            file=sys.stderr,
+        )
     print(f"wrote {args.out / 'train.jsonl'}, {args.out / 'test.jsonl'}, {args.out / 'stats.json'}")
     return 0
 

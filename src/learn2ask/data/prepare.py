@@ -78,6 +78,9 @@ class PrepareStats:
     extractor: str = ""
     # qa extractor: s* flips and I* counts against its v1 rules (closers and repairs kept)
     s_star_changes: dict[str, int] = field(default_factory=dict)
+    # qa extractor: conversations without a "?" in any expert turn, whose questions were found by
+    # their interrogative openings (speech-recognition transcripts; targets/qa.py rule 4)
+    unpunctuated_dialogues: int = 0
     inputs: list[str] = field(default_factory=list)
     seed: int = 0
     test_fraction: float = 0.0
@@ -165,6 +168,8 @@ def prepare_dataset(config: PrepareConfig, extractor: Extractor) -> PrepareStats
     stats.stop_samples = stats.samples - stats.continue_samples
     if hasattr(extractor, "changes_from_v1"):
         stats.s_star_changes = extractor.changes_from_v1(samples)
+    if hasattr(extractor, "unpunctuated_dialogues"):
+        stats.unpunctuated_dialogues = extractor.unpunctuated_dialogues(samples)
     stats.mean_items_per_sample = (
         round(sum(len(s.info_set) for s in samples) / len(samples), 4) if samples else 0.0
     )

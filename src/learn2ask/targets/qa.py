@@ -183,6 +183,16 @@ class QAExtractor:
                 flips["stop_to_continue"] += 1
         return {**flips, "items_v1_rules": items_v1, "items_now": items_now}
 
+    def unpunctuated_dialogues(self, samples: list[Sample]) -> int:
+        """How many dialogues of ``samples`` rule 4 read as unpunctuated speech (0 when it is
+        off), for ``stats.json``."""
+        if self._cue is None:
+            return 0
+        first: dict[str, Sample] = {}
+        for sample in samples:
+            first.setdefault(sample.dialogue_id, sample)
+        return sum(is_unpunctuated([*s.context, *s.future]) for s in first.values())
+
     def is_action(self, text: str) -> bool:
         """True when an expert turn is an action such as ``<med_search>``, not speech."""
         return bool(self._action.match(text))
