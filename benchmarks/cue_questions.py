@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from learn2ask.data.samples import load_samples
+from learn2ask.data.sampling import samples_by_dialogue
 from learn2ask.data.types import Sample, Turn
 from learn2ask.targets.qa import QAExtractor, is_unpunctuated
 
@@ -33,20 +34,12 @@ def as_speech(text: str) -> str:
     return " ".join(_PUNCTUATION.sub("", text.lower()).split())
 
 
-def whole_dialogues(samples: Sequence[Sample]) -> dict[str, list[Sample]]:
-    """The points of each dialogue, keyed by its id."""
-    by_dialogue: dict[str, list[Sample]] = defaultdict(list)
-    for sample in samples:
-        by_dialogue[sample.dialogue_id].append(sample)
-    return by_dialogue
-
-
 def compare(samples: Sequence[Sample], extractor: QAExtractor) -> dict[str, Any]:
     """Turn- and point-level agreement of rule 4 on stripped text with rules 1-3 on the original,
     over the punctuated conversations of ``samples``."""
     turns: Counter[str] = Counter()
     points: Counter[str] = Counter()
-    for points_of_dialogue in whole_dialogues(samples).values():
+    for points_of_dialogue in samples_by_dialogue(samples).values():
         first = points_of_dialogue[0]
         dialogue = [*first.context, *first.future]
         if is_unpunctuated(dialogue):

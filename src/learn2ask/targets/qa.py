@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
+from learn2ask.data.sampling import samples_by_dialogue
 from learn2ask.data.types import InfoItem, Sample, Turn
 from learn2ask.targets.base import ExtractionFailure
 
@@ -188,10 +189,8 @@ class QAExtractor:
         off), for ``stats.json``."""
         if self._cue is None:
             return 0
-        first: dict[str, Sample] = {}
-        for sample in samples:
-            first.setdefault(sample.dialogue_id, sample)
-        return sum(is_unpunctuated([*s.context, *s.future]) for s in first.values())
+        dialogues = samples_by_dialogue(samples).values()
+        return sum(is_unpunctuated([*points[0].context, *points[0].future]) for points in dialogues)
 
     def is_action(self, text: str) -> bool:
         """True when an expert turn is an action such as ``<med_search>``, not speech."""
@@ -223,10 +222,11 @@ class QAExtractor:
         opening to its end, capitalised with a ``?``; None when it has none or rule 2 drops it."""
         if self._cue is None or self.is_action(text) or self._dictation.search(text):
             return None
-        found = self._cue.search(text.strip())
+        text = text.strip()
+        found = self._cue.search(text)
         if found is None:
             return None
-        clause = text.strip()[found.start() :].strip()
+        clause = text[found.start() :].strip()
         if len(clause.split()) < self.config.min_question_words:
             return None
         question = clause[0].upper() + clause[1:] + "?"
