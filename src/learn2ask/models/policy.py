@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from learn2ask.data.questions import count_questions, count_turn_questions
 from learn2ask.data.replies import STOP_TAG
 from learn2ask.data.types import Decision, Turn
 from learn2ask.domain import DEFAULT_DOMAIN, Domain, cached_domain
 from learn2ask.runs import POLICY_FILE
 
 _STOP_RE = re.compile(r"<\s*stop\s*/?\s*>", re.IGNORECASE)
-_QUESTION_MARKS_RE = re.compile(r"[?？]+")
 POLICY_CONFIG_FILE = POLICY_FILE
 DOMAIN_KEY = "domain_spec"
 
@@ -201,7 +201,9 @@ def build_policy_messages(
 
 def progress_line(context: list[Turn], expert: str) -> str:
     """How far the whole conversation has come, in one sentence."""
-    asked = sum(count_questions(t.content) for t in context if t.role == "expert")
+    # Unpunctuated speech counts its questions by their openings: by "?" alone a whole
+    # speech-recognised visit would read "0 questions asked" to its end.
+    asked = sum(count_turn_questions(t.content) for t in context if t.role == "expert")
     return f"So far: {len(context)} turns, {asked} questions asked by the {expert}."
 
 
@@ -218,11 +220,6 @@ def fit_context(context: list[Turn], max_chars: int | None) -> list[Turn]:
         kept.append(turn)
         budget -= len(turn.content)
     return [first, *reversed(kept)]
-
-
-def count_questions(text: str) -> int:
-    """Number of questions in ``text``: runs of question marks count once ("??" is one)."""
-    return len(_QUESTION_MARKS_RE.findall(text))
 
 
 def parse_policy_response(raw: str, stop_tag: str = STOP_TAG) -> ParsedResponse:

@@ -30,9 +30,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from learn2ask.data.questions import count_questions
 from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
-from learn2ask.models.policy import count_questions, read_policy_section, write_policy_section
+from learn2ask.models.policy import read_policy_section, write_policy_section
 
 VECTORS_FILE = "question_memory.safetensors"
 TEXTS_FILE = "question_memory.json"

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from learn2ask.data.questions import count_turn_questions, is_question_turn
 from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
 from learn2ask.models.policy import read_policy_section, write_policy_section
@@ -64,9 +65,9 @@ def surface_features(context: Sequence[Turn]) -> list[float]:
     return [
         math.log1p(len(context)),
         math.log1p(len(last("user"))),
-        float(last("user").endswith("?")),
-        float(last("expert").endswith("?")),
-        math.log1p(sum(t.content.count("?") for t in context if t.role == "expert")),
+        float(is_question_turn(last("user"))),
+        float(is_question_turn(last("expert"))),
+        math.log1p(sum(count_turn_questions(t.content) for t in context if t.role == "expert")),
     ]
 
 

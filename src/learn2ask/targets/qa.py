@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
+from learn2ask.data.questions import DEFAULT_CUE_PATTERN, cue_opening
 from learn2ask.data.sampling import samples_by_dialogue
 from learn2ask.data.types import InfoItem, Sample, Turn
 from learn2ask.targets.base import ExtractionFailure
@@ -76,26 +77,6 @@ CLOSER_REPAIR_PATTERNS: tuple[str, ...] = (
 )
 DEFAULT_NON_QUESTION_PATTERNS: tuple[str, ...] = V1_NON_QUESTION_PATTERNS + CLOSER_REPAIR_PATTERNS
 DEFAULT_DICTATION_PATTERN = r"\b(dax|scribe|dragon)\b"
-# Interrogative openings for unpunctuated speech (rule 4). A yes/no question puts the auxiliary
-# before its subject; after "that", "it", "there", "this", "here" or "what" the same words are a
-# statement ("that is it") or part of a wh-question the second pattern finds.
-_AUX = r"(?:do|does|did|are|is|was|were|have|has|had|can|could|would|will|should)"
-_YES_NO = (
-    r"(?<!\bthat )(?<!\bit )(?<!\bthere )(?<!\bthis )(?<!\bhere )(?<!\bwhat )"
-    rf"\b{_AUX}(?:n't)? (?:you|your|it|he|she|they|there|anyone|anybody|anything|any)\b"
-)
-# "which" and "who" also open relative clauses ("a fever which is good"): "which" counts only
-# before a noun and a verb ("which knee was it"), "who" not at all.
-_WH = (
-    r"\bwhich \w+ (?:is|was|are|were|do|does|did)\b|\b(?:what|when|where|why|how)"
-    rf" (?:{_AUX}(?:n't)?|long|much|many|often|far|bad|old|severe|kind|type|sort|else|brings"
-    r"|brought|happened|medications?|time|part|side|about)\b"
-)
-_ANY_OPENING = (
-    r"(?:^|\b(?:okay|ok|alright|and|so|um|uh|now|also)\b)"
-    r"(?: (?:okay|ok|alright|and|so|um|uh|now|also|great|good|right|well))* ?any\b"
-)
-DEFAULT_CUE_PATTERN = "|".join((_YES_NO, _WH, _ANY_OPENING))
 _SENTENCE_RE = re.compile(r"[^.!?]*[?]+|[^.!?]+[.!]*")
 
 
@@ -129,9 +110,6 @@ class QAExtractor:
         self._action = re.compile(self.config.action_pattern, re.IGNORECASE)
         self._social = re.compile("|".join(self.config.non_question_patterns), re.IGNORECASE)
         self._dictation = re.compile(self.config.dictation_pattern, re.IGNORECASE)
-        self._cue = (
-            re.compile(self.config.cue_pattern, re.IGNORECASE) if self.config.cue_pattern else None
-        )
         self.questions_in = lru_cache(maxsize=65536)(self._questions_in)
         self.cue_question = lru_cache(maxsize=65536)(self._cue_question)
 
@@ -147,7 +125,7 @@ class QAExtractor:
     def items_in_future(self, future: list[Turn], unpunctuated: bool = False) -> list[InfoItem]:
         """The answered information-seeking questions of ``future``, in order (found by their
         interrogative openings when the conversation is ``unpunctuated``: rule 4)."""
-        find = self.cue_question if unpunctuated and self._cue else self.questions_in
+        find = self.cue_question if unpunctuated and self.config.cue_pattern else self.questions_in
         items = []
         i = 0
         while i < len(future):
@@ -187,7 +165,7 @@ class QAExtractor:
     def unpunctuated_dialogues(self, samples: list[Sample]) -> int:
         """How many dialogues of ``samples`` rule 4 read as unpunctuated speech (0 when it is
         off), for ``stats.json``."""
-        if self._cue is None:
+        if not self.config.cue_pattern:
             return 0
         dialogues = samples_by_dialogue(samples).values()
         return sum(is_unpunctuated([*points[0].context, *points[0].future]) for points in dialogues)
@@ -220,13 +198,13 @@ class QAExtractor:
     def _cue_question(self, text: str) -> str | None:
         """Rule 4: the question of one unpunctuated expert turn, from its first interrogative
         opening to its end, capitalised with a ``?``; None when it has none or rule 2 drops it."""
-        if self._cue is None or self.is_action(text) or self._dictation.search(text):
+        if not self.config.cue_pattern or self.is_action(text) or self._dictation.search(text):
             return None
         text = text.strip()
-        found = self._cue.search(text)
-        if found is None:
+        start = cue_opening(text, self.config.cue_pattern)
+        if start is None:
             return None
-        clause = text[found.start() :].strip()
+        clause = text[start:].strip()
         if len(clause.split()) < self.config.min_question_words:
             return None
         question = clause[0].upper() + clause[1:] + "?"

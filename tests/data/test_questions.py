@@ -1,0 +1,73 @@
+"""Counting the questions of a turn: by their marks, or by their openings in unpunctuated
+speech, the same way for the labels (qa rule 4), the policy's progress line and the stop head."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from learn2ask.data.questions import (
+    count_questions,
+    count_turn_questions,
+    cue_opening,
+    is_question_turn,
+    is_unpunctuated_turn,
+)
+from learn2ask.data.types import Turn
+from learn2ask.models.policy import progress_line
+from learn2ask.models.stop_head import surface_features
+
+SPOKEN = [
+    Turn("expert", "okay so what brings you in today"),
+    Turn("user", "my knee has been hurting since i fell"),
+    Turn("expert", "alright and have you been able to stand on it"),
+    Turn("user", "yes but it hurts"),
+    Turn("expert", "okay which knee was it"),
+    Turn("user", "the right one"),
+    Turn("expert", "okay i am going to examine it now"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Does it hurt? When did it start?", 2),
+        ("Does it hurt?? Really?", 2),  # a run of marks is one question
+        ("I will examine you now.", 0),
+        ("okay which knee was it", 1),  # unpunctuated speech: its opening
+        ("and any swelling", 1),
+        ("okay i am going to examine it now", 0),
+        ("Okay", 0),
+        ("", 0),
+        # punctuated turns are read by their marks, not their openings
+        ("Tell me how long it has hurt.", 0),
+    ],
+)
+def test_count_turn_questions(text, expected):
+    assert count_turn_questions(text) == expected
+
+
+def test_marks_and_openings():
+    assert count_questions("What? Why? ") == 2
+    assert is_unpunctuated_turn("okay which knee was it")
+    assert not is_unpunctuated_turn("Okay. Which knee?")
+    assert cue_opening("okay which knee was it") == len("okay ")
+    assert cue_opening("that is it") is None  # a statement, not "is it ..."
+    assert is_question_turn("Which knee? ")
+    assert is_question_turn("okay which knee was it")
+    assert not is_question_turn("okay i am going to examine it now")
+    assert not is_question_turn("Does it hurt? I will examine it.")
+
+
+def test_progress_line_counts_spoken_questions():
+    assert progress_line(SPOKEN, "doctor") == "So far: 7 turns, 3 questions asked by the doctor."
+    punctuated = [Turn("expert", "What brings you in? Any fever?"), Turn("user", "A cough.")]
+    assert progress_line(punctuated, "doctor") == "So far: 2 turns, 2 questions asked by the doctor."
+
+
+def test_stop_head_features_read_spoken_questions():
+    features = surface_features(SPOKEN[:5])
+    assert features[3] == 1.0  # the expert's last turn ("okay which knee was it") asks
+    assert features[4] == pytest.approx(math.log1p(3))
+    assert surface_features(SPOKEN)[3] == 0.0  # "okay i am going to examine it now" does not
