@@ -9,6 +9,12 @@ lower-cased with ``. , ? ! ; :`` removed, as speech recognition writes it, is re
 (``questions_in``): precision and recall of "this turn asks something". Then each point's s*
 (is I* empty?) from the stripped future under rule 4 against the original's. Prints one line
 per file; ``--out`` writes the figures as JSON.
+
+    python -m benchmarks.cue_questions FILE --write-spoken OUT.jsonl
+
+writes FILE's points with every turn of their context and future as speech (the labels, I* and
+s*, kept from the punctuated original), to evaluate a policy on speech-recognised logs whose
+true labels are known: ``learn2ask evaluate --model RUN --samples OUT.jsonl ...``.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ import json
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from learn2ask.data.samples import load_samples
+from learn2ask.data.samples import load_samples, save_samples
 from learn2ask.data.sampling import samples_by_dialogue
 from learn2ask.data.types import Sample, Turn
 from learn2ask.targets.qa import QAExtractor, is_unpunctuated
@@ -72,11 +79,32 @@ def compare(samples: Sequence[Sample], extractor: QAExtractor) -> dict[str, Any]
     }
 
 
+def as_spoken_points(samples: Sequence[Sample]) -> list[Sample]:
+    """``samples`` with every context and future turn as speech, their labels unchanged."""
+
+    def spoken(turns: Sequence[Turn]) -> list[Turn]:
+        return [Turn(t.role, as_speech(t.content)) for t in turns]
+
+    return [replace(s, context=spoken(s.context), future=spoken(s.future)) for s in samples]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("samples", nargs="+", type=Path, help="prepared samples JSONL files")
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
+    parser.add_argument(
+        "--write-spoken",
+        type=Path,
+        metavar="OUT",
+        help="write the one samples file's points as speech, labels kept, and stop",
+    )
     args = parser.parse_args(argv)
+    if args.write_spoken:
+        if len(args.samples) != 1:
+            parser.error("--write-spoken takes one samples file")
+        written = save_samples(args.write_spoken, as_spoken_points(load_samples(args.samples[0])))
+        print(f"wrote {written} points as speech to {args.write_spoken}")
+        return 0
     extractor = QAExtractor()
     results = {}
     for path in args.samples:

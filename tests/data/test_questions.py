@@ -63,7 +63,8 @@ def test_marks_and_openings():
 def test_progress_line_counts_spoken_questions():
     assert progress_line(SPOKEN, "doctor") == "So far: 7 turns, 3 questions asked by the doctor."
     punctuated = [Turn("expert", "What brings you in? Any fever?"), Turn("user", "A cough.")]
-    assert progress_line(punctuated, "doctor") == "So far: 2 turns, 2 questions asked by the doctor."
+    expected = "So far: 2 turns, 2 questions asked by the doctor."
+    assert progress_line(punctuated, "doctor") == expected
 
 
 def test_stop_head_features_read_spoken_questions():
