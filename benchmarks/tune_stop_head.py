@@ -104,7 +104,9 @@ def fit_and_score(x_train: Any, labels: Sequence[bool], x_held: Any, c: float) -
     return model.decision_function(scaler.transform(x_held))
 
 
-def score_variants(train: list[Sample], held: list[Sample], embedder: Any) -> list[dict]:
+def score_variants(
+    train: list[Sample], held: list[Sample], embedder: Any, c_values: Sequence[float] = C_VALUES
+) -> list[dict]:
     """Fit every (counts, C) variant on ``train``'s features and score it on ``held``."""
     classifier = StopClassifier(embedder)
     x_train = classifier.features([s.context for s in train])
@@ -112,7 +114,7 @@ def score_variants(train: list[Sample], held: list[Sample], embedder: Any) -> li
     labels = [s.decision == "stop" for s in train]
     rows = []
     for counts, transform in (("raw", raw_counts), ("log1p", lambda x: x)):
-        for c in C_VALUES:
+        for c in c_values:
             scores = fit_and_score(transform(x_train), labels, transform(x_held), c)
             rows.append({"counts": counts, "C": c, "auc": auc_by_source(scores, held)})
     return rows
@@ -463,6 +465,13 @@ def main(argv: list[str] | None = None) -> None:
         help="a right question's reward for --dialogue-weights (the demo run's validation "
         "estimate; a right STOP earns 4)",
     )
+    parser.add_argument(
+        "--c-values",
+        type=float,
+        nargs="+",
+        default=list(C_VALUES),
+        help="L2 strengths to compare (the default grid)",
+    )
     args = parser.parse_args(argv)
     samples = load_samples(args.train_file)
     embedder = default_grader()
@@ -492,7 +501,7 @@ def main(argv: list[str] | None = None) -> None:
             elif args.feature_sets:
                 scored = score_feature_sets(train, held, embedder, probe)
             else:
-                scored = score_variants(train, held, embedder)
+                scored = score_variants(train, held, embedder, args.c_values)
             for row in scored:
                 row = {"setting": name, "seed": seed, **row}
                 rows.append(row)
