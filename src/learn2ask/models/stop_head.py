@@ -59,13 +59,13 @@ def surface_features(context: Sequence[Turn]) -> list[float]:
     """Five surface features of a context, in ``SURFACE_FEATURES`` order."""
 
     def last(role: str) -> str:
-        turns = [t.content for t in context if t.role == role]
-        return turns[-1].strip() if turns else ""
+        return next((t.content.strip() for t in reversed(context) if t.role == role), "")
 
+    user_last = last("user")
     return [
         math.log1p(len(context)),
-        math.log1p(len(last("user"))),
-        float(is_question_turn(last("user"))),
+        math.log1p(len(user_last)),
+        float(is_question_turn(user_last)),
         float(is_question_turn(last("expert"))),
         math.log1p(sum(count_turn_questions(t.content) for t in context if t.role == "expert")),
     ]
