@@ -8,8 +8,30 @@ import pytest
 import yaml
 
 from learn2ask.data.prepare import PrepareConfig, prepare_dataset
+from learn2ask.data.types import Sample, Turn
 from learn2ask.targets.qa import QAExtractor
 from tests.conftest import MTS_VALIDATION
+
+
+def labelled_point(dialogue: str, index: int, stop: bool) -> Sample:
+    """A decision point of ``dialogue`` labelled STOP or CONTINUE (the benchmarks' tests)."""
+    return Sample(
+        id=f"{dialogue}-{index}",
+        dialogue_id=dialogue,
+        index=index,
+        context=[Turn(role="user", content="hello")],
+        future=[],
+        info_set=[] if stop else ["a question?"],
+        decision="stop" if stop else "continue",
+    )
+
+
+# Dialogue a: one STOP point; dialogue b: one STOP and three CONTINUE points.
+TWO_DIALOGUES = [
+    labelled_point("a", 0, True),
+    labelled_point("b", 0, True),
+    *(labelled_point("b", i, False) for i in (1, 2, 3)),
+]
 
 
 @pytest.fixture(scope="session")

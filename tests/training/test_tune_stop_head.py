@@ -7,23 +7,10 @@ from __future__ import annotations
 import pytest
 from benchmarks.tune_stop_head import dialogue_reward, dialogue_weights, weighted_auc
 
-from learn2ask.data.types import Sample, Turn
+from tests.training.conftest import TWO_DIALOGUES
+from tests.training.conftest import labelled_point as point
 
-
-def point(dialogue: str, index: int, stop: bool) -> Sample:
-    return Sample(
-        id=f"{dialogue}-{index}",
-        dialogue_id=dialogue,
-        index=index,
-        context=[Turn(role="user", content="hello")],
-        future=[],
-        info_set=[] if stop else ["a question?"],
-        decision="stop" if stop else "continue",
-    )
-
-
-# Dialogue a: one STOP point; dialogue b: one STOP and three CONTINUE points.
-POINTS = [point("a", 0, True), point("b", 0, True), *(point("b", i, False) for i in (1, 2, 3))]
+POINTS = TWO_DIALOGUES
 
 
 def test_weights_count_the_points_of_each_dialogue() -> None:
