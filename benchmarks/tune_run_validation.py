@@ -30,53 +30,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.tune_stop_head import fit_and_score
 from learn2ask.data.samples import load_samples
 from learn2ask.data.sampling import source_of
 from learn2ask.data.types import Sample
-from learn2ask.evaluation.metrics import roc_auc
 from learn2ask.models.decision import load_deciding_policy
-from learn2ask.models.stop_head import StopClassifier, fused_log_odds, fusion_weights
-from learn2ask.training.threshold import balanced_points, split_validation
+from learn2ask.models.stop_head import StopClassifier, fused_log_odds, fusion_weights, logit
+from learn2ask.training.threshold import auc_by_source, balanced_points, split_validation, stop_auc
 
 C_VALUES = (0.0003, 0.001, 0.003, 0.01, 0.03)
 RULES = ("as run", "ask value per point", "vote in the fit", "both")
 
 
-def logit(p: float) -> float:
-    """Log-odds, clipped away from 0 and 1."""
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
-
-
-def auc_of(scores: Sequence[float], is_stop: Sequence[bool]) -> float:
-    """AUC of ``scores`` for STOP against CONTINUE."""
-    return roc_auc(
-        [z for z, s in zip(scores, is_stop, strict=True) if s],
-        [z for z, s in zip(scores, is_stop, strict=True) if not s],
-    )
-
-
 def by_source(scores: Sequence[float], points: Sequence[Sample]) -> dict[str, float]:
     """AUC over every point and within each source."""
     is_stop = [s.decision == "stop" for s in points]
-    result = {"all": round(auc_of(scores, is_stop), 4)}
-    for source in sorted({source_of(s) for s in points}):
-        keep = [source_of(s) == source for s in points]
-        result[source] = round(
-            auc_of(
-                [z for z, k in zip(scores, keep, strict=True) if k],
-                [s for s, k in zip(is_stop, keep, strict=True) if k],
-            ),
-            4,
-        )
-    return result
+    return {"all": round(stop_auc(scores, is_stop), 4), **auc_by_source(points, scores)}
 
 
 def auc_difference_ci(
@@ -95,7 +70,7 @@ def auc_difference_ci(
         if len(set(is_stop)) < 2:
             continue
         differences.append(
-            auc_of([a[i] for i in rows], is_stop) - auc_of([b[i] for i in rows], is_stop)
+            stop_auc([a[i] for i in rows], is_stop) - stop_auc([b[i] for i in rows], is_stop)
         )
     differences.sort()
     return (
@@ -120,20 +95,14 @@ def head_l2_grid(
 ) -> list[dict[str, Any]]:
     """One row per ``C``: the head alone and fused with the LM, AUC per source, the fused
     AUC's difference from the run's ``C``, and ``rewards_of(fused log-odds)`` when given."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
     x_train = classifier.features([s.context for s in head_train])
     x_points = classifier.features([s.context for s in points])
-    scaler = StandardScaler().fit(x_train)
-    y = np.array([s.decision == "stop" for s in head_train])
+    labels = [s.decision == "stop" for s in head_train]
     is_stop = [s.decision == "stop" for s in points]
     fused: dict[float, list[float]] = {}
     heads: dict[float, list[float]] = {}
     for c in sorted({*c_values, run_c}):
-        model = LogisticRegression(max_iter=2000, C=c).fit(scaler.transform(x_train), y)
-        heads[c] = [float(z) for z in model.decision_function(scaler.transform(x_points))]
+        heads[c] = [float(z) for z in fit_and_score(x_train, labels, x_points, c)]
         fused[c] = equal_fusion(lm_logits, heads[c], is_stop)
     return [
         {
@@ -141,7 +110,7 @@ def head_l2_grid(
             "head_auc": by_source(heads[c], points),
             "fused_auc": by_source(fused[c], points),
             "fused_minus_run_c": round(
-                auc_of(fused[c], is_stop) - auc_of(fused[run_c], is_stop), 4
+                stop_auc(fused[c], is_stop) - stop_auc(fused[run_c], is_stop), 4
             ),
             "fused_minus_run_c_ci": auc_difference_ci(fused[c], fused[run_c], points),
             **({"calibrated_rule": rewards_of(fused[c])} if rewards_of else {}),
@@ -308,7 +277,9 @@ def cross_fitted(
         )
         combined = both.decision_function(np.array([[fused[i], votes[i]] for i in held]))
         held_stop = [is_stop[i] for i in held]
-        auc_gain.append(auc_of(combined, held_stop) - auc_of([fused[i] for i in held], held_stop))
+        auc_gain.append(
+            stop_auc(combined, held_stop) - stop_auc([fused[i] for i in held], held_stop)
+        )
     base = np.array(totals["as run"])
     rows = {}
     for name, values in totals.items():
