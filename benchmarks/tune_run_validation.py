@@ -32,7 +32,7 @@ import argparse
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,12 +154,19 @@ def weighted_means(rewards: Sequence[float], points: Sequence[Sample]) -> tuple[
     return sum(rewards) / len(rewards), sum(per_dialogue) / len(per_dialogue)
 
 
-def platt_stops(x_fit: Any, y_fit: Sequence[bool], x_held: Any, ask: Sequence[float]) -> list[bool]:
-    """STOP where a Platt fit of s* on ``x_fit``'s columns makes stopping (4) worth at least
-    asking (``ask`` per held point), as ``training/threshold.py`` cuts."""
+def platt_stops(
+    x_fit: Any,
+    y_fit: Sequence[bool],
+    x_held: Any,
+    ask: Sequence[float],
+    weights: Sequence[float] | None = None,
+) -> list[bool]:
+    """STOP where a Platt fit of s* on ``x_fit``'s columns (each row weighted by ``weights``
+    when given) makes stopping (4) worth at least asking (``ask`` per held point), as
+    ``training/threshold.py`` cuts."""
     from sklearn.linear_model import LogisticRegression
 
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(x_fit, list(y_fit))
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(x_fit, list(y_fit), sample_weight=weights)
     q = platt.predict_proba(x_held)[:, 1]
     return [bool(4.0 * p >= (1 - p) * a) for p, a in zip(q, ask, strict=True)]
 
@@ -199,6 +206,20 @@ def rule_decisions(
     return decisions
 
 
+def dialogue_halves(points: Sequence[Sample], splits: int) -> Iterator[tuple[list[int], list[int]]]:
+    """``(fit, held)`` point indices for ``splits`` random halves of the points' dialogues,
+    the same halves on every call (seeded)."""
+    dialogues = sorted({s.dialogue_id for s in points})
+    rng = random.Random(0)
+    for _ in range(splits):
+        rng.shuffle(dialogues)
+        half = set(dialogues[: len(dialogues) // 2])
+        yield (
+            [i for i, s in enumerate(points) if s.dialogue_id in half],
+            [i for i, s in enumerate(points) if s.dialogue_id not in half],
+        )
+
+
 def calibrated_rule_rewards(
     points: Sequence[Sample],
     fused: Sequence[float],
@@ -211,15 +232,9 @@ def calibrated_rule_rewards(
     dialogue, and per dialogue within each source (the report's headline is MTS-Dialog's;
     over the halves that hold the source)."""
     is_stop = [s.decision == "stop" for s in points]
-    dialogues = sorted({s.dialogue_id for s in points})
     sources = sorted({source_of(s) for s in points})
-    rng = random.Random(0)
     totals: dict[str, list[float]] = {}
-    for _ in range(splits):
-        rng.shuffle(dialogues)
-        half = set(dialogues[: len(dialogues) // 2])
-        fit = [i for i, s in enumerate(points) if s.dialogue_id in half]
-        held = [i for i, s in enumerate(points) if s.dialogue_id not in half]
+    for fit, held in dialogue_halves(points, splits):
         stops = platt_stops(
             [[fused[i]] for i in fit],
             [is_stop[i] for i in fit],
@@ -255,15 +270,9 @@ def cross_fitted(
     from sklearn.linear_model import LogisticRegression
 
     is_stop = [s.decision == "stop" for s in points]
-    dialogues = sorted({s.dialogue_id for s in points})
-    rng = random.Random(0)
     totals: dict[str, list[tuple[float, float]]] = {name: [] for name in (*RULES, "always stop")}
     auc_gain: list[float] = []
-    for _ in range(splits):
-        rng.shuffle(dialogues)
-        half = set(dialogues[: len(dialogues) // 2])
-        fit = [i for i, s in enumerate(points) if s.dialogue_id in half]
-        held = [i for i, s in enumerate(points) if s.dialogue_id not in half]
+    for fit, held in dialogue_halves(points, splits):
         held_points = [points[i] for i in held]
         rewards_held = [ask_rewards[i] for i in held]
         decisions = rule_decisions(fit, held, fused, votes, is_stop, ask_rewards)
@@ -310,14 +319,20 @@ def run_splits(run: Path, train_file: Path) -> tuple[list[Sample], list[Sample],
     return pool, validation, settings
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_arguments(description: str, splits: int) -> argparse.ArgumentParser:
+    """The options of a benchmark that studies one ``decision_sft`` run: ``--run``,
+    ``--train-file``, ``--out``, ``--c-values`` and ``--splits`` (default ``splits``)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--run", type=Path, required=True, help="a decision_sft run directory")
     parser.add_argument("--train-file", type=Path, required=True, help="the run's training file")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--c-values", type=float, nargs="+", default=list(C_VALUES))
-    parser.add_argument("--splits", type=int, default=300)
-    args = parser.parse_args(argv)
+    parser.add_argument("--splits", type=int, default=splits)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = run_arguments(__doc__.splitlines()[0], splits=300).parse_args(argv)
     from learn2ask.rewards.fusion import FusionConfig
     from learn2ask.rewards.scorer import RewardScorer
 
