@@ -24,7 +24,8 @@ paired difference from the run's ``C`` (95% dialogue-bootstrap interval). At the
 what else the rule could threshold (the LM or the head alone, a fitted fusion, points weighted
 per dialogue): held-out balanced accuracy per source, per-dialogue reward against the run's
 rule, and against always ``<stop />`` on the carve's dialogues only (the other dialogues are
-those the LM's balanced sample missed, fewer of them STOP-heavy: a bias towards any rule).
+those the LM's balanced sample missed, fewer of them STOP-heavy: a bias towards any rule); and
+the run's rule cut on 100, 200 or 400 calibration points instead of a whole half.
 A right question is worth the run's own ask-reward estimate everywhere here (no question is
 graded: the run's question memory holds these dialogues' own questions).
 
@@ -105,14 +106,19 @@ def held_out_decisions(
     ask_reward: float,
     splits: int,
     weights: Sequence[float] | None = None,
+    fit_points: int | None = None,
 ) -> list[tuple[list[int], list[bool]]]:
     """``(held-out point indices, STOP decisions)`` per half: the rule cut as ``decision_sft``
     cuts it (a Platt fit on ``columns``, each point weighted by ``weights`` when given, and a
-    constant ``ask_reward``), fitted on a random half of the dialogues and applied to the other,
-    over ``splits`` halves (the same halves for every call)."""
+    constant ``ask_reward``), fitted on a random half of the dialogues (or on a seeded random
+    ``fit_points`` of its points) and applied to the other, over ``splits`` halves (the same
+    halves for every call)."""
     is_stop = [s.decision == "stop" for s in points]
+    draw = random.Random(1)
     halves = []
     for fit, held in dialogue_halves(points, splits):
+        if fit_points is not None and fit_points < len(fit):
+            fit = draw.sample(fit, fit_points)
         stops = platt_stops(
             [columns[i] for i in fit],
             [is_stop[i] for i in fit],
@@ -263,6 +269,32 @@ def compare_rules(
     return rows
 
 
+def calibration_size(
+    columns: Sequence[Sequence[float]],
+    points: Sequence[Sample],
+    ask_reward: float,
+    splits: int,
+    sizes: Sequence[int] = (100, 200, 400),
+) -> dict[str, Any]:
+    """How many calibration points the cut needs (``decision_sft`` cuts on 200): the rule
+    fitted on ``sizes`` random points of each fitted half, against the whole half (about 700
+    points here): held-out balanced accuracy per source and per-dialogue reward's difference."""
+    whole = held_out_decisions(columns, points, ask_reward, splits)
+    whole_rewards = dialogue_rewards(whole, points, ask_reward)
+    rows: dict[str, Any] = {
+        "whole half": {"balanced_accuracy": balanced_accuracy_by_source(whole, points)}
+    }
+    for size in sizes:
+        halves = held_out_decisions(columns, points, ask_reward, splits, fit_points=size)
+        rows[str(size)] = {
+            "balanced_accuracy": balanced_accuracy_by_source(halves, points),
+            "per_dialogue_minus_whole_half": per_source_differences(
+                dialogue_rewards(halves, points, ask_reward), whole_rewards, points
+            ),
+        }
+    return rows
+
+
 def c_grid(
     heads: dict[float, list[float]],
     lm_logits: Sequence[float],
@@ -383,6 +415,7 @@ def main(argv: list[str] | None = None) -> None:
         folds = dialogue_folds(points, args.folds, settings["seed"])
         lm_logits, heads = score_points(policy, points, head_train, c_values, folds)
     carve = {s.dialogue_id for s in validation}
+    variants = rule_variants(lm_logits, heads[run_c], points)
     result = {
         "run": str(args.run),
         "points": len(points),
@@ -397,8 +430,9 @@ def main(argv: list[str] | None = None) -> None:
         "ask_reward": ask_reward,
         "lm_auc": by_source(lm_logits, points),
         "c_grid": c_grid(heads, lm_logits, points, run_c, ask_reward, args.splits),
-        "rules_at_run_c": compare_rules(
-            rule_variants(lm_logits, heads[run_c], points), points, carve, ask_reward, args.splits
+        "rules_at_run_c": compare_rules(variants, points, carve, ask_reward, args.splits),
+        "calibration_points": calibration_size(
+            variants["equal fusion (as run)"][0], points, ask_reward, args.splits
         ),
         "seconds": round(time.perf_counter() - started, 1),
     }

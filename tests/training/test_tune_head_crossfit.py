@@ -8,6 +8,7 @@ import pytest
 from benchmarks.tune_head_crossfit import (
     always_stop_by_dialogue,
     balanced_accuracy_by_source,
+    calibration_size,
     crossfit_head,
     dialogue_folds,
     dialogue_rewards,
@@ -101,3 +102,14 @@ def test_rule_variants_and_point_scores_round_trip(tmp_path) -> None:
         read_point_scores(tmp_path / "points.jsonl", points[:2], [0.001])
     with pytest.raises(SystemExit, match="no head scores"):
         read_point_scores(tmp_path / "points.jsonl", points, [0.01])
+
+
+def test_a_cut_on_fewer_calibration_points_is_compared_with_the_whole_half() -> None:
+    points = [point(f"d{i}", 0, i % 2 == 0) for i in range(40)]
+    fused = [[2.0 if s.decision == "stop" else -2.0] for s in points]
+    rows = calibration_size(fused, points, ask_reward=2.5, splits=5, sizes=(10, 400))
+    assert set(rows) == {"whole half", "10", "400"}
+    # separable: ten points cut it as well as twenty, and 400 is the whole half
+    for size in ("10", "400"):
+        assert rows[size]["per_dialogue_minus_whole_half"]["all"]["mean"] == 0.0
+        assert rows[size]["balanced_accuracy"] == rows["whole half"]["balanced_accuracy"]
