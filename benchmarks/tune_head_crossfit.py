@@ -49,6 +49,7 @@ from benchmarks.tune_run_validation import (
     calibrated_rule_rewards,
     decision_reward,
     dialogue_halves,
+    dialogue_means,
     equal_fusion,
     platt_stops,
     run_arguments,
@@ -139,11 +140,8 @@ def dialogue_rewards(
     for held, stops in halves:
         chosen = [points[i] for i in held]
         rewards = decision_reward(stops, chosen, [ask_reward] * len(held))
-        per_dialogue: dict[str, list[float]] = {}
-        for s, r in zip(chosen, rewards, strict=True):
-            per_dialogue.setdefault(s.dialogue_id, []).append(r)
-        for dialogue, values in per_dialogue.items():
-            sums.setdefault(dialogue, []).append(sum(values) / len(values))
+        for dialogue, mean in dialogue_means(rewards, chosen).items():
+            sums.setdefault(dialogue, []).append(mean)
     return {d: sum(v) / len(v) for d, v in sums.items()}
 
 
@@ -184,12 +182,7 @@ def paired_dialogue_difference(
 
 def always_stop_by_dialogue(points: Sequence[Sample]) -> dict[str, float]:
     """Each dialogue's mean reward under always ``<stop />`` (4 at its STOP points, else 0)."""
-    stops = [True] * len(points)
-    rewards = decision_reward(stops, points, [0.0] * len(points))
-    per_dialogue: dict[str, list[float]] = {}
-    for s, r in zip(points, rewards, strict=True):
-        per_dialogue.setdefault(s.dialogue_id, []).append(r)
-    return {d: sum(v) / len(v) for d, v in per_dialogue.items()}
+    return dialogue_means([4.0 if s.decision == "stop" else 0.0 for s in points], points)
 
 
 def per_source_differences(
@@ -209,7 +202,10 @@ def per_source_differences(
 
 
 def standardised(values: Sequence[float]) -> list[float]:
-    """``values`` scaled to mean 0 and unit spread."""
+    """``values`` scaled to mean 0 and unit spread: the equal fusion's terms, as
+    ``stop_head.fusion_weights`` scales them; kept unfitted here, since the Platt fit on top
+    sets the sum's scale and bias (fitting them twice moves a few boundary decisions by
+    lbfgs' tolerance)."""
     import numpy as np
 
     array = np.asarray(values, dtype=float)

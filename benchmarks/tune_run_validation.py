@@ -145,12 +145,17 @@ def decision_reward(stop: Sequence[bool], points: Sequence[Sample], ask_rewards:
     ]
 
 
+def dialogue_means(values: Sequence[float], points: Sequence[Sample]) -> dict[str, float]:
+    """The mean of ``values`` over each dialogue's points."""
+    dialogues: dict[str, list[float]] = {}
+    for v, s in zip(values, points, strict=True):
+        dialogues.setdefault(s.dialogue_id, []).append(v)
+    return {d: sum(v) / len(v) for d, v in dialogues.items()}
+
+
 def weighted_means(rewards: Sequence[float], points: Sequence[Sample]) -> tuple[float, float]:
     """``(mean per point, mean of the dialogues' means)``."""
-    dialogues: dict[str, list[float]] = {}
-    for r, s in zip(rewards, points, strict=True):
-        dialogues.setdefault(s.dialogue_id, []).append(r)
-    per_dialogue = [sum(v) / len(v) for v in dialogues.values()]
+    per_dialogue = list(dialogue_means(rewards, points).values())
     return sum(rewards) / len(rewards), sum(per_dialogue) / len(per_dialogue)
 
 
