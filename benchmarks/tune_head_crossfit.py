@@ -2,7 +2,7 @@
 never trained on, not only on a run's validation carve.
 
     python -m benchmarks.tune_head_crossfit --run demo_out/runs/decision \
-        --train-file demo_out/data/train_mix.jsonl --out DIR [--max-points 1200]
+        --train-file demo_out/data/train_mix.jsonl --out DIR [--max-points 1200] [--lexical]
 
 Why: ``benchmarks/tune_run_validation.py`` scores the head's ``C`` on the run's own carve
 (10% of the training dialogues: 86-89 MTS-Dialog dialogues in the demo), too few to resolve
@@ -26,6 +26,13 @@ per dialogue): held-out balanced accuracy per source, per-dialogue reward agains
 rule, and against always ``<stop />`` on the carve's dialogues only (the other dialogues are
 those the LM's balanced sample missed, fewer of them STOP-heavy: a bias towards any rule); and
 the run's rule cut on 100, 200 or 400 calibration points instead of a whole half.
+With ``--lexical``, the head's lexical term (``models/lexical_head.py``: TF-IDF of the whole
+context, a logistic regression) cross-fitted the same way and fused as a third equal term: its
+AUC, the three-term fusion's AUC difference from the run's two terms, the rule cut on each; and
+whether it carries to a source it never saw (head and lexical term fitted on MTS-Dialog's head
+points alone, scored at ACI-Bench's points). Runs written before the lexical term existed fuse
+two terms, so "as run" is that; a run with the term is compared with it as a third term here
+too (the cross-fitted one, not the run's own, which saw these dialogues).
 A right question is worth the run's own ask-reward estimate everywhere here (no question is
 graded: the run's question memory holds these dialogues' own questions).
 
@@ -39,7 +46,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +84,25 @@ def dialogue_folds(points: Sequence[Sample], folds: int, seed: int) -> list[set[
     return [set(dialogues[k::folds]) for k in range(folds)]
 
 
+def crossfit(
+    train: Sequence[Sample],
+    points: Sequence[Sample],
+    folds: Sequence[set[str]],
+    fit_score: Callable[[list[int], list[int]], Sequence[float]],
+) -> list[float]:
+    """Each point's score from ``fit_score(train rows, point rows)``, called per fold with the
+    ``train`` rows outside the fold's dialogues and the point rows inside them: no point is
+    scored by a model that trained on its dialogue."""
+    scores = [0.0] * len(points)
+    for fold in folds:
+        keep = [i for i, s in enumerate(train) if s.dialogue_id not in fold]
+        rows = [i for i, s in enumerate(points) if s.dialogue_id in fold]
+        if rows:
+            for i, z in zip(rows, fit_score(keep, rows), strict=True):
+                scores[i] = float(z)
+    return scores
+
+
 def crossfit_head(
     x_train: Any,
     train: Sequence[Sample],
@@ -85,20 +111,30 @@ def crossfit_head(
     folds: Sequence[set[str]],
     c: float,
 ) -> list[float]:
-    """The head's log-odds at each point, from a head fitted (at ``c``) on ``train`` minus the
-    dialogues of the point's fold: no point is scored by a head that trained on its dialogue."""
-    scores = [0.0] * len(points)
-    for fold in folds:
-        keep = [i for i, s in enumerate(train) if s.dialogue_id not in fold]
-        rows = [i for i, s in enumerate(points) if s.dialogue_id in fold]
-        if not rows:
-            continue
-        fitted = fit_and_score(
+    """The head's log-odds at each point (features ``x_points``), cross-fitted at ``c`` on
+    ``train``'s features ``x_train``."""
+    return crossfit(
+        train,
+        points,
+        folds,
+        lambda keep, rows: fit_and_score(
             x_train[keep], [train[i].decision == "stop" for i in keep], x_points[rows], c
-        )
-        for i, z in zip(rows, fitted, strict=True):
-            scores[i] = float(z)
-    return scores
+        ),
+    )
+
+
+def crossfit_lexical(
+    train: Sequence[Sample], points: Sequence[Sample], folds: Sequence[set[str]]
+) -> list[float]:
+    """The head's lexical term's log-odds at each point (``models/lexical_head.py``, as
+    ``decision_sft`` fits it), cross-fitted on ``train``."""
+    from learn2ask.models.lexical_head import LexicalStopClassifier
+
+    def fit_score(keep: list[int], rows: list[int]) -> list[float]:
+        model = LexicalStopClassifier().fit([train[i] for i in keep])
+        return model.logits([points[i].context for i in rows])
+
+    return crossfit(train, points, folds, fit_score)
 
 
 def held_out_decisions(
@@ -291,6 +327,77 @@ def calibration_size(
     return rows
 
 
+def lexical_study(
+    lm_logits: Sequence[float],
+    head: Sequence[float],
+    lexical: Sequence[float],
+    points: Sequence[Sample],
+    carve: set[str],
+    ask_reward: float,
+    splits: int,
+) -> dict[str, Any]:
+    """The head's lexical term (cross-fitted) as a third equal term of the fusion: its AUC
+    alone and the three-term fusion's per source, the fusion's AUC difference from the run's
+    two-term one (95% dialogue bootstrap), and the rule cut on each as ``compare_rules``
+    scores it."""
+    two = [a + b for a, b in zip(standardised(lm_logits), standardised(head), strict=True)]
+    three = [t + z for t, z in zip(two, standardised(lexical), strict=True)]
+    variants: dict[str, tuple[list[list[float]], list[float] | None]] = {
+        "equal fusion (as run)": ([[z] for z in two], None),
+        "equal fusion with the lexical term": ([[z] for z in three], None),
+        "lexical term alone": ([[z] for z in lexical], None),
+    }
+    return {
+        "lexical_auc": by_source(lexical, points),
+        "fused_auc": by_source(three, points),
+        "fused_auc_minus_as_run_ci": auc_difference_ci(three, two, points),
+        "rules": compare_rules(variants, points, carve, ask_reward, splits),
+    }
+
+
+def lexical_transfer(
+    embedder: Any,
+    head_train: Sequence[Sample],
+    points: Sequence[Sample],
+    lm_logits: Sequence[float],
+    c: float,
+    fitted_on: str = "mts-dialog",
+) -> dict[str, Any]:
+    """Does the lexical term carry to a source it never saw? The head and the lexical term
+    fitted on ``fitted_on``'s head points alone, scored at the other sources' points, fused
+    equally with the run's LM (which did train on them) with and without the lexical term."""
+    import numpy as np
+
+    from learn2ask.models.lexical_head import LexicalStopClassifier
+    from learn2ask.models.stop_head import StopClassifier
+
+    train = [s for s in head_train if source_of(s) == fitted_on]
+    rows = [i for i, s in enumerate(points) if source_of(s) != fitted_on]
+    held = [points[i] for i in rows]
+    features = StopClassifier(embedder).features
+    head = fit_and_score(
+        np.asarray(features([s.context for s in train])),
+        [s.decision == "stop" for s in train],
+        np.asarray(features([s.context for s in held])),
+        c,
+    )
+    lexical = LexicalStopClassifier().fit(train).logits([s.context for s in held])
+    lm = [lm_logits[i] for i in rows]
+    two = [a + b for a, b in zip(standardised(lm), standardised(list(head)), strict=True)]
+    three = [t + z for t, z in zip(two, standardised(lexical), strict=True)]
+    return {
+        "fitted_on": fitted_on,
+        "train_points": len(train),
+        "points": len(held),
+        "lm_auc": by_source(lm, held),
+        "head_auc": by_source(list(head), held),
+        "lexical_auc": by_source(lexical, held),
+        "fused_auc": by_source(two, held),
+        "fused_with_lexical_auc": by_source(three, held),
+        "with_minus_without_ci": auc_difference_ci(three, two, held),
+    }
+
+
 def c_grid(
     heads: dict[float, list[float]],
     lm_logits: Sequence[float],
@@ -384,6 +491,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-points", type=int, default=1200)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument(
+        "--lexical",
+        action="store_true",
+        help="also score the head's lexical term (models/lexical_head.py), cross-fitted",
+    )
+    parser.add_argument(
         "--from-points", type=Path, help="a points.jsonl of an earlier call: no LM pass, no fits"
     )
     args = parser.parse_args(argv)
@@ -404,11 +516,11 @@ def main(argv: list[str] | None = None) -> None:
     ask_reward = policy.rule.calibration["ask_reward_estimate"]["ask_reward"]
     c_values = sorted({*args.c_values, run_c})
     print(f"{len(points)} points of {len({s.dialogue_id for s in points})} dialogues", flush=True)
+    head_train = balanced_points(pool, settings["stop_head_points"], settings["seed"])
+    folds = dialogue_folds(points, args.folds, settings["seed"])
     if args.from_points:
         lm_logits, heads = read_point_scores(args.from_points, points, c_values)
     else:
-        head_train = balanced_points(pool, settings["stop_head_points"], settings["seed"])
-        folds = dialogue_folds(points, args.folds, settings["seed"])
         lm_logits, heads = score_points(policy, points, head_train, c_values, folds)
     carve = {s.dialogue_id for s in validation}
     variants = rule_variants(lm_logits, heads[run_c], points)
@@ -430,8 +542,17 @@ def main(argv: list[str] | None = None) -> None:
         "calibration_points": calibration_size(
             variants["equal fusion (as run)"][0], points, ask_reward, args.splits
         ),
-        "seconds": round(time.perf_counter() - started, 1),
     }
+    if args.lexical:
+        lexical = crossfit_lexical(head_train, points, folds)
+        study = lexical_study(
+            lm_logits, heads[run_c], lexical, points, carve, ask_reward, args.splits
+        )
+        study["transfer"] = lexical_transfer(
+            policy.memory.grader, head_train, points, lm_logits, run_c
+        )
+        result["lexical"] = study
+    result["seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.from_points:
         write_point_scores(args.out / "points.jsonl", points, lm_logits, heads)

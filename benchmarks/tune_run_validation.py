@@ -81,7 +81,7 @@ def auc_difference_ci(
 
 def equal_fusion(lm: Sequence[float], head: Sequence[float], is_stop: Sequence[bool]) -> list:
     """The fused log-odds as ``decision_sft`` fuses them (equal weights)."""
-    return fused_log_odds(fusion_weights(lm, head, is_stop, "equal"), lm, head)
+    return fused_log_odds(fusion_weights([lm, head], is_stop, "equal"), [lm, head])
 
 
 def head_l2_grid(

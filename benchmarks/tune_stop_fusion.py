@@ -56,8 +56,8 @@ def variant_scores(fit_on: Scores, scored: Scores) -> dict[str, list[float]]:
     """Each variant's log-odds on ``scored``: the LM alone, the head alone, each fusion."""
     result = {"lm": scored[0], "head": scored[1]}
     for fusion in HEAD_FUSIONS:
-        weights = fusion_weights(*fit_on, fusion=fusion)
-        result[fusion] = fused_log_odds(weights, scored[0], scored[1])
+        weights = fusion_weights(fit_on[:2], fit_on[2], fusion)
+        result[fusion] = fused_log_odds(weights, scored[:2])
     return result
 
 
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
             name: auc(values, transfer[2])
             for name, values in variant_scores(scores, transfer).items()
         }
-        result["weights"] = {f: fusion_weights(*scores, fusion=f) for f in HEAD_FUSIONS}
+        result["weights"] = {f: fusion_weights(scores[:2], scores[2], f) for f in HEAD_FUSIONS}
         print(f"transfer ({len(other)} points): {result['transfer_auc']}")
     result["seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)

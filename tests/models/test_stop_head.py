@@ -102,14 +102,15 @@ def test_head_separates_held_out_points_and_outweighs_a_useless_lm(grader):
     held += [point(f"hc{i}", t, False) for i, t in enumerate(COMPLAINTS[6:])]
     # An LM whose P(stop) says nothing (the same everywhere): the fusion must lean on the head.
     head = StopHead.fit(grader, train, train, [0.3] * len(train))
-    lm_weight, head_weight, _ = head.weights
-    assert head_weight > 0 and abs(lm_weight) < 1e-6 + abs(head_weight)
+    lm_weight, head_weight, lexical_weight, _ = head.weights
+    assert head_weight > 0 and lexical_weight > 0 and abs(lm_weight) < 1e-6 + abs(head_weight)
     fused = head.fuse([0.3] * len(held), [s.context for s in held])
     assert auc(fused, held) == 1.0
     assert head.provenance == {
         "train_points": len(train),
         "fusion_points": len(train),
         "fusion": "equal",
+        "lexical": True,
     }
     # An LM that already knows: the fusion keeps it.
     p_lm = [0.9 if s.decision == "stop" else 0.1 for s in train]
@@ -123,7 +124,8 @@ def test_round_trip_and_a_tampered_file_is_refused(grader, splits, tiny_model_di
     head = StopHead.fit(grader, train, test, [0.3] * len(test))
     head.save(model, {"stop_auc_head": 0.7})
     section = json.loads((model / "learn2ask_policy.json").read_text())["assessment"]
-    assert section["head"] == "embedding" and section["stop_auc_head"] == 0.7
+    assert section["head"] == "embedding+lexical" and section["stop_auc_head"] == 0.7
+    assert set(section["weights"]) == {"lm", "head", "lexical", "bias"}
     loaded = StopHead.load(model, grader)
     contexts = [s.context for s in test]
     p_lm = [0.1 + 0.8 * (i % 2) for i in range(len(test))]
@@ -192,12 +194,12 @@ def test_equal_fusion_weighs_both_log_odds_alike_and_fitted_is_kept():
     lm = [2.0, 1.5, 1.0, -1.0, -1.5, -2.0, 0.5, -0.5]
     head = [0.4, -0.2, 0.3, -0.1, 0.2, -0.4, 0.1, 0.0]
     is_stop = [True, True, True, False, False, False, True, False]
-    a, b, _ = fusion_weights(lm, head, is_stop, "equal")
+    a, b, _ = fusion_weights([lm, head], is_stop, "equal")
     assert a > 0 and b > 0
     assert a * statistics.pstdev(lm) == pytest.approx(b * statistics.pstdev(head))
-    fa, fb, _ = fusion_weights(lm, head, is_stop, "fitted")
+    fa, fb, _ = fusion_weights([lm, head], is_stop, "fitted")
     assert fa / fb > a / b  # the free fit trusts the LM more than the equal fusion does
-    assert fusion_weights(lm, head, [True] * len(lm), "equal") == (1.0, 0.0, 0.0)
+    assert fusion_weights([lm, head], [True] * len(lm), "equal") == (1.0, 0.0, 0.0)
 
 
 def test_an_unknown_fusion_is_refused(grader, splits):

@@ -63,9 +63,9 @@ def test_recipe_saves_a_model_with_a_calibrated_rule_and_resumes(tiny_config):
     assert policy["questions"]["built_from"] == summary["question_memory"]
     assert 0 < summary["question_memory"]["dialogues"] < summary["validation_dialogues"] * 20
     # The threshold is cut on the LM's P(stop) fused with the stop head fitted beside it.
-    assert policy["assessment"]["head"] == "embedding"
+    assert policy["assessment"]["head"] == "embedding+lexical"
     assert policy["assessment"]["fusion_points"] == rule.calibration["points"]
-    assert {"stop_auc_lm", "stop_auc_head"} <= set(rule.calibration)
+    assert {"stop_auc_lm", "stop_auc_head", "stop_auc_lexical"} <= set(rule.calibration)
     assert natural.stop_head is not None
     steps = [r["step"] for r in map(json.loads, (out / "train_log.jsonl").read_text().splitlines())]
     assert steps == [1, 2, 3, 4]

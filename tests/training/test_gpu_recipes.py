@@ -92,7 +92,7 @@ def test_gpu_recipe_trains_a_step_on_the_qwen2_architecture(
     if shipped.method == "decision_sft":
         policy = json.loads((out / "model" / "learn2ask_policy.json").read_text())
         assert policy["questions"]["source"] == shipped.decision.memory_source
-        assert policy["assessment"]["head"] == "embedding"
+        assert policy["assessment"]["head"] == "embedding+lexical"
 
 
 # Qwen2.5's technical report: 0.49B, 1.54B and 7.61B parameters (embeddings included).

@@ -10,6 +10,7 @@ from benchmarks.tune_head_crossfit import (
     balanced_accuracy_by_source,
     calibration_size,
     crossfit_head,
+    crossfit_lexical,
     dialogue_folds,
     dialogue_rewards,
     held_out_decisions,
@@ -53,6 +54,25 @@ def test_no_point_is_scored_by_a_head_that_trained_on_its_dialogue() -> None:
     crossfitted = crossfit_head(x, train, x, train, folds, c=10.0)
     in_sample = fit_and_score(x, is_stop, x, c=10.0)
     assert stop_auc(in_sample, is_stop) == pytest.approx(1.0)  # the head that saw them
+    assert stop_auc(crossfitted, is_stop) < 0.7
+
+
+def test_no_point_is_scored_by_a_lexical_term_that_trained_on_its_dialogue() -> None:
+    # The same check for the lexical term: each dialogue's contexts carry a word of their own.
+    from dataclasses import replace
+
+    from learn2ask.data.types import Turn
+    from learn2ask.models.lexical_head import LexicalStopClassifier
+
+    train = [
+        replace(point(f"d{i}", j, i % 2 == 0), context=[Turn("user", f"hello word{i}")])
+        for i in range(20)
+        for j in range(3)
+    ]
+    is_stop = [s.decision == "stop" for s in train]
+    in_sample = LexicalStopClassifier().fit(train).logits([s.context for s in train])
+    assert stop_auc(in_sample, is_stop) == pytest.approx(1.0)
+    crossfitted = crossfit_lexical(train, train, dialogue_folds(train, 5, seed=0))
     assert stop_auc(crossfitted, is_stop) < 0.7
 
 

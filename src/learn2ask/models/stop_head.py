@@ -36,6 +36,7 @@ from typing import Any
 from learn2ask.data.questions import count_turn_questions, is_question_turn
 from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
+from learn2ask.models.lexical_head import LexicalStopClassifier
 from learn2ask.models.policy import read_policy_section, write_policy_section
 from learn2ask.models.question_memory import default_grader
 
@@ -175,11 +176,15 @@ class StopClassifier:
 
 @dataclass
 class StopHead:
-    """The classifier and the fusion weights ``(lm, head, bias)`` of the two log-odds."""
+    """The classifiers and the fusion weights ``(lm, head[, lexical], bias)`` of their log-odds.
+
+    ``lexical`` (``models/lexical_head.py``) is None for heads saved before it existed and for
+    runs with ``stop_head_lexical: false``; the weights then have no lexical entry."""
 
     classifier: StopClassifier
-    weights: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    weights: tuple[float, ...] = (1.0, 0.0, 0.0)
     provenance: dict[str, Any] | None = None
+    lexical: LexicalStopClassifier | None = None
 
     @classmethod
     def fit(
@@ -189,27 +194,42 @@ class StopHead:
         points: Sequence[Sample],
         lm_p_stop: Sequence[float],
         fusion: str = "equal",
+        lexical: bool = True,
     ) -> StopHead:
-        """Fit the classifier on ``train`` (balanced training points), then the fusion
+        """Fit the classifiers on ``train`` (balanced training points), then the fusion
         (``"equal"`` or ``"fitted"``, module docstring) on the calibration ``points`` with the
         language model's P(stop) there."""
         if fusion not in HEAD_FUSIONS:
             raise ConfigError(f"unknown stop head fusion {fusion!r} (choose from equal, fitted)")
-        classifier = StopClassifier(embedder).fit(train)
+        head = cls(StopClassifier(embedder).fit(train))
+        if lexical:
+            head.lexical = LexicalStopClassifier().fit(train)
         is_stop = [s.decision == "stop" for s in points]
-        head_logits = classifier.logits([s.context for s in points])
-        lm_logits = [logit(p) for p in lm_p_stop]
-        weights = fusion_weights(lm_logits, head_logits, is_stop, fusion)
-        provenance = {"train_points": len(train), "fusion_points": len(points), "fusion": fusion}
-        return cls(classifier, weights, provenance)
+        columns = head.log_odds(lm_p_stop, [s.context for s in points])
+        head.weights = fusion_weights(columns, is_stop, fusion)
+        head.provenance = {
+            "train_points": len(train),
+            "fusion_points": len(points),
+            "fusion": fusion,
+            "lexical": lexical,
+        }
+        return head
+
+    def log_odds(
+        self, lm_p_stop: Sequence[float], contexts: Sequence[Sequence[Turn]]
+    ) -> list[list[float]]:
+        """The fused signals' log-odds per context: the LM's, the head's[, the lexical's]."""
+        columns = [[logit(p) for p in lm_p_stop], self.classifier.logits(contexts)]
+        if self.lexical is not None:
+            columns.append(self.lexical.logits(contexts))
+        return columns
 
     def fuse(self, lm_p_stop: Sequence[float], contexts: Sequence[Sequence[Turn]]) -> list[float]:
         """The fused P(stop) per context, from the language model's P(stop) there."""
         if not contexts:
             return []
-        lm = [logit(p) for p in lm_p_stop]
         return [
-            sigmoid(z) for z in fused_log_odds(self.weights, lm, self.classifier.logits(contexts))
+            sigmoid(z) for z in fused_log_odds(self.weights, self.log_odds(lm_p_stop, contexts))
         ]
 
     def save(self, model_dir: str | Path, figures: dict[str, Any] | None = None) -> None:
@@ -217,15 +237,19 @@ class StopHead:
         from learn2ask.io import write_json_atomic
 
         directory = Path(model_dir)
-        write_json_atomic(
-            directory / HEAD_FILE,
-            {"classifier": self.classifier.to_dict(), "weights": list(self.weights)},
-        )
+        data: dict[str, Any] = {
+            "classifier": self.classifier.to_dict(),
+            "weights": list(self.weights),
+        }
+        if self.lexical is not None:
+            data["lexical"] = self.lexical.to_dict()
+        write_json_atomic(directory / HEAD_FILE, data)
+        names = ("lm", "head", "lexical")[: len(self.weights) - 1]
         section = {
-            "head": "embedding",
+            "head": "embedding" if self.lexical is None else "embedding+lexical",
             "file": HEAD_FILE,
             "digest": head_digest(directory),
-            "weights": {"lm": self.weights[0], "head": self.weights[1], "bias": self.weights[2]},
+            "weights": {**dict(zip(names, self.weights, strict=False)), "bias": self.weights[-1]},
             **(self.provenance or {}),
             **(figures or {}),
         }
@@ -243,46 +267,55 @@ class StopHead:
         data = json.loads((directory / HEAD_FILE).read_text(encoding="utf-8"))
         embedder = embedder or default_grader()
         weights = tuple(float(v) for v in data["weights"])
+        lexical = data.get("lexical")
+        if len(weights) != 3 + (lexical is not None):
+            raise ConfigError(f"{directory / HEAD_FILE}: {len(weights)} fusion weights")
         try:
             classifier = StopClassifier.from_dict(data["classifier"], embedder)
         except ConfigError as error:
             raise ConfigError(f"{directory / HEAD_FILE}: {error}") from error
-        return cls(classifier, weights)  # type: ignore[arg-type]
+        return cls(
+            classifier,
+            weights,
+            lexical=None if lexical is None else LexicalStopClassifier.from_dict(lexical),
+        )
 
 
-def fused_log_odds(
-    weights: Sequence[float], lm_logits: Sequence[float], head_logits: Sequence[float]
-) -> list[float]:
-    """``a * lm + b * head + c`` per point, for fusion weights ``(a, b, c)``."""
-    a, b, c = weights
-    return [a * x + b * z + c for x, z in zip(lm_logits, head_logits, strict=True)]
+def fused_log_odds(weights: Sequence[float], columns: Sequence[Sequence[float]]) -> list[float]:
+    """``w_1 * x_1 + ... + w_n * x_n + bias`` per point, for fusion weights
+    ``(w_1, ..., w_n, bias)`` and one column of log-odds per signal."""
+    *scales, bias = weights
+    return [
+        sum(w * x for w, x in zip(scales, row, strict=True)) + bias
+        for row in zip(*columns, strict=True)
+    ]
 
 
 def fusion_weights(
-    lm_logits: Sequence[float], head_logits: Sequence[float], is_stop: Sequence[bool], fusion: str
-) -> tuple[float, float, float]:
-    """``(a, b, c)`` of the fused log-odds ``a * lm + b * head + c`` on the calibration points:
-    a free logistic regression (``"fitted"``), or the two scaled to unit spread and summed, with
-    only the sum's scale and bias fitted (``"equal"``). A signal that does not vary there (a
-    constant LM) gets weight 0; with one class only, the LM alone."""
+    columns: Sequence[Sequence[float]], is_stop: Sequence[bool], fusion: str
+) -> tuple[float, ...]:
+    """``(w_1, ..., w_n, bias)`` of the fused log-odds of ``columns`` (the LM's first) on the
+    calibration points: a free logistic regression (``"fitted"``), or each scaled to unit
+    spread and summed, with only the sum's scale and bias fitted (``"equal"``). A signal that
+    does not vary there (a constant LM) gets weight 0; with one class only, the LM alone."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
+    alone = (1.0, *([0.0] * len(columns)))
     if len(set(is_stop)) < 2:
-        return (1.0, 0.0, 0.0)
-    x = np.column_stack([lm_logits, head_logits])
+        return alone
+    x = np.column_stack(columns)
     y = np.array(is_stop, dtype=int)
     if fusion == "fitted":
         fit = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
-        a, b = (float(v) for v in fit.coef_[0])
-        return (a, b, float(fit.intercept_[0]))
+        return (*(float(v) for v in fit.coef_[0]), float(fit.intercept_[0]))
     spread = x.std(axis=0)
     unit = np.where(spread > 1e-9, 1.0 / np.maximum(spread, 1e-9), 0.0)
     if not unit.any():
-        return (1.0, 0.0, 0.0)
+        return alone
     fit = LogisticRegression(C=1.0, max_iter=1000).fit((x @ unit)[:, None], y)
     scale = float(fit.coef_[0][0])
-    return (scale * float(unit[0]), scale * float(unit[1]), float(fit.intercept_[0]))
+    return (*(scale * float(u) for u in unit), float(fit.intercept_[0]))
 
 
 def head_digest(model_dir: Path) -> str:

@@ -529,6 +529,7 @@ def finish(
             memory=memory,
             head_train=head_train,
             head_fusion=settings.stop_head_fusion,
+            head_lexical=settings.stop_head_lexical,
             natural_pool=[*train_pool, *validation],
             natural_share=settings.natural_stop_share,
             embedder=embedder,

@@ -196,6 +196,7 @@ def calibrate_threshold(
     memory: Any = None,
     head_train: Sequence[Sample] | None = None,
     head_fusion: str = "equal",
+    head_lexical: bool = True,
     natural_pool: Sequence[Sample] | None = None,
     natural_share: float | None = None,
     embedder: Any = None,
@@ -205,8 +206,10 @@ def calibrate_threshold(
     ``head_train``, fused with the LM's P(stop) on the calibration points, and the threshold
     cut on the fused P(stop). The natural cut moves the same fit to ``natural_share``, else to
     the STOP share of ``natural_pool`` (every point of the training file: labels only), else of
-    ``validation``. ``embedder``: the bundled embedding grader, already loaded (the stop head's
-    features and the questions' grades; default: the memory's, else a fresh one)."""
+    ``validation``. ``head_lexical``: the head fuses its lexical term too
+    (``models/lexical_head.py``). ``embedder``: the bundled embedding grader, already loaded
+    (the stop head's features and the questions' grades; default: the memory's, else a fresh
+    one)."""
     from learn2ask.models.question_memory import default_grader
 
     token_id, token = stop_token_of(generator.tokenizer, prompt.stop_tag)
@@ -218,7 +221,9 @@ def calibrate_threshold(
     head, assessment = None, {}
     embedder = embedder or (memory.grader if memory is not None else default_grader())
     if head_train:
-        head, p_stop, assessment = fit_stop_head(head_train, points, p_stop, embedder, head_fusion)
+        head, p_stop, assessment = fit_stop_head(
+            head_train, points, p_stop, embedder, head_fusion, head_lexical
+        )
     continues = [s for s in points if s.decision == "continue"][:ask_samples]
     ask = estimate_ask_reward(generator, prompt, continues, token_id, beta, memory, embedder)
     # In a conversation's natural course most expert turns are questions: the same fit, cut
@@ -360,13 +365,14 @@ def fit_stop_head(
     lm_p_stop: list[float],
     embedder: Any,
     fusion: str = "equal",
+    lexical: bool = True,
 ) -> tuple[Any, list[float], dict[str, Any]]:
     """``(head, fused P(stop) on points, figures)``: the stop head fitted on ``train`` with
-    ``embedder``'s features and fused with the LM's P(stop) on the calibration ``points``
-    (``models/stop_head.py``)."""
-    from learn2ask.models.stop_head import StopHead
+    ``embedder``'s features (and its ``lexical`` term) and fused with the LM's P(stop) on the
+    calibration ``points`` (``models/stop_head.py``)."""
+    from learn2ask.models.stop_head import StopHead, sigmoid
 
-    head = StopHead.fit(embedder, train, points, lm_p_stop, fusion)
+    head = StopHead.fit(embedder, train, points, lm_p_stop, fusion, lexical)
     fused = head.fuse(lm_p_stop, [s.context for s in points])
     is_stop = [s.decision == "stop" for s in points]
     head_only = head.classifier.p_stop([s.context for s in points])
@@ -376,6 +382,9 @@ def fit_stop_head(
         "stop_auc_head": round(stop_auc(head_only, is_stop), 4),
         "stop_auc_lm_by_source": auc_by_source(points, lm_p_stop),
     }
+    if head.lexical is not None:
+        lexical_only = [sigmoid(z) for z in head.lexical.logits([s.context for s in points])]
+        figures["stop_auc_lexical"] = round(stop_auc(lexical_only, is_stop), 4)
     return head, fused, figures
 
 
