@@ -1,4 +1,4 @@
-"""Stop head: an embedding classifier of s* beside the language model, fused with its P(stop).
+"""Stop head: classifiers of s* beside the language model, fused with its P(stop).
 
 The language model's own P(stop) (``models/decision.py``) learns the stop point of the sources
 it was trained on, and transfers poorly to a source it never saw: a demo-recipe policy trained
@@ -6,18 +6,21 @@ on MTS-Dialog alone separates STOP from CONTINUE points of ACI-Bench's training 
 AUC 0.55, where a logistic regression on all-MiniLM-L6-v2 embeddings fitted on the same
 MTS-Dialog points reaches 0.65 (docs/results.md, "How the demo recipe was chosen"). The head is that
 classifier: embeddings of the last two turns and of the whole context plus five surface
-features, fitted on balanced training points. The decision rule thresholds their fusion,
+features, fitted on balanced training points, and beside it a lexical classifier of the whole
+context's words (``models/lexical_head.py``) fitted on the same points. The decision rule
+thresholds their fusion,
 
-    P(stop) = sigmoid(a * logit P_lm(stop) + b * logit P_head(stop) + c),
+    P(stop) = sigmoid(a * logit P_lm(stop) + b * logit P_head(stop) + d * logit P_lex(stop) + c),
 
-with ``(a, b, c)`` fitted on the calibration points (validation dialogues carved from the
-training file). By default (``fusion="equal"``) the two log-odds count equally: each is scaled
-to unit spread on those points and a one-feature logistic regression of s* on their sum sets
-the scale and bias. A free fit of ``a`` and ``b`` (``fusion="fitted"``) learns how much the
-LM is worth *on the training sources*, where it knows their stop point, and so leans on the LM
-exactly where the head matters, on a source neither has seen (validation, docs/results.md
-"How the two log-odds are fused": trained on MTS-Dialog alone, ACI-Bench training dialogues
-AUC 0.728 fitted, 0.754 equal; in source 0.697 and 0.703). The head runs client-side, like the
+with ``(a, b, d, c)`` fitted on the calibration points (validation dialogues carved from the
+training file; a head saved without the lexical term has ``(a, b, c)``). By default
+(``fusion="equal"``) the log-odds count equally: each is scaled to unit spread on those points
+and a one-feature logistic regression of s* on their sum sets the scale and bias. A free fit
+(``fusion="fitted"``) learns how much the LM is worth *on the training sources*, where it
+knows their stop point, and so leans on the LM exactly where the head matters, on a source
+neither has seen (validation, docs/results.md "How the two log-odds are fused", two terms:
+trained on MTS-Dialog alone, ACI-Bench training dialogues AUC 0.728 fitted, 0.754 equal; in
+source 0.697 and 0.703). The head runs client-side, like the
 question memory, so a policy served by ``serve-model`` or vLLM decides the same way. Saved
 beside the model as ``stop_head.json``; ``learn2ask_policy.json`` names it under
 ``assessment`` with its digest.

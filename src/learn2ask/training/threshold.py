@@ -370,7 +370,7 @@ def fit_stop_head(
     """``(head, fused P(stop) on points, figures)``: the stop head fitted on ``train`` with
     ``embedder``'s features (and its ``lexical`` term) and fused with the LM's P(stop) on the
     calibration ``points`` (``models/stop_head.py``)."""
-    from learn2ask.models.stop_head import StopHead, sigmoid
+    from learn2ask.models.stop_head import StopHead
 
     head = StopHead.fit(embedder, train, points, lm_p_stop, fusion, lexical)
     fused = head.fuse(lm_p_stop, [s.context for s in points])
@@ -382,8 +382,8 @@ def fit_stop_head(
         "stop_auc_head": round(stop_auc(head_only, is_stop), 4),
         "stop_auc_lm_by_source": auc_by_source(points, lm_p_stop),
     }
-    if head.lexical is not None:
-        lexical_only = [sigmoid(z) for z in head.lexical.logits([s.context for s in points])]
+    if head.lexical is not None:  # AUC reads ranks: the log-odds serve as they are
+        lexical_only = head.lexical.logits([s.context for s in points])
         figures["stop_auc_lexical"] = round(stop_auc(lexical_only, is_stop), 4)
     return head, fused, figures
 
