@@ -50,6 +50,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.tune_lm_rerank import standardised
 from benchmarks.tune_run_validation import (
     auc_difference_ci,
     by_source,
@@ -237,15 +238,12 @@ def per_source_differences(
     }
 
 
-def standardised(values: Sequence[float]) -> list[float]:
-    """``values`` scaled to mean 0 and unit spread: the equal fusion's terms, as
-    ``stop_head.fusion_weights`` scales them; kept unfitted here, since the Platt fit on top
-    sets the sum's scale and bias (fitting them twice moves a few boundary decisions by
-    lbfgs' tolerance)."""
-    import numpy as np
-
-    array = np.asarray(values, dtype=float)
-    return [float(v) for v in (array - array.mean()) / (array.std() or 1.0)]
+def equal_sum(*columns: Sequence[float]) -> list[float]:
+    """The equal fusion's log-odds before its Platt fit: each column scaled to mean 0 and unit
+    spread (as ``stop_head.fusion_weights`` scales them) and summed. Its scale and bias stay
+    unfitted here, since the Platt fit on top sets them (fitting them twice moves a few boundary
+    decisions by lbfgs' tolerance)."""
+    return [sum(row) for row in zip(*(standardised(list(c)) for c in columns), strict=True)]
 
 
 def rule_variants(
@@ -255,7 +253,7 @@ def rule_variants(
     fusion; the LM or the head alone; both with free weights (``stop_head_fusion: fitted``);
     the equal fusion with each point weighted by 1 / its dialogue's points (the report's
     per-dialogue weighting)."""
-    equal = [a + b for a, b in zip(standardised(lm_logits), standardised(head), strict=True)]
+    equal = equal_sum(lm_logits, head)
     size: dict[str, int] = {}
     for s in points:
         size[s.dialogue_id] = size.get(s.dialogue_id, 0) + 1
@@ -340,8 +338,8 @@ def lexical_study(
     alone and the three-term fusion's per source, the fusion's AUC difference from the run's
     two-term one (95% dialogue bootstrap), and the rule cut on each as ``compare_rules``
     scores it."""
-    two = [a + b for a, b in zip(standardised(lm_logits), standardised(head), strict=True)]
-    three = [t + z for t, z in zip(two, standardised(lexical), strict=True)]
+    two = equal_sum(lm_logits, head)
+    three = equal_sum(lm_logits, head, lexical)
     variants: dict[str, tuple[list[list[float]], list[float] | None]] = {
         "equal fusion (as run)": ([[z] for z in two], None),
         "equal fusion with the lexical term": ([[z] for z in three], None),
@@ -383,8 +381,8 @@ def lexical_transfer(
     )
     lexical = LexicalStopClassifier().fit(train).logits([s.context for s in held])
     lm = [lm_logits[i] for i in rows]
-    two = [a + b for a, b in zip(standardised(lm), standardised(list(head)), strict=True)]
-    three = [t + z for t, z in zip(two, standardised(lexical), strict=True)]
+    two = equal_sum(lm, head)
+    three = equal_sum(lm, head, lexical)
     return {
         "fitted_on": fitted_on,
         "train_points": len(train),

@@ -370,21 +370,22 @@ def fit_stop_head(
     """``(head, fused P(stop) on points, figures)``: the stop head fitted on ``train`` with
     ``embedder``'s features (and its ``lexical`` term) and fused with the LM's P(stop) on the
     calibration ``points`` (``models/stop_head.py``)."""
-    from learn2ask.models.stop_head import StopHead
+    from learn2ask.models.stop_head import StopHead, fused_log_odds, sigmoid
 
     head = StopHead.fit(embedder, train, points, lm_p_stop, fusion, lexical)
-    fused = head.fuse(lm_p_stop, [s.context for s in points])
+    # Each signal's log-odds once (the embeddings are the costly part): the fused P(stop) and
+    # each signal's AUC (ranks: log-odds serve as probabilities would) come from them.
+    columns = head.log_odds(lm_p_stop, [s.context for s in points])
+    fused = [sigmoid(z) for z in fused_log_odds(head.weights, columns)]
     is_stop = [s.decision == "stop" for s in points]
-    head_only = head.classifier.p_stop([s.context for s in points])
     figures = {
         "assessment": "LM P(stop) fused with the stop head (models/stop_head.py)",
         "stop_auc_lm": round(stop_auc(lm_p_stop, is_stop), 4),
-        "stop_auc_head": round(stop_auc(head_only, is_stop), 4),
+        "stop_auc_head": round(stop_auc(columns[1], is_stop), 4),
         "stop_auc_lm_by_source": auc_by_source(points, lm_p_stop),
     }
-    if head.lexical is not None:  # AUC reads ranks: the log-odds serve as they are
-        lexical_only = head.lexical.logits([s.context for s in points])
-        figures["stop_auc_lexical"] = round(stop_auc(lexical_only, is_stop), 4)
+    if head.lexical is not None:
+        figures["stop_auc_lexical"] = round(stop_auc(columns[2], is_stop), 4)
     return head, fused, figures
 
 
