@@ -67,6 +67,23 @@ def test_the_candidate_that_most_neighbours_went_on_to_ask_wins(grader):
     assert weak != "What is your favourite colour?"
 
 
+def test_a_question_the_conversation_already_asked_is_not_asked_again(grader):
+    memory = QuestionMemory.build(HEADACHE_POINTS, QuestionMemorySettings(neighbours=3), grader)
+    context = [Turn("expert", "Hello, what's wrong?"), Turn("user", "Terrible headache today.")]
+    (first,) = memory.choose([context])
+    later = [*context, Turn("expert", first), Turn("user", "Not really.")]
+    (second,) = memory.choose([later])
+    assert second is not None and second != first
+    same_item = grader.scores(grader.embed([second]) @ grader.embed([first]).T)
+    assert float(same_item.max()) < 1.0  # nor a rewording the grader calls the same item
+    # The policy's own question is dropped as well when it asks again.
+    (own,) = memory.choose([later], [first.lower()])
+    assert own != first.lower()
+    # With nothing left that the conversation has not asked, the memory has no question.
+    asked_all = [*later, *(Turn("expert", q) for q in memory.items), Turn("user", "No.")]
+    assert memory.choose([asked_all]) == [None]
+
+
 def test_best_logged_question_is_the_one_most_dialogues_went_on_to_ask(grader):
     from learn2ask.evaluation.references import best_logged_question
 
@@ -141,6 +158,24 @@ def test_evaluate_asks_from_the_memory_and_generate_overrides_it(
     assert main(["evaluate", *common, "--out", str(out), "--questions", "generate"]) == 0
     generated = [json.loads(line) for line in (out / "rollouts.jsonl").open()]
     assert [r["response"] for r in generated] != [r["response"] for r in rows]
+
+
+def test_a_replayed_conversation_is_never_asked_the_same_question_twice(
+    model_with_memory, small_test_samples, tmp_path
+):
+    # The replay walks whole dialogues with the policy's own questions in the context, as the
+    # live assistant does; threshold 1.0 asks at every turn.
+    model, _ = model_with_memory
+    out = tmp_path / "replay"
+    args = ["evaluate", "--model", str(model), "--samples", str(small_test_samples)]
+    args += ["--max-samples", "2", "--no-references", "--out", str(out), "--replay"]
+    assert main([*args, "--replay-dialogues", "8", "--replay-turns", "6"]) == 0
+    rows = [json.loads(line) for line in (out / "replay.jsonl").open()]
+    asked = [[t["expert"] for t in r["turns"]] for r in rows]
+    assert sum(len(q) for q in asked) >= 24
+    assert all(len(set(q)) == len(q) for q in asked), asked
+    metrics = json.loads((out / "replay_metrics.json").read_text())
+    assert metrics["repeated_question_rate"] == 0.0
 
 
 def test_memory_source_on_a_model_without_memory_is_a_clear_error(tiny_model_dir, tmp_path):
