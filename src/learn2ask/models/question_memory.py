@@ -169,28 +169,23 @@ class QuestionMemory:
         nearest = self.nearest(contexts)
         extra = list(generated) if generated is not None else [None] * len(contexts)
         extra_vectors = self.grader.embed([g for g in extra if g]) if any(extra) else None
-        self.grader.embed([t for c in contexts for t in asked_turns(c)])  # one batch; then cached
+        asked = [asked_turns(c) for c in contexts]
+        self.grader.embed([t for turns in asked for t in turns])  # one batch; then cached
         chosen: list[str | None] = []
         position = 0
-        for context, neighbours, own in zip(contexts, nearest, extra, strict=True):
+        for turns, neighbours, own in zip(asked, nearest, extra, strict=True):
             own_vector = None
             if own:
                 own_vector = extra_vectors[position].float()
                 position += 1
-            asked = self.asked_in(context)
-            chosen.append(self._best(neighbours, own, own_vector, torch, asked))
+            asked_vectors = self.grader.embed(turns).float() if turns else None
+            chosen.append(self._best(neighbours, own, own_vector, torch, asked_vectors))
         return chosen
 
-    def asked_in(self, context: Sequence[Turn]) -> Any:
-        """The vectors of what the context's expert turns already asked (None: nothing)."""
-        turns = asked_turns(context)
-        return self.grader.embed(turns).float() if turns else None
-
     def not_asked(self, vectors: Any, asked: Any) -> list[bool]:
-        """Whether each question vector asks something the context has not asked yet: its
-        grade against every expert turn there is below 1, the grader's "the same item". In a
-        live conversation the context holds the assistant's own questions, so without this
-        a memory whose neighbours barely change between two turns asks the same again."""
+        """Whether each question vector asks something not yet asked: its grade against every
+        vector of ``asked`` (the context's expert turns; None: nothing asked) is below 1, the
+        grader's "the same item" (module docstring)."""
         if asked is None:
             return [True] * len(vectors)
         return (self.grader.scores(vectors @ asked.T).max(dim=1).values < 1.0).tolist()
