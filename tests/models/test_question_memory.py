@@ -84,6 +84,37 @@ def test_a_question_the_conversation_already_asked_is_not_asked_again(grader):
     assert memory.choose([asked_all]) == [None]
 
 
+PAIN = ["Do you experiencing any pain?", "Do you have any pain?"]  # one question, two wordings
+PAIN_POINTS = [point(name, text, PAIN) for name, text in (("a", "Knee."), ("b", "Hip."))]
+
+
+def test_of_equal_questions_the_best_worded_is_asked(grader, bundled_model_dir):
+    from learn2ask.models.generation import LocalGenerator
+
+    memory = QuestionMemory.build(PAIN_POINTS, QuestionMemorySettings(neighbours=2), grader)
+    context = [Turn("expert", "Hello."), Turn("user", "My knee hurts.")]
+    # The two wordings tie on the vote; without fluency scores the first in order wins.
+    assert memory.choose([context]) == [PAIN[0]]
+    assert sorted(memory.items[i] for i in memory.paraphrased()) == PAIN
+    # The bundled language model finds the grammatical wording more fluent.
+    generator = LocalGenerator.from_pretrained(bundled_model_dir, device="cpu")
+    assert memory.score_fluency(generator.mean_token_logprobs) == 2
+    assert memory.choose([context]) == [PAIN[1]]
+    # A generated question that ties still goes first (it is not a logged wording).
+    assert memory.choose([context], ["do you have any pain"]) == ["do you have any pain"]
+
+
+def test_mean_token_logprobs_does_not_depend_on_the_batch(bundled_model_dir):
+    from learn2ask.models.generation import LocalGenerator
+
+    generator = LocalGenerator.from_pretrained(bundled_model_dir, device="cpu")
+    texts = ["Any fever?", "How long have you had the cough, and is it worse at night?", "Ok"]
+    batched = generator.mean_token_logprobs(texts, batch_size=3)
+    alone = [generator.mean_token_logprobs([t])[0] for t in texts]
+    assert batched == pytest.approx(alone, abs=1e-4)
+    assert all(value < 0 for value in batched)
+
+
 def test_best_logged_question_is_the_one_most_dialogues_went_on_to_ask(grader):
     from learn2ask.evaluation.references import best_logged_question
 
@@ -106,6 +137,10 @@ def test_round_trip_and_a_tampered_file_is_refused(grader, tmp_path):
     contexts = [s.context for s in HEADACHE_POINTS]
     loaded = QuestionMemory.load(tmp_path, grader)
     assert loaded is not None and loaded.choose(contexts) == memory.choose(contexts)
+    # Fluency scores travel with the memory and enter its digest.
+    memory.fluency = [0.0] * len(memory.items)
+    assert memory.save(tmp_path).digest != settings.digest
+    assert QuestionMemory.load(tmp_path, grader).fluency == memory.fluency
     assert QuestionMemory.load(tmp_path / "nothing-here", grader) is None
     data = bytearray((tmp_path / VECTORS_FILE).read_bytes())
     data[-1] ^= 0xFF
@@ -129,6 +164,31 @@ def test_tidy_question():
     assert tidy_question("um , and any other symptoms ?") == "Any other symptoms?"
     assert tidy_question("Okay?") == "Okay?"
     assert tidy_question("So, what brings you in?") == "What brings you in?"
+
+
+def test_tidy_question_cleans_speech_transcripts():
+    # ACI-Bench's transcripts, as the memory would otherwise show them to a person
+    assert (
+        tidy_question("and so wh- what side of your back is it on ?")
+        == "What side of your back is it on?"
+    )
+    assert (
+        tidy_question("Are you are you taking your medication as prescribed and and checking it?")
+        == "Are you taking your medication as prescribed and checking it?"
+    )
+    assert (
+        tidy_question("Have you, uh, had any symptoms that i might have missed you could n't tell?")
+        == "Have you had any symptoms that I might have missed you couldn't tell?"
+    )
+    assert tidy_question("Are you gon na see the s- the specialist?") == (
+        "Are you gonna see the specialist?"
+    )
+    # not repetitions or cut-offs: an abbreviation, a hyphenated word split by a space
+    assert tidy_question("Do you attend A A meetings?") == "Do you attend A A meetings?"
+    assert tidy_question("Anything like that that's new?") == "Anything like that that's new?"
+    assert tidy_question("Any follow- up since then?") == "Any follow- up since then?"
+    unchanged = "Is it a sharp pain or a dull pain?"
+    assert tidy_question(unchanged) == unchanged
 
 
 @pytest.fixture()

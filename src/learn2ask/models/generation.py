@@ -135,6 +135,38 @@ class LocalGenerator:
                 probs[index] = float(value)
         return probs
 
+    def mean_token_logprobs(self, texts: Sequence[str], batch_size: int = 64) -> list[float]:
+        """Each text's mean log-probability per token as plain text (after the tokenizer's
+        BOS token where it has one, else from its second token): how fluent the model finds
+        it. Batched by length with right padding."""
+        import torch
+
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        ids = [bos + self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        scores: list[float] = [0.0] * len(ids)
+        pad = self.tokenizer.pad_token_id or 0
+        for start in range(0, len(order), batch_size):
+            chunk = [ids[i] for i in order[start : start + batch_size]]
+            width = max(len(row) for row in chunk)
+            input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in chunk])
+            mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in chunk])
+            with torch.inference_mode():
+                logits = (
+                    self.model(
+                        input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)
+                    )
+                    .logits[:, :-1]
+                    .float()
+                )
+            logprobs = torch.log_softmax(logits, -1)
+            taken = logprobs.gather(2, input_ids[:, 1:, None].to(self.device))[..., 0].cpu()
+            scored = mask[:, 1:].float()
+            means = (taken * scored).sum(1) / scored.sum(1).clamp(min=1.0)
+            for index, value in zip(order[start : start + batch_size], means.tolist(), strict=True):
+                scores[index] = float(value)
+        return scores
+
     def _prompt_ids(self, messages: Messages) -> list[int]:
         return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]
 

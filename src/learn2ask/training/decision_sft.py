@@ -510,6 +510,7 @@ def finish(
         else None
     )
     if memory is not None:
+        score_memory_wording(memory, LocalGenerator(model, tokenizer))
         memory.save(target)
         extra = {**extra, "question_memory": memory.settings.built_from}
     if settings.calibrate:
@@ -553,6 +554,18 @@ def finish(
     }
     write_json_atomic(out / common.SUMMARY_FILE, summary)
     return target
+
+
+def score_memory_wording(memory: Any, generator: Any) -> None:
+    """Score how fluent the trained model finds each memory question that has a paraphrase,
+    so that the memory asks the best-worded of equal questions (models/question_memory.py)."""
+    started = time.perf_counter()
+    scored = memory.score_fluency(generator.mean_token_logprobs)
+    print(
+        f"  [decision_sft] question wording: {scored} questions with a paraphrase scored "
+        f"({time.perf_counter() - started:.0f} s)",
+        flush=True,
+    )
 
 
 def checked_embedder(embedder: Any) -> Any:
