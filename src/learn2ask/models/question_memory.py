@@ -61,6 +61,7 @@ KEY_CHARS = 1000
 # best-worded of equal questions"): mean R_a 0.325 -> 0.329 on 842 CONTINUE points.
 NEAR_TIE_SHARE = 0.05
 PARAPHRASE_COSINE = 0.8
+_SIMILARITY_ROWS = 2048
 
 
 @dataclass(frozen=True)
@@ -203,11 +204,12 @@ class QuestionMemory:
         """The askable items that another askable item says the same as (cosine >=
         ``PARAPHRASE_COSINE``): the only ones a fluency score can decide between."""
         askable = [i for i, ok in enumerate(self.askable) if ok]
-        if not askable:
-            return []
         vectors = self.item_vectors[askable]
-        rivals = ((vectors @ vectors.T) >= PARAPHRASE_COSINE).sum(dim=1) > 1
-        return [i for i, has in zip(askable, rivals.tolist(), strict=True) if has]
+        rivals: list[bool] = []
+        for start in range(0, len(askable), _SIMILARITY_ROWS):  # bounded memory for big logs
+            block = vectors[start : start + _SIMILARITY_ROWS] @ vectors.T
+            rivals += ((block >= PARAPHRASE_COSINE).sum(dim=1) > 1).tolist()
+        return [i for i, has in zip(askable, rivals, strict=True) if has]
 
     def score_fluency(self, scorer: Any) -> int:
         """Score every :meth:`paraphrased` item as it would be shown (``scorer``: texts ->
