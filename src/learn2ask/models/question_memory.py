@@ -98,8 +98,13 @@ def is_askable(text: str, max_chars: int) -> bool:
 
 
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([?,.!;:'])")
+# Fillers, and acknowledgements of an answer the person has not given ("Good, are you having
+# any chest pain?"); an acknowledgement only before a comma ("I see you have asthma" stays).
 _LEADING_FILLERS = re.compile(
-    r"^(?:(?:um+|uh+|uhm+|okay|ok|alright|and|so|now|well)\b[\s,]*)+", re.I
+    r"^(?:(?:um+|uh+|uhm+|okay|ok|alright|and|so|now|well)\b[\s,]*"
+    r"|(?:i see|good|great|perfect|thank you|thanks|excellent|right|all right|got it|wonderful"
+    r"|sure|that's (?:good|great|wonderful))\s*,\s*)+",
+    re.I,
 )
 # Speech transcripts (ACI-Bench) write what a person hears: tokenised contractions ("do n't",
 # "gon na"), fillers inside the sentence, words cut off and said again ("wh- what", "the- the"),
