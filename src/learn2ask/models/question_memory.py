@@ -17,6 +17,11 @@ whose contexts hold the logged experts' questions, it changes 8-10% of the choic
 R_a by -0.003 to -0.005 (docs/results.md, "Not asking the same question twice").
 Where every candidate was asked already, the policy generates.
 
+Questions are shown as a person should read them (:func:`tidy_question`: no transcript fillers,
+cut-off or repeated words), and among wordings of the same question that tie on the vote the
+one the trained model finds most fluent is asked (scored once at training time,
+:meth:`QuestionMemory.score_fluency`; the constants below say how and where it was chosen).
+
 With ``source: memory+generated`` the policy's own generated question is one more candidate
 (a larger policy's context-specific question wins whenever its estimated R_a is at least the
 best logged one). ``memory`` skips generation. Where no neighbour has a one-question candidate
