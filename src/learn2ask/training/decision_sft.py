@@ -502,6 +502,7 @@ def finish(
     save_prompt_config(target, prompt)
     settings = config.decision
     train_pool, validation = splits
+    generator = LocalGenerator(model, tokenizer)  # the wording scores and the calibration
     if embedder is None and (settings.question_memory or settings.calibrate):
         embedder = default_grader()  # one for the memory, the head and the calibration
     memory = (
@@ -510,7 +511,7 @@ def finish(
         else None
     )
     if memory is not None:
-        score_memory_wording(memory, LocalGenerator(model, tokenizer))
+        score_memory_wording(memory, generator)
         memory.save(target)
         extra = {**extra, "question_memory": memory.settings.built_from}
     if settings.calibrate:
@@ -520,7 +521,7 @@ def finish(
             else None
         )
         rule, head = calibrate_threshold(
-            LocalGenerator(model, tokenizer),
+            generator,
             prompt,
             validation,
             limit=settings.validation_points,
