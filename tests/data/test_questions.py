@@ -72,3 +72,26 @@ def test_stop_head_features_read_spoken_questions():
     assert features[3] == 1.0  # the expert's last turn ("okay which knee was it") asks
     assert features[4] == pytest.approx(math.log1p(3))
     assert surface_features(SPOKEN)[3] == 0.0  # "okay i am going to examine it now" does not
+
+
+def test_yes_no_questions_are_told_from_others():
+    from learn2ask.data.questions import is_yes_no_question
+
+    for question in (
+        "Do you smoke?",
+        "And, is there any blood?",
+        "Any fever?",
+        "No chest pain?",
+        "Have any numbness?",
+        "Does it hurt?",
+    ):
+        assert is_yes_no_question(question), question
+    for question in (
+        "Where is the chest pain?",
+        "How long?",
+        "Anything else?",
+        "Nothing else?",
+        "What is it you do?",
+        "I see you have asthma?",
+    ):
+        assert not is_yes_no_question(question), question

@@ -17,6 +17,8 @@ from learn2ask.models.question_memory import (
     VECTORS_FILE,
     QuestionMemory,
     QuestionMemorySettings,
+    already_said,
+    said_by_user,
     tidy_question,
 )
 
@@ -82,6 +84,49 @@ def test_a_question_the_conversation_already_asked_is_not_asked_again(grader):
     # With nothing left that the conversation has not asked, the memory has no question.
     asked_all = [*later, *(Turn("expert", q) for q in memory.items), Turn("user", "No.")]
     assert memory.choose([asked_all]) == [None]
+
+
+COUGH = "I have had a cough for a week."
+BREATH, STARTED = "Do you have any shortness of breath?", "When did the cough start?"
+CHEST = "I have chest pain."
+WHERE = "Where is the chest pain?"
+COUGH_POINTS = [
+    point("a", COUGH, [BREATH, STARTED]),
+    point("b", "A cough, for days now.", [BREATH, STARTED]),
+    point("c", "Coughing all week.", [BREATH]),
+    point("d", CHEST, [WHERE]),
+]
+
+
+def said(*user_turns: str) -> frozenset[str]:
+    return said_by_user([Turn("user", text) for text in user_turns])
+
+
+def test_what_the_user_already_said_is_recognised():
+    assert already_said(BREATH, said("No, no shortness of breath."))
+    assert already_said("Any fevers?", said("No fever that I know of."))
+    assert already_said("Do you smoke?", said("I've never smoked."))
+    assert already_said("Do you have any allergies?", said("Allergy to penicillin."))
+    # something the user has not named, or only part of it
+    assert not already_said("Any fevers or chills?", said("No fever."))
+    assert not already_said(BREATH, said(COUGH))
+    assert not already_said("Does the chest pain radiate?", said(CHEST))
+    assert not already_said("Any other surgeries?", said("I had knee surgery."))
+    # a follow-up asking where, when or how is not a question the user has answered
+    assert not already_said(WHERE, said(CHEST))
+    assert not already_said(BREATH, frozenset())
+
+
+def test_a_yes_no_question_about_what_the_user_said_is_not_asked(grader):
+    memory = QuestionMemory.build(COUGH_POINTS, QuestionMemorySettings(neighbours=3), grader)
+    opening = [Turn("expert", "Hello, what's wrong?")]
+    assert memory.choose([[*opening, Turn("user", COUGH)]]) == [BREATH]  # 3 votes against 2
+    told = [*opening, Turn("user", COUGH + " No shortness of breath.")]
+    assert memory.choose([told]) == [STARTED]
+    assert memory.choose([told], [BREATH.lower()]) == [STARTED]  # the policy's own question too
+    # A complaint calls for its follow-up.
+    nearest = QuestionMemory.build(COUGH_POINTS, QuestionMemorySettings(neighbours=1), grader)
+    assert nearest.choose([[*opening, Turn("user", CHEST)]]) == [WHERE]
 
 
 PAIN = ["Do you experiencing any pain?", "Do you have any pain?"]  # one question, two wordings

@@ -36,6 +36,12 @@ _ANY_OPENING = (
     r"(?: (?:okay|ok|alright|and|so|um|uh|now|also|great|good|right|well))* ?any\b"
 )
 DEFAULT_CUE_PATTERN = "|".join((_YES_NO, _WH, _ANY_OPENING))
+# A question that opens as a yes/no question ("Do you have...", "Any fever?", "No chest pain?")
+# after at most a few discourse words.
+_YES_NO_START_RE = re.compile(
+    rf"^\W*(?:(?:and|so|now|also|okay|ok|alright|well)\W+)*(?:{_YES_NO}|any\b|no\b)",
+    re.IGNORECASE,
+)
 
 
 def count_questions(text: str) -> int:
@@ -66,6 +72,12 @@ def count_turn_questions(text: str) -> int:
     if is_unpunctuated_turn(text):
         return int(cue_opening(text) is not None)
     return count_questions(text)
+
+
+def is_yes_no_question(text: str) -> bool:
+    """True when ``text`` opens as a yes/no question: an auxiliary before its subject ("did
+    you", "is there", "have any"), or "any" / "no" ("Any fever?", "No chest pain?")."""
+    return _YES_NO_START_RE.match(text) is not None
 
 
 def is_question_turn(text: str) -> bool:
