@@ -44,6 +44,21 @@ def test_pleasantries_acknowledgements_dictation_actions_unanswered_are_not_item
     assert decision_from_items([]) == "stop"
 
 
+def test_a_short_question_asking_for_something_is_an_item_a_tag_is_not():
+    asks = ["Any fever?", "What happened?", "Which knee?", "But why?", "Since when?", "How much?"]
+    tags = ["Okay?", "Really?", "Never?", "What?", "What else?", "Pardon?", "Today?"]
+    for text in asks + tags:
+        future = [T("expert", text), T("user", "Yes.")]
+        assert bool(QAExtractor().items_in_future(future)) == (text in asks), text
+    # the v1 rules dropped them all; unpunctuated speech keeps them by their opening too
+    v1 = QAExtractor(QAExtractorConfig(short_question_pattern=""))
+    assert v1.items_in_future([T("expert", "Any fever?"), T("user", "No.")]) == []
+    speech = [T("expert", "any fever"), T("user", "no")]
+    assert [i.text for i in QAExtractor().items_in_future(speech, unpunctuated=True)] == [
+        "Any fever?"
+    ]
+
+
 def test_action_pattern_is_configurable():
     future = [T("expert", "[ORDER_LAB] what is your weight?"), T("user", "80 kg")]
     assert QAExtractor().items_in_future(future)

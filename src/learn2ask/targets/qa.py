@@ -77,6 +77,13 @@ CLOSER_REPAIR_PATTERNS: tuple[str, ...] = (
 )
 DEFAULT_NON_QUESTION_PATTERNS: tuple[str, ...] = V1_NON_QUESTION_PATTERNS + CLOSER_REPAIR_PATTERNS
 DEFAULT_DICTATION_PATTERN = r"\b(dax|scribe|dragon)\b"
+# Questions under ``min_question_words`` words that still ask for information: "any" and a
+# word, a question word and a word ("What happened?", "How much?"), or a bare "why", "how",
+# "when", "where" ("But why?"). Not "What?" (a repair) nor "What else?" (a closer).
+DEFAULT_SHORT_QUESTION_PATTERN = (
+    r"^\s*(?:(?:and|but|so|or|then)\s*,?\s+)?(?:any\s+\w|since when\b"
+    r"|(?:what|which|how)\s+(?!else\b)\w|(?:why|how|when|where)\s*[?]*\s*$)"
+)
 _SENTENCE_RE = re.compile(r"[^.!?]*[?]+|[^.!?]+[.!]*")
 
 
@@ -89,13 +96,18 @@ class QAExtractorConfig:
     dictation_pattern: str = DEFAULT_DICTATION_PATTERN
     cue_pattern: str = DEFAULT_CUE_PATTERN  # rule 4: unpunctuated conversations only
     min_question_words: int = 3
+    # a shorter question is kept when it matches this (rule 2); "" drops every shorter one
+    short_question_pattern: str = DEFAULT_SHORT_QUESTION_PATTERN
     # "sentence": drop the sentences up to the last one addressing the scribe; "turn" (v1): the
     # whole expert turn.
     dictation_scope: Literal["sentence", "turn"] = "sentence"
 
 
 V1_CONFIG = QAExtractorConfig(
-    non_question_patterns=V1_NON_QUESTION_PATTERNS, dictation_scope="turn", cue_pattern=""
+    non_question_patterns=V1_NON_QUESTION_PATTERNS,
+    dictation_scope="turn",
+    cue_pattern="",
+    short_question_pattern="",
 )
 
 
@@ -110,6 +122,7 @@ class QAExtractor:
         self._action = re.compile(self.config.action_pattern, re.IGNORECASE)
         self._social = re.compile("|".join(self.config.non_question_patterns), re.IGNORECASE)
         self._dictation = re.compile(self.config.dictation_pattern, re.IGNORECASE)
+        self._short = re.compile(self.config.short_question_pattern or r"(?!)", re.IGNORECASE)
         self.questions_in = lru_cache(maxsize=65536)(self._questions_in)
         self.cue_question = lru_cache(maxsize=65536)(self._cue_question)
 
@@ -188,12 +201,18 @@ class QAExtractor:
         for sentence in sentences:
             if not sentence.endswith("?"):
                 continue
-            if len(sentence.split()) < self.config.min_question_words:
+            if self._too_short(sentence):
                 continue
             if self._social.search(sentence):
                 continue
             kept.append(sentence)
         return " ".join(kept) or None
+
+    def _too_short(self, question: str) -> bool:
+        """Rule 2's tag questions: under ``min_question_words`` words and not a short question
+        that asks for something (``short_question_pattern``)."""
+        short = len(question.split()) < self.config.min_question_words
+        return short and self._short.match(question) is None
 
     def _cue_question(self, text: str) -> str | None:
         """Rule 4: the question of one unpunctuated expert turn, from its first interrogative
@@ -205,7 +224,7 @@ class QAExtractor:
         if start is None:
             return None
         clause = text[start:].strip()
-        if len(clause.split()) < self.config.min_question_words:
+        if self._too_short(clause):
             return None
         question = clause[0].upper() + clause[1:] + "?"
         return None if self._social.search(question) else question
