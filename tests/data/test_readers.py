@@ -85,6 +85,26 @@ def test_multiline_turn_is_continued(tmp_path):
     assert dialogue.turns[0].content == "Hello. How are you?"
 
 
+def test_numbered_speakers_take_their_base_labels_role(tmp_path):
+    # MTS-Dialog writes a second family member or doctor as "Guest_family_1", "Doctor_2"; they
+    # used to be read as the previous speaker's words.
+    csv_text = (
+        'ID,section_header,section_text,dialogue\n1,X,y,"Doctor: How did he fall?\n'
+        "Guest_family_1: Onto his right arm.\nGuest_family2: Yesterday.\n"
+        'Doctor_2: Any numbness?\nStep 1: keep it still."\n'
+    )
+    (dialogue,) = read_dialogues([write(tmp_path, "g.csv", csv_text)]).dialogues
+    assert [(t.role, t.content) for t in dialogue.turns] == [
+        ("expert", "How did he fall?"),
+        ("user", "Onto his right arm."),
+        ("user", "Yesterday."),
+        ("expert", "Any numbness? Step 1: keep it still."),  # an unknown label continues
+    ]
+    named = ReaderConfig(speaker_map={"doctor": "expert", "guest_family_1": "expert"})
+    assert named.mapped_label("guest_family_1") == "guest_family_1"  # the map's own entry wins
+    assert named.mapped_label("speaker_3") == "speaker_3"
+
+
 def test_speaker_map_custom_label(tmp_path):
     csv_text = 'ID,section_header,section_text,dialogue\n1,X,y,"Agent: Hi?\nCustomer: Help."\n'
     path = write(tmp_path, "s.csv", csv_text)

@@ -47,11 +47,16 @@ DEFAULT_SPEAKER_MAP: dict[str, str] = {
     "guest_family": "user",
     "gest_family": "user",  # spelling found in MTS-Dialog
     "patient_guest": "user",
+    "docotr": "expert",  # spelling found in MTS-Dialog ("Docotr_2")
 }
+# A numbered speaker ("Guest_family_1", "Guest_family2", "Doctor_2") takes its base label's
+# role when the map does not name it itself.
+_SPEAKER_NUMBER_RE = re.compile(r"_?\d+$")
 CHAT_ROLE_MAP: dict[str, str] = {"user": "user", "assistant": "expert", "expert": "expert"}
 
 UNLABELLED = "<unlabelled>"
-_MTS_LABEL_RE = re.compile(r"^\s*([A-Za-z][A-Za-z_ ]{0,30}?)\s*:\s?(.*)$")
+# ``Label: text``; labels may hold digits ("Guest_family_1", "Speaker 2").
+COLON_LABEL_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_ ]{0,30}?)\s*:\s?(.*)$")
 _ACI_LABEL_RE = re.compile(r"^\s*\[([A-Za-z_]+)\]\s?(.*)$")
 
 
@@ -73,6 +78,15 @@ class ReaderConfig:
     def __post_init__(self) -> None:
         keys = {speaker_key(label): role for label, role in self.speaker_map.items()}
         object.__setattr__(self, "speaker_map", keys)
+
+    def mapped_label(self, label: str) -> str:
+        """The map's key for a :func:`speaker_key` label: itself, or for a numbered speaker
+        the map does not name, its base label when the map names that ("guest_family_1" ->
+        "guest_family")."""
+        if label in self.speaker_map:
+            return label
+        base = _SPEAKER_NUMBER_RE.sub("", label)
+        return base if base in self.speaker_map else label
 
 
 @dataclass
@@ -282,7 +296,7 @@ def _labelled_lines_to_turns(
         # Some MTS-Dialog records keep stray CSV quotes around the transcript.
         line = raw_line.strip().strip('"') if strip_quotes else raw_line.strip()
         match = label_re.match(line)
-        label = speaker_key(match.group(1)) if match else None
+        label = config.mapped_label(speaker_key(match.group(1))) if match else None
         if match and (label in config.speaker_map or not pending):
             pending.append((first_line + offset, label, match.group(2)))
         elif line.strip():
@@ -332,7 +346,7 @@ def read_mts_dialog(path: Path, config: ReaderConfig) -> Iterator[Dialogue | Inp
         record_id = (row.get("ID") or row.get("id") or str(start)).strip()
         try:
             turns = _labelled_lines_to_turns(
-                path, start, row.get("dialogue") or "", _MTS_LABEL_RE, config
+                path, start, row.get("dialogue") or "", COLON_LABEL_RE, config
             )
         except InputError as exc:
             yield exc

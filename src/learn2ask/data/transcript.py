@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from learn2ask.data.readers import ReaderConfig, _labelled_lines_to_turns
+from learn2ask.data.readers import COLON_LABEL_RE, ReaderConfig, _labelled_lines_to_turns
 from learn2ask.data.types import Dialogue
 from learn2ask.errors import InputError
 from learn2ask.io import read_text_strict
@@ -38,7 +38,6 @@ from learn2ask.io import read_text_strict
 SUFFIX = ".txt"
 _SEPARATOR_RE = re.compile(r"^\s*(?:-{3,}|={3,})\s*$")
 # The readers' MTS-Dialog and ACI-Bench label patterns, with digits allowed in a label.
-_COLON_LABEL_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_ ]{0,30}?)\s*:\s?(.*)$")
 _BRACKET_LABEL_RE = re.compile(r"^\s*\[([A-Za-z][A-Za-z0-9_ ]{0,30}?)\s*\]\s?(.*)$")
 _LINE_END_RE = re.compile(r"\r\n|\r|\n")  # the line ends an editor counts lines by
 
@@ -110,7 +109,7 @@ def _dialogues(
     for position, conversation in enumerate(conversations, start=1):
         first = conversation.first_line
         opening = conversation.lines[0]
-        label_re = _BRACKET_LABEL_RE if _BRACKET_LABEL_RE.match(opening) else _COLON_LABEL_RE
+        label_re = _BRACKET_LABEL_RE if _BRACKET_LABEL_RE.match(opening) else COLON_LABEL_RE
         try:
             turns = _labelled_lines_to_turns(
                 path, first, "\n".join(conversation.lines), label_re, config, strip_quotes=False
