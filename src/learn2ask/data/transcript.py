@@ -37,7 +37,8 @@ from learn2ask.io import read_text_strict
 
 SUFFIX = ".txt"
 _SEPARATOR_RE = re.compile(r"^\s*(?:-{3,}|={3,})\s*$")
-# The readers' MTS-Dialog and ACI-Bench label patterns, with digits allowed in a label.
+# ACI-Bench's bracket label pattern with digits allowed in a label (the colon pattern is the
+# readers' own, COLON_LABEL_RE).
 _BRACKET_LABEL_RE = re.compile(r"^\s*\[([A-Za-z][A-Za-z0-9_ ]{0,30}?)\s*\]\s?(.*)$")
 _LINE_END_RE = re.compile(r"\r\n|\r|\n")  # the line ends an editor counts lines by
 
