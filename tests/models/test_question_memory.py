@@ -109,6 +109,9 @@ def test_what_the_user_already_said_is_recognised():
     assert already_said("Do you have any allergies?", said("Allergy to penicillin."))
     # something the user has not named, or only part of it
     assert not already_said("Any fevers or chills?", said("No fever."))
+    both = said("No fever.", "No, no shortness of breath.")
+    assert already_said("No fever, chills, no shortness of breath?", both)  # 3 of 4 said
+    assert not already_said("Any shortness of breath, chest pain or difficulty breathing?", both)
     assert not already_said(BREATH, said(COUGH))
     assert not already_said("Does the chest pain radiate?", said(CHEST))
     assert not already_said("Any other surgeries?", said("I had knee surgery."))
