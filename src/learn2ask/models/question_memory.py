@@ -150,14 +150,23 @@ def said_by_user(context: Sequence[Turn]) -> frozenset[str]:
     return frozenset().union(*(content_stems(t.content) for t in context if t.role == "user"))
 
 
+def yes_no_topics(question: str) -> frozenset[str]:
+    """What a yes/no question asks about (its content stems); empty for any other question and
+    for one that asks for more ("any other ...", "anything else ...")."""
+    if not is_yes_no_question(question) or _ASKS_FOR_MORE.search(question):
+        return frozenset()
+    return content_stems(question)
+
+
+def covered(topics: frozenset[str], said: frozenset[str]) -> bool:
+    """True when the user has named at least ``SAID_SHARE`` of ``topics`` (none: False)."""
+    return bool(topics) and len(topics & said) >= SAID_SHARE * len(topics)
+
+
 def already_said(question: str, said: frozenset[str]) -> bool:
-    """True when ``question`` is a yes/no question about what the user has named already (at
-    least ``SAID_SHARE`` of its content stems are in ``said``) and does not ask for more ("any
-    other ...", "anything else ...")."""
-    if not said or not is_yes_no_question(question) or _ASKS_FOR_MORE.search(question):
-        return False
-    asks_about = content_stems(question)
-    return bool(asks_about) and len(asks_about & said) >= SAID_SHARE * len(asks_about)
+    """True when ``question`` is a yes/no question about what the user has named already
+    (:func:`yes_no_topics` :func:`covered` by ``said``)."""
+    return bool(said) and covered(yes_no_topics(question), said)
 
 
 def is_askable(text: str, max_chars: int) -> bool:
@@ -238,6 +247,7 @@ class QuestionMemory:
         self.askable = [is_askable(t, settings.max_question_chars) for t in items]
         self.fluency = fluency  # per item, where it has a paraphrase (score_fluency)
         self._shown: dict[int, str] = {}
+        self._topics: dict[int, frozenset[str]] = {}
 
     @classmethod
     def build(
@@ -377,7 +387,7 @@ class QuestionMemory:
         user already ``said`` (:func:`already_said`)."""
         candidates = self.candidates(neighbours)
         if said:
-            candidates = [c for c in candidates if not already_said(self.shown(c), said)]
+            candidates = [c for c in candidates if not covered(self.topics(c), said)]
         if candidates and asked is not None:
             keep = self.not_asked(self.item_vectors[candidates], asked)
             candidates = [c for c, fresh in zip(candidates, keep, strict=True) if fresh]
@@ -404,6 +414,14 @@ class QuestionMemory:
         if item not in self._shown:
             self._shown[item] = tidy_question(self.items[item])
         return self._shown[item]
+
+    def topics(self, item: int) -> frozenset[str]:
+        """What item ``item`` asks about if it is a yes/no question (:func:`yes_no_topics` of
+        its shown wording), computed once: the skip of what the user said checks it for every
+        candidate of every context."""
+        if item not in self._topics:
+            self._topics[item] = yes_no_topics(self.shown(item))
+        return self._topics[item]
 
     def _best_worded(self, chosen: int, votes: Any, vectors: Any, ids: list[int | None]) -> int:
         """The item to ask instead of ``chosen``: among the candidates within
