@@ -76,7 +76,8 @@ class DemoSettings:
 PRESETS: dict[str, dict[str, object]] = {
     # about 20 minutes on 2 CPU cores (set-up excluded; 19 min 35 s and 19 min 58 s measured).
     "demo": {},
-    # 67 minutes on 2 CPU cores (README): more training data and evaluation points.
+    # 27-31 minutes on 2 CPU cores (README; 67 with b327628's code): more training data and
+    # evaluation points.
     "full": {
         "recipe": "full",
         "base_samples": 100,  # the untrained reference: generation at every point is slow
@@ -319,7 +320,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=sorted(PRESETS),
         default="demo",
-        help="demo (about 20 min on 2 CPU cores), full (about 70 min: more data and points) "
+        help="demo (under 20 min on 2 CPU cores), full (about 30 min: more data and points) "
         "or gpu (one GPU: every layer on every training point)",
     )
     parser.add_argument("--model", default="smollm2-135m-instruct", help="base policy model")
