@@ -74,7 +74,8 @@ class DemoSettings:
 
 
 PRESETS: dict[str, dict[str, object]] = {
-    # about 20 minutes on 2 CPU cores (set-up excluded; 19 min 35 s and 19 min 58 s measured).
+    # under 20 minutes on 2 CPU cores, set-up excluded (7-8 min on a quiet hour, 15 min 48 s on
+    # a loaded one; README).
     "demo": {},
     # 27-31 minutes on 2 CPU cores (README; 67 with b327628's code): more training data and
     # evaluation points.
