@@ -95,3 +95,42 @@ def test_yes_no_questions_are_told_from_others():
         "I see you have asthma?",
     ):
         assert not is_yes_no_question(question), question
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Does it hurt when I press here?",
+        "How about when I move your elbow like this, does that hurt you?",
+        "If I lift your leg up like this, does that hurt?",
+        "Can you straighten the knee out for me, please?",
+        "Could you say ah for me?",
+        "Can you feel me touch you down here?",
+        "Is your pain right here?",
+        "Do you mind if I do a quick exam?",
+        "Go ahead and lift your knee up, does that bother you?",
+        "I'm going to apply some pressure right here, can you feel that?",
+    ],
+)
+def test_examination_prompts_are_recognised(text):
+    from learn2ask.data.questions import is_examination
+
+    assert is_examination(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Does it hurt when you bend your knee?",  # the person's own movement: answerable
+        "Are you able to bend it?",
+        "How long have you been feeling like this?",
+        "Can you describe that pain for me?",
+        "How did you lose your arm, if I may ask?",
+        "Where is the pain?",
+        "Let me ask you, do you have any children?",
+    ],
+)
+def test_history_questions_are_not_examination(text):
+    from learn2ask.data.questions import is_examination
+
+    assert not is_examination(text)

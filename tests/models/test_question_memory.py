@@ -132,6 +132,24 @@ def test_a_yes_no_question_about_what_the_user_said_is_not_asked(grader):
     assert nearest.choose([[*opening, Turn("user", CHEST)]]) == [WHERE]
 
 
+KNEE = "My knee hurts since I fell."
+PRESS, SWELL = "Does it hurt when I press here?", "Has the knee been swollen?"
+KNEE_POINTS = [
+    point("a", KNEE, [PRESS, SWELL]),
+    point("b", "I fell on my knee and it hurts.", [PRESS]),
+    point("c", "Knee pain after a fall.", [PRESS]),
+]
+
+
+def test_an_examination_prompt_is_never_asked(grader):
+    memory = QuestionMemory.build(KNEE_POINTS, QuestionMemorySettings(neighbours=3), grader)
+    context = [Turn("expert", "What brings you in?"), Turn("user", "I hurt my knee in a fall.")]
+    # The press test was logged after all three contexts, the swelling after one: a remote
+    # assistant cannot press anywhere, so it asks about the swelling.
+    assert memory.choose([context]) == [SWELL]
+    assert memory.choose([context], [PRESS.lower()]) == [SWELL]  # nor as its own question
+
+
 PAIN = ["Do you experiencing any pain?", "Do you have any pain?"]  # one question, two wordings
 PAIN_POINTS = [point(name, text, PAIN) for name, text in (("a", "Knee."), ("b", "Hip."))]
 

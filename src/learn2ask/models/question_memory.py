@@ -26,6 +26,13 @@ complaint calls for, and the embedding grader could not tell the two apart (docs
 choices and mean R_a by -0.012 to +0.002, mostly by not asking a generic "Do you have any
 pain?" after the user has described the pain, which the offline grade still credits.
 
+Nor does it ask what only a clinician in the room can ask: "Does it hurt when I press here?",
+"Can you bend your knee for me?" (:func:`~learn2ask.data.questions.is_examination`). The logs
+hold such prompts among the questions; an assistant that talks to people in writing cannot
+press anywhere. On ``tune_memory``'s three validation splits the memory chose one at 4-5 of 600
+points, and dropping them moved mean R_a by 0.000, 0.000 and -0.001 (docs/results.md,
+"Examination prompts").
+
 Questions are shown as a person should read them (:func:`tidy_question`: no transcript fillers,
 cut-off or repeated words), and among wordings of the same question that tie on the vote the
 one the trained model finds most fluent is asked (scored once at training time,
@@ -53,7 +60,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from learn2ask.data.questions import count_questions, is_yes_no_question
+from learn2ask.data.questions import count_questions, is_examination, is_yes_no_question
 from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
 from learn2ask.models.policy import read_policy_section, write_policy_section
@@ -170,8 +177,10 @@ def already_said(question: str, said: frozenset[str]) -> bool:
 
 
 def is_askable(text: str, max_chars: int) -> bool:
-    """A logged expert turn can be asked elsewhere when it is exactly one short question."""
-    return count_questions(text) == 1 and len(text) <= max_chars and text.rstrip().endswith("?")
+    """A logged expert turn can be asked elsewhere when it is exactly one short question and not
+    part of a physical examination (:func:`~learn2ask.data.questions.is_examination`)."""
+    one_short_question = count_questions(text) == 1 and len(text) <= max_chars
+    return one_short_question and text.rstrip().endswith("?") and not is_examination(text)
 
 
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([?,.!;:'])")
@@ -327,7 +336,7 @@ class QuestionMemory:
                 own_vector = extra_vectors[position].float()
                 position += 1
             said = said_by_user(context)
-            if own and already_said(own, said):
+            if own and (already_said(own, said) or is_examination(own)):
                 own, own_vector = None, None
             asked_vectors = self.grader.embed(turns).float() if turns else None
             chosen.append(self._best(neighbours, own, own_vector, torch, asked_vectors, said))
