@@ -128,6 +128,8 @@ def test_examination_prompts_are_recognised(text):
         "How did you lose your arm, if I may ask?",
         "Where is the pain?",
         "Let me ask you, do you have any children?",
+        "Any shortness of breath when you walk around or move anything like that?",
+        "Any history of high blood pressure, or anything like that?",
     ],
 )
 def test_history_questions_are_not_examination(text):

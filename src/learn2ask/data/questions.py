@@ -92,8 +92,8 @@ def is_question_turn(text: str) -> bool:
 # A clinician examining the person in the room: acting on them ("does it hurt when I press
 # here?", "if I lift your leg like this"), asking them to move for the examiner ("bend your knee
 # for me", "say ah"), or pointing ("right here?"). A remote assistant can ask none of these.
-# Written from the 4,372 askable questions of the demo run's memory, where it finds 72 (about
-# 10 of them history questions it drops too, e.g. "Can I put down here that you don't
+# Written by reading the 4,372 askable questions of the demo run's memory, where it finds 68;
+# 3 of them are not examinations and are dropped too ("Can I put down here that you don't
 # smoke?"); docs/results.md, "Examination prompts".
 _EXAMINER_ACTS = (
     r"(?:press|push|touch|move|lift|bend|turn|tap|squeeze|pull|feel|raise|straighten|flex"
@@ -118,7 +118,9 @@ _EXAMINATION_RE = re.compile(
             r"|follow my finger|make a fist|take a deep breath|breathe in|against my hand"
             r"|on my hands?)\b",
             r"\b(?:sit|hop) (?:up )?on the (?:exam )?table\b",
-            rf"\b{_MOVEMENTS}\w*\b[^?]*\b(?:for me|like (?:this|that)|this way)\b",
+            # "bend it like this", not "blood pressure, or anything like that"
+            rf"\b{_MOVEMENTS}(?:s|ed|ing)?\b[^?]*"
+            r"(?:\bfor me\b|(?<!anything )(?<!things )\blike (?:this|that)\b|\bthis way\b)",
         )
     ),
     re.IGNORECASE,
