@@ -253,6 +253,10 @@ def test_tidy_question_cleans_speech_transcripts():
     assert tidy_question("Are you gon na see the s- the specialist?") == (
         "Are you gonna see the specialist?"
     )
+    # said three times: one pass must not leave it twice (asked live, f58c17c's run)
+    assert tidy_question("Can you can you can you bend your knee and straighten it?") == (
+        "Can you bend your knee and straighten it?"
+    )
     # not repetitions or cut-offs: an abbreviation, a hyphenated word split by a space
     assert tidy_question("Do you attend A A meetings?") == "Do you attend A A meetings?"
     assert tidy_question("Anything like that that's new?") == "Anything like that that's new?"

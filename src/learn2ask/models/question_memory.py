@@ -199,7 +199,7 @@ _SPLIT_CONTRACTION = re.compile(r"(\w) (n't|'s|'re|'ve|'ll|'d|'m)\b", re.I)
 _SPLIT_GONNA = re.compile(r"\b(gon|wan|got) (na|ta)\b", re.I)
 _MID_FILLERS = re.compile(r"(?:,\s*)?\b(?:um+|uh+|uhm+)\b(?:\s*,)?", re.I)
 _CUT_OFF = re.compile(r"\b(\w+)-\s+(?=(\w+))")
-_REPEATED = re.compile(r"\b((?:\w+ ){0,2}\w+) \1\b(?!')", re.I)
+_REPEATED = re.compile(r"\b((?:\w+ ){0,2}\w+)(?: \1\b)+(?!')", re.I)  # said twice or more
 _DOUBLED_IN_GRAMMAR = frozenset({"that", "had"})  # "like that that helps", "had had"
 _LOWER_I = re.compile(r"\bi\b(?=[\s'])")
 
