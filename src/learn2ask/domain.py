@@ -5,12 +5,13 @@ files live in ``resources/domains/``.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from learn2ask.errors import ConfigError
 
@@ -46,7 +47,20 @@ class Domain(BaseModel):
     system_prompt: str
     extractor: ExtractorSettings
     grader: GraderSettings
+    # Logged expert turns the deployed assistant must never ask (case-insensitive regular
+    # expressions): the medical domain's are a physical examination's prompts.
+    unaskable: list[str] = Field(default_factory=list)
     serving: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("unaskable")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from None
+        return patterns
 
 
 def bundled_domain_names() -> list[str]:

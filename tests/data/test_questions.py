@@ -4,6 +4,8 @@ speech, the same way for the labels (qa rule 4), the policy's progress line and 
 from __future__ import annotations
 
 import math
+from importlib.resources import files
+from pathlib import Path
 
 import pytest
 
@@ -97,6 +99,13 @@ def test_yes_no_questions_are_told_from_others():
         assert not is_yes_no_question(question), question
 
 
+def medical_unaskable():
+    from learn2ask.data.questions import unaskable_regex
+    from learn2ask.domain import load_domain
+
+    return unaskable_regex(tuple(load_domain("medical").unaskable))
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -112,10 +121,8 @@ def test_yes_no_questions_are_told_from_others():
         "I'm going to apply some pressure right here, can you feel that?",
     ],
 )
-def test_examination_prompts_are_recognised(text):
-    from learn2ask.data.questions import is_examination
-
-    assert is_examination(text)
+def test_the_medical_domain_never_asks_an_examination_prompt(text):
+    assert medical_unaskable().search(text)
 
 
 @pytest.mark.parametrize(
@@ -132,7 +139,20 @@ def test_examination_prompts_are_recognised(text):
         "Any history of high blood pressure, or anything like that?",
     ],
 )
-def test_history_questions_are_not_examination(text):
-    from learn2ask.data.questions import is_examination
+def test_history_questions_are_askable(text):
+    assert medical_unaskable().search(text) is None
 
-    assert not is_examination(text)
+
+def test_unaskable_patterns_belong_to_the_domain(tmp_path):
+    from learn2ask.data.questions import unaskable_regex
+    from learn2ask.domain import load_domain
+    from learn2ask.errors import ConfigError
+
+    # a helpdesk asks people to press things: the support domain has no such patterns
+    assert unaskable_regex(tuple(load_domain("support").unaskable)) is None
+    assert medical_unaskable().search("Can you press the power button for me?")
+    broken = tmp_path / "broken.yaml"
+    text = (Path(str(files("learn2ask"))) / "resources/domains/support.yaml").read_text()
+    broken.write_text(text + "unaskable: ['when i (press']\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: unaskable.*not a regular expression"):
+        load_domain(broken)

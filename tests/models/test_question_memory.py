@@ -141,13 +141,21 @@ KNEE_POINTS = [
 ]
 
 
-def test_an_examination_prompt_is_never_asked(grader):
-    memory = QuestionMemory.build(KNEE_POINTS, QuestionMemorySettings(neighbours=3), grader)
+def test_an_examination_prompt_is_never_asked(grader, tmp_path):
+    from learn2ask.domain import load_domain
+
+    medical = QuestionMemorySettings(neighbours=3, unaskable=load_domain("medical").unaskable)
+    memory = QuestionMemory.build(KNEE_POINTS, medical, grader)
     context = [Turn("expert", "What brings you in?"), Turn("user", "I hurt my knee in a fall.")]
     # The press test was logged after all three contexts, the swelling after one: a remote
     # assistant cannot press anywhere, so it asks about the swelling.
     assert memory.choose([context]) == [SWELL]
     assert memory.choose([context], [PRESS.lower()]) == [SWELL]  # nor as its own question
+    memory.save(tmp_path)  # the patterns travel with the run
+    assert QuestionMemory.load(tmp_path, grader).choose([context]) == [SWELL]
+    # a domain without such patterns asks what most neighbours went on to ask
+    plain = QuestionMemory.build(KNEE_POINTS, QuestionMemorySettings(neighbours=3), grader)
+    assert plain.choose([context]) == [PRESS]
 
 
 PAIN = ["Do you experiencing any pain?", "Do you have any pain?"]  # one question, two wordings

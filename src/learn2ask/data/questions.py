@@ -89,45 +89,10 @@ def is_question_turn(text: str) -> bool:
     return text.endswith(("?", "？"))
 
 
-# A clinician examining the person in the room: acting on them ("does it hurt when I press
-# here?", "if I lift your leg like this"), asking them to move for the examiner ("bend your knee
-# for me", "say ah"), or pointing ("right here?"). A remote assistant can ask none of these.
-# Written by reading the 4,372 askable questions of the demo run's memory, where it finds 68;
-# 3 of them are not examinations and are dropped too ("Can I put down here that you don't
-# smoke?"); docs/results.md, "Examination prompts".
-_EXAMINER_ACTS = (
-    r"(?:press|push|touch|move|lift|bend|turn|tap|squeeze|pull|feel|raise|straighten|flex"
-    r"|rotate|twist|hold|poke|palpate|do that|do this|examine|check|look|listen)"
-)
-_MOVEMENTS = r"(?:bend|straighten|flex|lift|raise|push|pull|squeeze|turn|move|touch|rotate|press)"
-_EXAMINATION_RE = re.compile(
-    "|".join(
-        (
-            rf"\b(?:when|if|as|while)\s+i\s+(?:\w+\s+)?{_EXAMINER_ACTS}",
-            r"\bfeel me\b",
-            r"\b(?:right|over|down|up|out|back)\s+here\b",
-            r"\blet me\s+(?:just\s+)?(?:check|look|listen|examine|feel|see your"
-            r"|take a (?:quick )?look|have a look|press|push)",
-            r"\b(?:mind if|may|can|could)\s+i\s+(?:just\s+)?(?:take a look|have a look|look"
-            r"|examine|check|listen|do (?:a|an|the) (?:quick )?(?:exam|physical)|feel|press|touch)",
-            r"\bi(?:'m| am) going to\s+(?:\w+\s+)?(?:press|push|touch|check|examine|listen|look"
-            r"|feel|have you|move|lift|bend)",
-            r"\bgo ahead and\s+(?:\w+\s+)?(?:lift|bend|straighten|push|pull|squeeze|turn|move"
-            r"|stand|sit|lie|take|open|raise|touch)",
-            r"\b(?:say ah|open your mouth|stick out your tongue|show me your (?:teeth|tongue)"
-            r"|follow my finger|make a fist|take a deep breath|breathe in|against my hand"
-            r"|on my hands?)\b",
-            r"\b(?:sit|hop) (?:up )?on the (?:exam )?table\b",
-            # "bend it like this", not "blood pressure, or anything like that"
-            rf"\b{_MOVEMENTS}(?:s|ed|ing)?\b[^?]*"
-            r"(?:\bfor me\b|(?<!anything )(?<!things )\blike (?:this|that)\b|\bthis way\b)",
-        )
-    ),
-    re.IGNORECASE,
-)
-
-
-def is_examination(text: str) -> bool:
-    """True when ``text`` is part of a physical examination rather than a question a person
-    can answer in writing: "Does it hurt when I press here?", "Can you bend it for me?"."""
-    return _EXAMINATION_RE.search(text) is not None
+@lru_cache(maxsize=8)
+def unaskable_regex(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One case-insensitive pattern that finds any of a domain's ``unaskable`` patterns (the
+    medical domain's: a physical examination's prompts); None when there are none."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)

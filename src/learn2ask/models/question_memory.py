@@ -26,12 +26,14 @@ complaint calls for, and the embedding grader could not tell the two apart (docs
 choices and mean R_a by -0.012 to +0.002, mostly by not asking a generic "Do you have any
 pain?" after the user has described the pain, which the offline grade still credits.
 
-Nor does it ask what only a clinician in the room can ask: "Does it hurt when I press here?",
-"Can you bend your knee for me?" (:func:`~learn2ask.data.questions.is_examination`). The logs
-hold such prompts among the questions; an assistant that talks to people in writing cannot
+Nor does it ask what the domain file calls ``unaskable`` (saved in the settings, so every
+consumer of the run skips the same): the medical domain's patterns are a physical
+examination's prompts, "Does it hurt when I press here?", "Can you bend your knee for me?". The
+logs hold such prompts among the questions; an assistant that talks to people in writing cannot
 press anywhere. On ``tune_memory``'s three validation splits the memory chose one at 4-5 of 600
 points, and dropping them moved mean R_a by 0.000, 0.000 and -0.001 (docs/results.md,
-"Examination prompts").
+"Examination prompts"). A helpdesk's "Can you press the power button for me?" is askable: the
+support domain has no such patterns.
 
 Questions are shown as a person should read them (:func:`tidy_question`: no transcript fillers,
 cut-off or repeated words), and among wordings of the same question that tie on the vote the
@@ -60,7 +62,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from learn2ask.data.questions import count_questions, is_examination, is_yes_no_question
+from learn2ask.data.questions import count_questions, is_yes_no_question, unaskable_regex
 from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
 from learn2ask.models.policy import read_policy_section, write_policy_section
@@ -95,8 +97,10 @@ class QuestionMemorySettings:
     max_question_chars: int = 160
     digest: str = ""
     built_from: dict[str, Any] = field(default_factory=dict)
+    unaskable: tuple[str, ...] = ()  # the domain's patterns (learn2ask.domain.Domain)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "unaskable", tuple(self.unaskable))  # a JSON list when loaded
         if self.source not in SOURCES:
             raise ConfigError(f"questions.source must be one of {', '.join(SOURCES)}")
         if self.neighbours < 1 or self.context_turns < 1:
@@ -176,11 +180,13 @@ def already_said(question: str, said: frozenset[str]) -> bool:
     return bool(said) and covered(yes_no_topics(question), said)
 
 
-def is_askable(text: str, max_chars: int) -> bool:
-    """A logged expert turn can be asked elsewhere when it is exactly one short question and not
-    part of a physical examination (:func:`~learn2ask.data.questions.is_examination`)."""
+def is_askable(text: str, max_chars: int, unaskable: re.Pattern[str] | None = None) -> bool:
+    """A logged expert turn can be asked elsewhere when it is exactly one short question that
+    ``unaskable`` (the domain's patterns, :func:`~learn2ask.data.questions.unaskable_regex`)
+    does not find."""
     one_short_question = count_questions(text) == 1 and len(text) <= max_chars
-    return one_short_question and text.rstrip().endswith("?") and not is_examination(text)
+    allowed = unaskable is None or unaskable.search(text) is None
+    return one_short_question and text.rstrip().endswith("?") and allowed
 
 
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([?,.!;:'])")
@@ -253,7 +259,8 @@ class QuestionMemory:
         self.items = items
         self.point_items = point_items
         self.grader = grader
-        self.askable = [is_askable(t, settings.max_question_chars) for t in items]
+        self.unaskable = unaskable_regex(settings.unaskable)
+        self.askable = [is_askable(t, settings.max_question_chars, self.unaskable) for t in items]
         self.fluency = fluency  # per item, where it has a paraphrase (score_fluency)
         self._shown: dict[int, str] = {}
         self._topics: dict[int, frozenset[str]] = {}
@@ -336,11 +343,15 @@ class QuestionMemory:
                 own_vector = extra_vectors[position].float()
                 position += 1
             said = said_by_user(context)
-            if own and (already_said(own, said) or is_examination(own)):
+            if own and (already_said(own, said) or self.is_unaskable(own)):
                 own, own_vector = None, None
             asked_vectors = self.grader.embed(turns).float() if turns else None
             chosen.append(self._best(neighbours, own, own_vector, torch, asked_vectors, said))
         return chosen
+
+    def is_unaskable(self, question: str) -> bool:
+        """True when one of the domain's ``unaskable`` patterns finds ``question``."""
+        return self.unaskable is not None and self.unaskable.search(question) is not None
 
     def not_asked(self, vectors: Any, asked: Any) -> list[bool]:
         """Whether each question vector asks something not yet asked: its grade against every

@@ -29,6 +29,7 @@ import math
 import random
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -506,7 +507,9 @@ def finish(
     if embedder is None and (settings.question_memory or settings.calibrate):
         embedder = default_grader()  # one for the memory, the head and the calibration
     memory = (
-        build_question_memory(train_pool, settings, config.seed, embedder)
+        build_question_memory(
+            train_pool, settings, config.seed, embedder, config.prompt.load_domain().unaskable
+        )
         if settings.question_memory
         else None
     )
@@ -583,10 +586,15 @@ def checked_embedder(embedder: Any) -> Any:
 
 
 def build_question_memory(
-    samples: list[Sample], settings: Any, seed: int, embedder: Any = None
+    samples: list[Sample],
+    settings: Any,
+    seed: int,
+    embedder: Any = None,
+    unaskable: Sequence[str] = (),
 ) -> Any:
     """The question memory of the training dialogues (never the validation ones), from a
-    seeded sample of ``settings.memory_max_points`` CONTINUE points when that is set."""
+    seeded sample of ``settings.memory_max_points`` CONTINUE points when that is set; it never
+    asks what the domain's ``unaskable`` patterns find."""
     from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
 
     started = time.perf_counter()
@@ -596,7 +604,9 @@ def build_question_memory(
     memory = QuestionMemory.build(
         points,
         QuestionMemorySettings(
-            source=settings.memory_source, neighbours=settings.memory_neighbours
+            source=settings.memory_source,
+            neighbours=settings.memory_neighbours,
+            unaskable=tuple(unaskable),
         ),
         grader=embedder,
     )
