@@ -4,7 +4,8 @@ CONTINUE points of held-out training dialogues (never the test split).
     python -m benchmarks.tune_memory --train-file demo_out/data/train_mix.jsonl --out DIR
 
 Holds out ``--validation-fraction`` of the training dialogues (seeded), builds the memory from
-the rest once per similarity key (the last N turns) and scores every neighbour count on the
+the rest once per similarity key (the last N turns), skipping what ``--domain`` calls
+``unaskable`` as training does, and scores every neighbour count on the
 same held-out points: mean R_a and the share with R_a = 1 (``win``), per data source, with the
 embedding grader the evaluation uses. Fixed generic questions are the reference a memory must
 beat; the oracle rows (the best of the neighbours' candidates for each point's own I*, which
@@ -24,6 +25,7 @@ from pathlib import Path
 from learn2ask.data.samples import load_samples
 from learn2ask.data.sampling import source_of
 from learn2ask.data.types import Sample
+from learn2ask.domain import DEFAULT_DOMAIN, load_domain
 from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
 from learn2ask.rewards.graders.embedding import EmbeddingGrader
 
@@ -92,7 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--validation-fraction", type=float, default=0.2)
     parser.add_argument("--max-points", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--domain", default=DEFAULT_DOMAIN, help="whose `unaskable` patterns the memory skips"
+    )
     args = parser.parse_args(argv)
+    unaskable = tuple(load_domain(args.domain).unaskable)
     train, validation = validation_points(
         args.train_file, args.validation_fraction, args.max_points, args.seed
     )
@@ -108,7 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     contexts = [p.context for p in validation]
     for turns in (1, 2, 4):
         started = time.perf_counter()
-        memory = QuestionMemory.build(train, QuestionMemorySettings(context_turns=turns), grader)
+        memory = QuestionMemory.build(
+            train, QuestionMemorySettings(context_turns=turns, unaskable=unaskable), grader
+        )
         build = time.perf_counter() - started
         for neighbours in (10, 20, 50, 100):
             memory.settings = replace(memory.settings, neighbours=neighbours)
@@ -140,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
                 "train_file": str(args.train_file),
                 "validation": f"{args.validation_fraction:.0%} of the training dialogues",
                 "seed": args.seed,
+                "domain": args.domain,
                 "cells": "mean R_a / share with R_a = 1, embedding grader v1",
                 "rows": rows,
             },
