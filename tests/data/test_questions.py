@@ -4,8 +4,6 @@ speech, the same way for the labels (qa rule 4), the policy's progress line and 
 from __future__ import annotations
 
 import math
-from importlib.resources import files
-from pathlib import Path
 
 import pytest
 
@@ -145,14 +143,13 @@ def test_history_questions_are_askable(text):
 
 def test_unaskable_patterns_belong_to_the_domain(tmp_path):
     from learn2ask.data.questions import unaskable_regex
-    from learn2ask.domain import load_domain
+    from learn2ask.domain import domain_path, load_domain
     from learn2ask.errors import ConfigError
 
     # a helpdesk asks people to press things: the support domain has no such patterns
     assert unaskable_regex(tuple(load_domain("support").unaskable)) is None
     assert medical_unaskable().search("Can you press the power button for me?")
     broken = tmp_path / "broken.yaml"
-    text = (Path(str(files("learn2ask"))) / "resources/domains/support.yaml").read_text()
-    broken.write_text(text + "unaskable: ['when i (press']\n")
+    broken.write_text(domain_path("support").read_text() + "unaskable: ['when i (press']\n")
     with pytest.raises(ConfigError, match=r"broken.yaml: unaskable.*not a regular expression"):
         load_domain(broken)

@@ -185,8 +185,12 @@ def is_askable(text: str, max_chars: int, unaskable: re.Pattern[str] | None = No
     ``unaskable`` (the domain's patterns, :func:`~learn2ask.data.questions.unaskable_regex`)
     does not find."""
     one_short_question = count_questions(text) == 1 and len(text) <= max_chars
-    allowed = unaskable is None or unaskable.search(text) is None
-    return one_short_question and text.rstrip().endswith("?") and allowed
+    return one_short_question and text.rstrip().endswith("?") and not found_by(unaskable, text)
+
+
+def found_by(pattern: re.Pattern[str] | None, text: str) -> bool:
+    """True when ``pattern`` (None: no pattern) finds ``text``."""
+    return pattern is not None and pattern.search(text) is not None
 
 
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([?,.!;:'])")
@@ -343,15 +347,11 @@ class QuestionMemory:
                 own_vector = extra_vectors[position].float()
                 position += 1
             said = said_by_user(context)
-            if own and (already_said(own, said) or self.is_unaskable(own)):
+            if own and (already_said(own, said) or found_by(self.unaskable, own)):
                 own, own_vector = None, None
             asked_vectors = self.grader.embed(turns).float() if turns else None
             chosen.append(self._best(neighbours, own, own_vector, torch, asked_vectors, said))
         return chosen
-
-    def is_unaskable(self, question: str) -> bool:
-        """True when one of the domain's ``unaskable`` patterns finds ``question``."""
-        return self.unaskable is not None and self.unaskable.search(question) is not None
 
     def not_asked(self, vectors: Any, asked: Any) -> list[bool]:
         """Whether each question vector asks something not yet asked: its grade against every
