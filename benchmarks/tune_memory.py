@@ -4,10 +4,10 @@ CONTINUE points of held-out training dialogues (never the test split).
     python -m benchmarks.tune_memory --train-file demo_out/data/train_mix.jsonl --out DIR
 
 Holds out ``--validation-fraction`` of the training dialogues (seeded), builds the memory from
-the rest once per similarity key (the last N turns), skipping what ``--domain`` calls
-``unaskable`` as training does, and scores every neighbour count on the
-same held-out points: mean R_a and the share with R_a = 1 (``win``), per data source, with the
-embedding grader the evaluation uses. Fixed generic questions are the reference a memory must
+the rest once per similarity key (the last N turns), with the checks ``--domain`` gives it
+(``unaskable``, ``shared_referents``) as training does, and scores every neighbour count on
+the same held-out points: mean R_a and the share with R_a = 1 (``win``), per data source, with
+the embedding grader the evaluation uses. Fixed generic questions are the reference a memory must
 beat; the oracle rows (the best of the neighbours' candidates for each point's own I*, which
 no policy can see) say how much a better choice among the same candidates could gain. Writes
 ``DIR/tune_memory.json`` and prints one line per variant.
@@ -26,7 +26,11 @@ from learn2ask.data.samples import load_samples
 from learn2ask.data.sampling import source_of
 from learn2ask.data.types import Sample
 from learn2ask.domain import DEFAULT_DOMAIN, load_domain
-from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
+from learn2ask.models.question_memory import (
+    QuestionMemory,
+    QuestionMemorySettings,
+    domain_checks,
+)
 from learn2ask.rewards.graders.embedding import EmbeddingGrader
 
 GENERIC_QUESTIONS = ("Do you have any other symptoms?", "Are you taking any medications?")
@@ -95,10 +99,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-points", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--domain", default=DEFAULT_DOMAIN, help="whose `unaskable` patterns the memory skips"
+        "--domain",
+        default=DEFAULT_DOMAIN,
+        help="whose checks the memory applies (`unaskable`, `shared_referents`)",
     )
     args = parser.parse_args(argv)
-    unaskable = tuple(load_domain(args.domain).unaskable)
+    checks = domain_checks(load_domain(args.domain))
     train, validation = validation_points(
         args.train_file, args.validation_fraction, args.max_points, args.seed
     )
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     for turns in (1, 2, 4):
         started = time.perf_counter()
         memory = QuestionMemory.build(
-            train, QuestionMemorySettings(context_turns=turns, unaskable=unaskable), grader
+            train, QuestionMemorySettings(context_turns=turns, **checks), grader
         )
         build = time.perf_counter() - started
         for neighbours in (10, 20, 50, 100):

@@ -50,6 +50,9 @@ class Domain(BaseModel):
     # Logged expert turns the deployed assistant must never ask (case-insensitive regular
     # expressions): the medical domain's are a physical examination's prompts.
     unaskable: list[str] = Field(default_factory=list)
+    # Words a logged question may take for granted unnamed ("your knee"): the question memory's
+    # check of what a question refers back to (learn2ask.models.question_fit).
+    shared_referents: list[str] = Field(default_factory=list)
     serving: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("unaskable")

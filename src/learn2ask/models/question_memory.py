@@ -18,13 +18,24 @@ R_a by -0.003 to -0.005 (docs/results.md, "Not asking the same question twice").
 Where every candidate was asked already, the policy generates.
 
 Nor does it ask a yes/no question about what the user has already said: "Do you have any
-shortness of breath?" after "No, no shortness of breath." (:func:`already_said`: at least three
-quarters of the question's content words, crudely stemmed, are in the user's turns). Only
+shortness of breath?" after "No, no shortness of breath." (:func:`~.question_fit.already_said`:
+at least three quarters of the question's content words, crudely stemmed, are in the user's
+turns). Only
 yes/no questions: "Where is the chest pain?" after "I have chest pain." is the follow-up a
 complaint calls for, and the embedding grader could not tell the two apart (docs/results.md,
 "Not asking what the user already said"). On four validation sets it changes 5-12% of the
 choices and mean R_a by -0.012 to +0.002, mostly by not asking a generic "Do you have any
 pain?" after the user has described the pain, which the offline grade still credits.
+
+Nor does it take for granted what this conversation has not named: "Do you need a refill of the
+lisinopril?" to a user who named no medicine, "Any chest pain with your shortness of breath?" to
+one with a sore throat. At build time each question's back-references are kept: the nouns of
+its definite phrases ("the lisinopril", "your asthma", "this pain") that its own logged
+conversation had named before the expert asked it
+(:func:`~.question_fit.logged_back_references`; "your knee" and "your father" are not, by the
+domain's ``shared_referents``); a candidate is skipped here when one of them is not among this
+conversation's words. On ``tune_memory``'s three validation splits it changes 15-23 of 600
+choices and mean R_a by -0.002 to +0.001 (docs/results.md, "Questions that refer back").
 
 Nor does it ask what the domain file calls ``unaskable`` (saved in the settings, so every
 consumer of the run skips the same): the medical domain's patterns are a physical
@@ -62,10 +73,20 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from learn2ask.data.questions import count_questions, is_yes_no_question, unaskable_regex
+from learn2ask.data.questions import count_questions, unaskable_regex
 from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
 from learn2ask.models.policy import read_policy_section, write_policy_section
+from learn2ask.models.question_fit import (
+    already_said,
+    covered,
+    logged_back_references,
+    mentioned,
+    said_by_user,
+    shared_stems,
+    unmentioned,
+    yes_no_topics,
+)
 
 VECTORS_FILE = "question_memory.safetensors"
 TEXTS_FILE = "question_memory.json"
@@ -98,13 +119,24 @@ class QuestionMemorySettings:
     digest: str = ""
     built_from: dict[str, Any] = field(default_factory=dict)
     unaskable: tuple[str, ...] = ()  # the domain's patterns (learn2ask.domain.Domain)
+    shared_referents: tuple[str, ...] = ()  # the domain's (question_fit.definite_mentions)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "unaskable", tuple(self.unaskable))  # a JSON list when loaded
+        for name in ("unaskable", "shared_referents"):  # JSON lists when loaded
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.source not in SOURCES:
             raise ConfigError(f"questions.source must be one of {', '.join(SOURCES)}")
         if self.neighbours < 1 or self.context_turns < 1:
             raise ConfigError("questions.neighbours and questions.context_turns must be >= 1")
+
+
+def domain_checks(domain: Any) -> dict[str, tuple[str, ...]]:
+    """The settings a domain file gives the memory (``learn2ask.domain.Domain``): what it never
+    asks (``unaskable``) and what a question may take for granted (``shared_referents``)."""
+    return {
+        "unaskable": tuple(domain.unaskable),
+        "shared_referents": tuple(domain.shared_referents),
+    }
 
 
 def context_key(context: Sequence[Turn], turns: int) -> str:
@@ -115,69 +147,6 @@ def context_key(context: Sequence[Turn], turns: int) -> str:
 def asked_turns(context: Sequence[Turn]) -> list[str]:
     """The context's expert turns: what has been asked so far."""
     return [t.content for t in context if t.role == "expert" and t.content.strip()]
-
-
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-# Words that make up a question rather than name what it asks about.
-_SCAFFOLD_WORDS = """
-    a an the and or of to in on at for with by from about as into than then any anything other
-    another some ever still currently recently lately now today also else do does did done
-    doing are is was were be been being am have has had having get got getting can could would
-    will should may might you your yours yourself there anyone anybody someone somebody it its
-    this that these those i me my we us our he she his her they them their no not nor none
-    never yes okay ok so um uh well just like really very much many kind sort experience
-    experienced experiencing notice noticed noticing feel feeling felt problem problems issue
-    issues trouble history past
-"""
-_SCAFFOLD = frozenset(_SCAFFOLD_WORDS.split())
-# A question counts as already answered when the user named at least this share of what it asks
-# about: "No fever, chills, no shortness of breath?" after "No fever." and "No shortness of
-# breath." (3 of 4), not "Any fevers or chills?" after "No fever." (1 of 2). On
-# `tune_memory`'s three splits 0.75 changes 1-4 of 600 choices against requiring every word, at
-# no cost to R_a; 0.5 changes 52-62 and cost -0.010 on one split (docs/results.md).
-SAID_SHARE = 0.75
-# "Any other surgeries?" after "I had knee surgery" asks beyond what was said.
-_ASKS_FOR_MORE = re.compile(r"\b(?:other|else|another|more)\b", re.I)
-
-
-def content_stems(text: str) -> frozenset[str]:
-    """The words of ``text`` that name something, crudely stemmed ("fevers", "smoked" and
-    "allergies" read as "fever", "smok", "allergy"), so that a question and an answer meet."""
-    return frozenset(_stem(w) for w in _WORD.findall(text.lower()) if w not in _SCAFFOLD)
-
-
-def _stem(word: str) -> str:
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    for suffix in ("ing", "es", "s", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 3 else word
-
-
-def said_by_user(context: Sequence[Turn]) -> frozenset[str]:
-    """The content stems of everything the user has said in ``context``."""
-    return frozenset().union(*(content_stems(t.content) for t in context if t.role == "user"))
-
-
-def yes_no_topics(question: str) -> frozenset[str]:
-    """What a yes/no question asks about (its content stems); empty for any other question and
-    for one that asks for more ("any other ...", "anything else ...")."""
-    if not is_yes_no_question(question) or _ASKS_FOR_MORE.search(question):
-        return frozenset()
-    return content_stems(question)
-
-
-def covered(topics: frozenset[str], said: frozenset[str]) -> bool:
-    """True when the user has named at least ``SAID_SHARE`` of ``topics`` (none: False)."""
-    return bool(topics) and len(topics & said) >= SAID_SHARE * len(topics)
-
-
-def already_said(question: str, said: frozenset[str]) -> bool:
-    """True when ``question`` is a yes/no question about what the user has named already
-    (:func:`yes_no_topics` :func:`covered` by ``said``)."""
-    return bool(said) and covered(yes_no_topics(question), said)
 
 
 def is_askable(text: str, max_chars: int, unaskable: re.Pattern[str] | None = None) -> bool:
@@ -256,6 +225,7 @@ class QuestionMemory:
         point_items: list[list[int]],
         grader: Any,
         fluency: list[float | None] | None = None,
+        references: dict[int, frozenset[str]] | None = None,
     ) -> None:
         self.settings = settings
         self.keys = keys
@@ -266,6 +236,9 @@ class QuestionMemory:
         self.unaskable = unaskable_regex(settings.unaskable)
         self.askable = [is_askable(t, settings.max_question_chars, self.unaskable) for t in items]
         self.fluency = fluency  # per item, where it has a paraphrase (score_fluency)
+        # per item that refers back to its logged conversation (question_fit.back_references);
+        # None for a memory saved before they were kept
+        self.references = references
         self._shown: dict[int, str] = {}
         self._topics: dict[int, frozenset[str]] = {}
 
@@ -289,6 +262,7 @@ class QuestionMemory:
         keys = None
         if with_keys:
             keys = grader.embed([context_key(s.context, settings.context_turns) for s in points])
+        references = item_references(points, index, shared_stems(settings.shared_referents))
         built = {
             "points": len(points),
             "dialogues": len({s.dialogue_id for s in points}),
@@ -302,6 +276,7 @@ class QuestionMemory:
             items,
             [[index[t] for t in s.info_set] for s in points],
             grader,
+            references=references,
         )
 
     def paraphrased(self) -> list[int]:
@@ -350,7 +325,11 @@ class QuestionMemory:
             if own and (already_said(own, said) or found_by(self.unaskable, own)):
                 own, own_vector = None, None
             asked_vectors = self.grader.embed(turns).float() if turns else None
-            chosen.append(self._best(neighbours, own, own_vector, torch, asked_vectors, said))
+            chosen.append(
+                self._best(
+                    neighbours, own, own_vector, torch, asked_vectors, said, mentioned(context)
+                )
+            )
         return chosen
 
     def not_asked(self, vectors: Any, asked: Any) -> list[bool]:
@@ -401,13 +380,18 @@ class QuestionMemory:
         torch: Any,
         asked: Any = None,
         said: frozenset[str] = frozenset(),
+        named: frozenset[str] | None = None,
     ) -> Any:
         """The candidate with the highest summed R_a against the neighbours' I*, among those
         that do not ask again what ``asked`` (expert turns' vectors) already asked nor what the
-        user already ``said`` (:func:`already_said`)."""
+        user already ``said`` (:func:`already_said`), nor refer back to what this conversation
+        has not ``named`` (its content stems; :func:`~.question_fit.unmentioned`)."""
         candidates = self.candidates(neighbours)
         if said:
             candidates = [c for c in candidates if not covered(self.topics(c), said)]
+        if named is not None and self.references:
+            refers = self.references
+            candidates = [c for c in candidates if not unmentioned(refers.get(c, ()), named)]
         if candidates and asked is not None:
             keep = self.not_asked(self.item_vectors[candidates], asked)
             candidates = [c for c, fresh in zip(candidates, keep, strict=True) if fresh]
@@ -484,6 +468,8 @@ class QuestionMemory:
         texts: dict[str, Any] = {"items": self.items}
         if self.fluency is not None:
             texts["fluency"] = self.fluency
+        if self.references is not None:
+            texts["references"] = {str(i): sorted(r) for i, r in self.references.items()}
         write_json_atomic(directory / TEXTS_FILE, texts)
         settings = replace(self.settings, digest=memory_digest(directory))
         write_policy_section(directory, "questions", asdict(settings))
@@ -507,6 +493,7 @@ class QuestionMemory:
         offsets = tensors["offsets"].tolist()
         flat = tensors["point_items"].tolist()
         point_items = [flat[a:b] for a, b in zip(offsets, offsets[1:], strict=False)]
+        references = texts.get("references")
         return cls(
             settings,
             tensors["keys"].float(),
@@ -515,7 +502,23 @@ class QuestionMemory:
             point_items,
             grader or default_grader(),
             texts.get("fluency"),
+            None if references is None else {int(i): frozenset(r) for i, r in references.items()},
         )
+
+
+def item_references(
+    points: Sequence[Sample], index: dict[str, int], shared: frozenset[str]
+) -> dict[int, frozenset[str]]:
+    """Per item (index into the memory's items) that refers back to its logged conversation,
+    what it refers to (:func:`~.question_fit.logged_back_references`). An item asked in several
+    conversations keeps only what it referred to in all of them: one that it fits unnamed is
+    proof enough."""
+    references: dict[int, frozenset[str]] = {}
+    for point in points:
+        for text, refers in logged_back_references(point, shared).items():
+            item = index[text]
+            references[item] = references[item] & refers if item in references else refers
+    return {item: refers for item, refers in references.items() if refers}
 
 
 def memory_digest(model_dir: Path) -> str:

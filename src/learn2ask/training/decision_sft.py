@@ -29,7 +29,6 @@ import math
 import random
 import time
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -508,7 +507,7 @@ def finish(
         embedder = default_grader()  # one for the memory, the head and the calibration
     memory = (
         build_question_memory(
-            train_pool, settings, config.seed, embedder, config.prompt.load_domain().unaskable
+            train_pool, settings, config.seed, embedder, config.prompt.load_domain()
         )
         if settings.question_memory
         else None
@@ -590,12 +589,16 @@ def build_question_memory(
     settings: Any,
     seed: int,
     embedder: Any = None,
-    unaskable: Sequence[str] = (),
+    domain: Any = None,
 ) -> Any:
     """The question memory of the training dialogues (never the validation ones), from a
-    seeded sample of ``settings.memory_max_points`` CONTINUE points when that is set; it never
-    asks what the domain's ``unaskable`` patterns find."""
-    from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
+    seeded sample of ``settings.memory_max_points`` CONTINUE points when that is set, with the
+    checks ``domain`` (``learn2ask.domain.Domain``) gives it (:func:`domain_checks`)."""
+    from learn2ask.models.question_memory import (
+        QuestionMemory,
+        QuestionMemorySettings,
+        domain_checks,
+    )
 
     started = time.perf_counter()
     points = [s for s in samples if s.decision == "continue" and s.info_set]
@@ -606,7 +609,7 @@ def build_question_memory(
         QuestionMemorySettings(
             source=settings.memory_source,
             neighbours=settings.memory_neighbours,
-            unaskable=tuple(unaskable),
+            **(domain_checks(domain) if domain is not None else {}),
         ),
         grader=embedder,
     )

@@ -1,0 +1,187 @@
+"""Does a logged question fit this conversation? What a question asks about, what the user has
+already said, and what a question takes for granted.
+
+The question memory (:mod:`learn2ask.models.question_memory`) asks questions logged in *other*
+conversations. Two ways one can be wrong here though it earned R_a there:
+
+- it asks what the user has already said ("Do you have any shortness of breath?" after "No, no
+  shortness of breath."): :func:`already_said`;
+- it refers back to something its own conversation had named and this one has not ("Any chest
+  pain with your shortness of breath?" to a user who only mentioned a sore throat, "Do you need
+  a refill of the lisinopril?" to one who named no medicine): :func:`back_references` of the
+  question in its logged conversation, :func:`unmentioned` in this one.
+
+Both read words, crudely stemmed (:func:`content_stems`), not meaning: the grader's embeddings
+cannot tell "Where is the chest pain?" (a follow-up) from "Do you have chest pain?" (asked
+again).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from learn2ask.data.questions import is_yes_no_question
+from learn2ask.data.types import Sample, Turn
+
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# Words that make up a question rather than name what it asks about.
+_SCAFFOLD_WORDS = """
+    a an the and or of to in on at for with by from about as into than then any anything other
+    another some ever still currently recently lately now today also else do does did done
+    doing are is was were be been being am have has had having get got getting can could would
+    will should may might you your yours yourself there anyone anybody someone somebody it its
+    this that these those i me my we us our he she his her they them their no not nor none
+    never yes okay ok so um uh well just like really very much many kind sort experience
+    experienced experiencing notice noticed noticing feel feeling felt problem problems issue
+    issues trouble history past
+"""
+_SCAFFOLD = frozenset(_SCAFFOLD_WORDS.split())
+# A question counts as already answered when the user named at least this share of what it asks
+# about: "No fever, chills, no shortness of breath?" after "No fever." and "No shortness of
+# breath." (3 of 4), not "Any fevers or chills?" after "No fever." (1 of 2). On
+# `tune_memory`'s three splits 0.75 changes 1-4 of 600 choices against requiring every word, at
+# no cost to R_a; 0.5 changes 52-62 and cost -0.010 on one split (docs/results.md).
+SAID_SHARE = 0.75
+# "Any other surgeries?" after "I had knee surgery" asks beyond what was said.
+_ASKS_FOR_MORE = re.compile(r"\b(?:other|else|another|more)\b", re.I)
+
+
+@lru_cache(maxsize=65536)  # a dialogue's turns recur in every later point's context
+def content_stems(text: str) -> frozenset[str]:
+    """The words of ``text`` that name something, crudely stemmed ("fevers", "smoked" and
+    "allergies" read as "fever", "smok", "allergy"), so that a question and an answer meet."""
+    return frozenset(_stem(w) for w in _WORD.findall(text.lower()) if w not in _SCAFFOLD)
+
+
+def _stem(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    for suffix in ("ing", "es", "s", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
+
+
+def said_by_user(context: Sequence[Turn]) -> frozenset[str]:
+    """The content stems of everything the user has said in ``context``."""
+    return frozenset().union(*(content_stems(t.content) for t in context if t.role == "user"))
+
+
+def yes_no_topics(question: str) -> frozenset[str]:
+    """What a yes/no question asks about (its content stems); empty for any other question and
+    for one that asks for more ("any other ...", "anything else ...")."""
+    if not is_yes_no_question(question) or _ASKS_FOR_MORE.search(question):
+        return frozenset()
+    return content_stems(question)
+
+
+def covered(topics: frozenset[str], said: frozenset[str]) -> bool:
+    """True when the user has named at least ``SAID_SHARE`` of ``topics`` (none: False)."""
+    return bool(topics) and len(topics & said) >= SAID_SHARE * len(topics)
+
+
+def already_said(question: str, said: frozenset[str]) -> bool:
+    """True when ``question`` is a yes/no question about what the user has named already
+    (:func:`yes_no_topics` :func:`covered` by ``said``)."""
+    return bool(said) and covered(yes_no_topics(question), said)
+
+
+# A definite phrase takes its noun as known: "the biopsy", "your asthma", "this pain", "these
+# symptoms". ("that" is left out: it is as often a conjunction, "Is it that bad?".)
+_DEFINITE = frozenset({"the", "your", "this", "these", "those"})
+# Nouns a definite phrase brings in without needing them named: time, place, order and manner
+# ("in the past week", "on the left side", "the same way").
+_INTRODUCED_WORDS = """
+    past last next first second same other whole rest end way thing things one ones time times
+    day days week weeks month months year years morning night evening afternoon moment weekend
+    number scale side sides area areas name right left top bottom front middle kind type sort
+    lot bit part
+"""
+_INTRODUCED = frozenset(_INTRODUCED_WORDS.split())
+# Words that end a definite phrase: what follows its noun ("Are these headaches worse?", "Does
+# the pain start when ...?"). Read off the definite phrases of the demo run's memory.
+_PHRASE_END_WORDS = """
+    how when where why what who which whether but since before after until while because if
+    out up down over off here now correct please sir ma'am all every pretty regularly daily
+    worse better bad good same started start starts begin began come comes go goes hurt hurts
+    happen happened change changed help helps located gon
+"""
+_PHRASE_ENDS = frozenset(_PHRASE_END_WORDS.split())
+_PHRASE_WORDS = 3  # "your lower back pain"
+_PREFIX_CHARS = 4  # "numb" meets "numbness", "pain" meets "painful"
+
+
+def definite_mentions(question: str, shared: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The content stems of ``question``'s definite phrases ("the biopsy", "your asthma"),
+    except what a definite phrase introduces by itself ("the past week") and the ``shared``
+    stems, what any user may be asked about unnamed ("your knee", "the emergency room"; the
+    domain's ``shared_referents``)."""
+    words = _WORD.findall(question.lower())
+    mentions: set[str] = set()
+    for position, word in enumerate(words):
+        if word not in _DEFINITE:
+            continue
+        for following in words[position + 1 : position + 1 + _PHRASE_WORDS]:
+            if following in _SCAFFOLD or following in _DEFINITE or following in _PHRASE_ENDS:
+                break
+            if "'" in following or len(following) < 2:  # "i'm", "you've"; "t" of "t cells"
+                break
+            stem = _stem(following)
+            if following not in _INTRODUCED and stem not in shared:
+                mentions.add(stem)
+    return frozenset(mentions)
+
+
+def shared_stems(words: Iterable[str]) -> frozenset[str]:
+    """A domain's ``shared_referents`` as stems (:func:`definite_mentions`' ``shared``)."""
+    return frozenset(_stem(w.lower()) for w in words)
+
+
+def back_references(
+    question: str, before: frozenset[str], shared: frozenset[str]
+) -> frozenset[str]:
+    """What ``question`` refers back to in its logged conversation: its
+    :func:`definite_mentions` that the conversation had named ``before`` it (content stems)."""
+    return frozenset(s for s in definite_mentions(question, shared) if meets(s, before))
+
+
+def logged_back_references(point: Sample, shared: frozenset[str]) -> dict[str, frozenset[str]]:
+    """For each I* item of ``point`` found in its future, the :func:`back_references` of its
+    question in the conversation up to where the expert asked it."""
+    named = mentioned(point.context)
+    pending = {item.text: item.question for item in point.items if item.question}
+    references: dict[str, frozenset[str]] = {}
+    for turn in point.future:
+        for text, question in list(pending.items()):
+            if question in turn.content:
+                before = named | content_stems(turn.content[: turn.content.index(question)])
+                references[text] = back_references(text, before, shared)
+                del pending[text]
+        if not pending:
+            break
+        named |= content_stems(turn.content)
+    return references
+
+
+def mentioned(context: Sequence[Turn]) -> frozenset[str]:
+    """The content stems of every turn of ``context``, either side's."""
+    return frozenset().union(*(content_stems(t.content) for t in context))
+
+
+def unmentioned(references: Iterable[str], named: frozenset[str]) -> bool:
+    """True when one of a question's ``references`` is not among the stems ``named`` here."""
+    return any(not meets(stem, named) for stem in references)
+
+
+def meets(stem: str, named: frozenset[str]) -> bool:
+    """True when ``stem`` is in ``named``, or one of them starts the other and both have at
+    least four letters (the crude stemmer leaves "numbness" and "numb" apart)."""
+    if stem in named:
+        return True
+    return len(stem) >= _PREFIX_CHARS and any(
+        len(other) >= _PREFIX_CHARS and (other.startswith(stem) or stem.startswith(other))
+        for other in named
+    )
