@@ -61,6 +61,11 @@ def test_definite_phrases_are_what_a_question_takes_for_granted():
     assert definite_mentions("Any numbness in your legs?", MEDICAL) == frozenset()
     assert definite_mentions("Did you go to the emergency room?", MEDICAL) == frozenset()
     assert definite_mentions("How is your asthma?", MEDICAL) == {"asthma"}
+    # set against what is asked, a shared referent is the complaint taken for granted
+    other = "Other than your knees, any other joint pain?"
+    assert definite_mentions(other, MEDICAL) == {"kne"}
+    assert definite_mentions("Any pain apart from the back?", MEDICAL) == {"back"}
+    assert definite_mentions("Did you get a referral from your doctor?", MEDICAL) == frozenset()
     # a helpdesk's are its own
     support = shared_stems(load_domain("support").shared_referents)
     assert definite_mentions("Can you restart your laptop?", support) == frozenset()

@@ -118,21 +118,33 @@ def definite_mentions(question: str, shared: frozenset[str] = frozenset()) -> fr
     """The content stems of ``question``'s definite phrases ("the biopsy", "your asthma"),
     except what a definite phrase introduces by itself ("the past week") and the ``shared``
     stems, what any user may be asked about unnamed ("your knee", "the emergency room"; the
-    domain's ``shared_referents``)."""
+    domain's ``shared_referents``), unless the phrase is set against ("Other than your knees,
+    any joint pain?" takes the knees as the complaint)."""
     words = _WORD.findall(question.lower())
     mentions: set[str] = set()
     for position, word in enumerate(words):
         if word not in _DEFINITE:
             continue
+        contrasted = _set_against(words[max(0, position - 2) : position])
         for following in words[position + 1 : position + 1 + _PHRASE_WORDS]:
             if following in _SCAFFOLD or following in _DEFINITE or following in _PHRASE_ENDS:
                 break
             if "'" in following or len(following) < 2:  # "i'm", "you've"; "t" of "t cells"
                 break
             stem = _stem(following)
-            if following not in _INTRODUCED and stem not in shared:
+            if following not in _INTRODUCED and (contrasted or stem not in shared):
                 mentions.add(stem)
     return frozenset(mentions)
+
+
+def _set_against(before: list[str]) -> bool:
+    """True when the (up to two) words ``before`` a definite phrase set it against what is
+    asked: "other than", "besides", "except", "aside from", "apart from"."""
+    last = before[-1] if before else ""
+    return last in ("than", "besides", "except") or before[-2:] in (
+        ["aside", "from"],
+        ["apart", "from"],
+    )
 
 
 def shared_stems(words: Iterable[str]) -> frozenset[str]:
