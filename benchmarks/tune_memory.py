@@ -27,6 +27,7 @@ from learn2ask.data.sampling import source_of
 from learn2ask.data.types import Sample
 from learn2ask.domain import DEFAULT_DOMAIN, load_domain
 from learn2ask.models.question_memory import (
+    DEFAULT_NEIGHBOURS,
     QuestionMemory,
     QuestionMemorySettings,
     domain_checks,
@@ -90,6 +91,21 @@ def oracle(memory: QuestionMemory, grader: EmbeddingGrader, points: list[Sample]
     }
 
 
+def unchecked(
+    memory: QuestionMemory, grader: EmbeddingGrader, points: list[Sample], checked: list[str]
+) -> dict:
+    """The row of the same memory without its back-reference check (docs/results.md,
+    "Questions that refer back"), and how many of the ``checked`` choices it changes."""
+    references, memory.references = memory.references, None
+    questions = [q or "" for q in memory.choose([p.context for p in points])]
+    memory.references = references
+    return {
+        "variant": "  the same without the back-reference check",
+        "changed": sum(a != b for a, b in zip(questions, checked, strict=True)),
+        **content(grader, questions, points),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the sweep; print and save its table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -135,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
                     **content(grader, questions, validation),
                 }
             )
+            if turns == 4 and neighbours == DEFAULT_NEIGHBOURS:
+                rows.append(unchecked(memory, grader, validation, questions))
             if turns == 4 and neighbours in (10, 50):
                 rows.append(
                     {
@@ -146,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
         cells = "  ".join(
             f"{k} {v['mean_r_a']:.3f}/{v['win']:.3f}" for k, v in r.items() if isinstance(v, dict)
         )
-        print(f"{r['variant']:<45} {cells}", flush=True)
+        changed = f"  ({r['changed']} choices differ)" if "changed" in r else ""
+        print(f"{r['variant']:<45} {cells}{changed}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tune_memory.json").write_text(
         json.dumps(

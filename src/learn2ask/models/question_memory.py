@@ -34,8 +34,8 @@ its definite phrases ("the lisinopril", "your asthma", "this pain") that its own
 conversation had named before the expert asked it
 (:func:`~.question_fit.logged_back_references`; "your knee" and "your father" are not, by the
 domain's ``shared_referents``); a candidate is skipped here when one of them is not among this
-conversation's words. On ``tune_memory``'s three validation splits it changes 15-23 of 600
-choices and mean R_a by -0.002 to +0.001 (docs/results.md, "Questions that refer back").
+conversation's words. On ``tune_memory``'s three validation splits it changes 14-22 of 600
+choices and mean R_a by 0.000 to +0.002 (docs/results.md, "Questions that refer back").
 
 Nor does it ask what the domain file calls ``unaskable`` (saved in the settings, so every
 consumer of the run skips the same): the medical domain's patterns are a physical
