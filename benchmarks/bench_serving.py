@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +22,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from benchmarks.common import row
+from benchmarks.common import row, start_assistant
 
 SESSIONS = 8
 TURNS = 6
@@ -56,6 +53,7 @@ WARM_UP = ["Hello", "I would like some advice", "Nothing else, thank you"]
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "serving" / "red_flag_cases.yaml"
 BUNDLED = "smollm2-135m-instruct"
+LOAD_FLAGS = ("--decision", "threshold", "--rate-limit", "100000")
 
 
 def run() -> list[dict]:
@@ -82,47 +80,6 @@ def trained_run() -> Path | None:
     named = os.environ.get("LEARN2ASK_BENCH_RUN")
     path = Path(named) if named else ROOT / "demo_out" / "runs" / "decision"
     return path if (path / "model").is_dir() else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(db: Path, policy: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "learn2ask",
-        "serve",
-        "--policy",
-        policy,
-        "--decision",
-        "threshold",
-        "--db",
-        str(db),
-        "--port",
-        str(port),
-        "--rate-limit",
-        "100000",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("learn2ask serve exited during start-up")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("learn2ask serve did not start within 300 s")
 
 
 def script(patient: int, story: int) -> list[str]:
@@ -175,7 +132,7 @@ def _lost(url: str, results: list) -> int:
 def _load_rows(policy: str, kind: str, detail: str) -> list[dict]:
     """The load run against ``learn2ask serve --policy policy``: latency, throughput, losses."""
     with tempfile.TemporaryDirectory(prefix="l2a-bench-serve-") as tmp:
-        process, url = _start(Path(tmp) / "sessions.sqlite", policy)
+        process, url = start_assistant(Path(tmp) / "sessions.sqlite", policy, LOAD_FLAGS)
         try:
             _conversation(url, WARM_UP)  # warm-up, not timed
             started = time.perf_counter()

@@ -41,9 +41,7 @@ def demo_samples(preset: str = "demo") -> Path:
 @contextmanager
 def local_server(model: str = "smollm2-135m-instruct"):
     """Start ``learn2ask serve-model`` on a free loopback port; yield its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "learn2ask", "serve-model", model, "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -62,3 +60,33 @@ def local_server(model: str = "smollm2-135m-instruct"):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_assistant(
+    db: Path, policy: str, flags: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, str]:
+    """Start ``learn2ask serve --policy policy --db db`` (plus ``flags``) on a free loopback
+    port; return the process and its base URL once ``/healthz`` answers (at most 300 s)."""
+    port = free_port()
+    command = [sys.executable, "-m", "learn2ask", "serve", "--policy", policy, "--db", str(db)]
+    command += ["--port", str(port), "--log-level", "warning", *flags]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("learn2ask serve exited during start-up")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("learn2ask serve did not start within 300 s")

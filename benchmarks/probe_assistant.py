@@ -1,0 +1,96 @@
+"""Talk to a trained assistant as scripted users and print what it asks: the live checks that
+offline metrics cannot make (does it ask what the user already said, take for granted what they
+never named, drift off the complaint?).
+
+    python -m benchmarks.probe_assistant --policy demo_out/runs/decision [--script FILE] [--out DIR]
+
+Starts ``learn2ask serve --policy POLICY`` on loopback with a throwaway SQLite file, as a user
+would, sends each conversation's messages in order (``benchmarks/probes/medical.yaml`` by
+default: ``conversations: [{name, messages: [...]}]``) and prints every reply: the action, the
+question or summary, P(stop). A conversation ends at the assistant's first reply that is not a
+question. Writes ``DIR/probe.md`` and ``DIR/probe.json`` with ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from benchmarks.common import start_assistant
+
+DEFAULT_SCRIPT = Path(__file__).resolve().parent / "probes" / "medical.yaml"
+
+
+def load_script(path: Path) -> list[dict[str, Any]]:
+    """The conversations of a probe file; a one-line ``SystemExit`` naming the file if it has
+    none or one without messages."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    conversations = data.get("conversations") if isinstance(data, dict) else None
+    if not conversations or not all(c.get("messages") for c in conversations):
+        raise SystemExit(f"{path}: needs conversations: [{{name, messages: [...]}}]")
+    return conversations
+
+
+def converse(url: str, messages: list[str]) -> list[dict[str, Any]]:
+    """Send ``messages`` to a new session at ``url``; each exchange as {user, action, text,
+    p_stop}, up to the first reply that is not a question."""
+    exchanges = []
+    with httpx.Client(timeout=300) as http:
+        session = http.post(f"{url}/v1/sessions", json={}).raise_for_status().json()["id"]
+        for message in messages:
+            reply = http.post(f"{url}/v1/sessions/{session}/messages", json={"content": message})
+            body = reply.raise_for_status().json()
+            text = body.get("question") or body.get("summary") or body.get("message") or ""
+            exchanges.append(
+                {"user": message, "action": body["action"], "text": text, "p_stop": body["p_stop"]}
+            )
+            if body["action"] != "ask":
+                break
+    return exchanges
+
+
+def transcript(name: str, exchanges: list[dict[str, Any]]) -> str:
+    """One conversation as markdown."""
+    lines = [f"## {name}", ""]
+    for e in exchanges:
+        p_stop = "" if e["p_stop"] is None else f" (P(stop) {e['p_stop']:.2f})"
+        lines += [f"- user: {e['user']}", f"  - {e['action']}{p_stop}: {e['text']}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Probe the assistant; print the transcripts (and write them with ``--out``)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", required=True, help="a run, a model, or an endpoint URL")
+    parser.add_argument("--script", type=Path, default=DEFAULT_SCRIPT)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    conversations = load_script(args.script)
+    with tempfile.TemporaryDirectory(prefix="l2a-probe-") as tmp:
+        process, url = start_assistant(Path(tmp) / "sessions.sqlite", args.policy)
+        try:
+            results = [
+                {"name": c["name"], "exchanges": converse(url, c["messages"])}
+                for c in conversations
+            ]
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    text = f"# {args.policy}\n\n" + "\n".join(
+        transcript(r["name"], r["exchanges"]) for r in results
+    )
+    print(text, end="", flush=True)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "probe.md").write_text(text, encoding="utf-8")
+        (args.out / "probe.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""The probe (benchmarks/probe_assistant.py) talks to a real assistant on loopback: it records
+each exchange until the assistant stops asking, and refuses a probe file without messages."""
+
+from __future__ import annotations
+
+import pytest
+from benchmarks.probe_assistant import DEFAULT_SCRIPT, converse, load_script, transcript
+
+
+def test_a_probe_records_each_exchange_until_the_assistant_stops(live):
+    messages = ["I have a headache.", "Since Monday.", "No, nothing else.", "Never sent."]
+    exchanges = converse(live.url, messages)
+    # the scripted policy asks twice, then stops: the fourth message is not sent
+    assert [e["action"] for e in exchanges] == ["ask", "ask", "stop"]
+    assert [e["user"] for e in exchanges] == messages[:3]
+    assert exchanges[0]["text"].startswith("Question 1") and exchanges[2]["text"]
+    text = transcript("headache", exchanges)
+    assert text.startswith("## headache") and "- user: Since Monday." in text
+    assert "  - ask (P(stop) 0.33): Question 1" in text
+
+
+def test_the_bundled_probes_load_and_a_file_without_messages_is_refused(tmp_path):
+    assert all(c["messages"] for c in load_script(DEFAULT_SCRIPT))
+    broken = tmp_path / "probe.yaml"
+    broken.write_text("conversations:\n  - name: empty\n")
+    with pytest.raises(SystemExit, match=r"probe.yaml: needs conversations"):
+        load_script(broken)
