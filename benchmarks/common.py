@@ -73,16 +73,20 @@ def start_assistant(
     db: Path, policy: str, flags: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen, str]:
     """Start ``learn2ask serve --policy policy --db db`` (plus ``flags``) on a free loopback
-    port; return the process and its base URL once ``/healthz`` answers (at most 300 s)."""
+    port; return the process and its base URL once ``/healthz`` answers (at most 300 s). Its
+    output goes to ``serve.log`` beside ``db``; a start-up failure quotes its last line."""
     port = free_port()
     command = [sys.executable, "-m", "learn2ask", "serve", "--policy", policy, "--db", str(db)]
     command += ["--port", str(port), "--log-level", "warning", *flags]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = db.parent / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("learn2ask serve exited during start-up")
+            lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            raise RuntimeError(f"learn2ask serve exited: {lines[-1] if lines else 'no output'}")
         try:
             if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return process, url
