@@ -20,8 +20,17 @@ def test_a_probe_records_each_exchange_until_the_assistant_stops(live):
 
 
 def test_the_bundled_probes_load_and_a_file_without_messages_is_refused(tmp_path):
-    assert all(c["messages"] for c in load_script(DEFAULT_SCRIPT))
+    scripts = sorted(DEFAULT_SCRIPT.parent.glob("*.yaml"))
+    assert [s.name for s in scripts] == ["medical.yaml", "support.yaml"]
+    assert all(c["messages"] for s in scripts for c in load_script(s))
     broken = tmp_path / "probe.yaml"
     broken.write_text("conversations:\n  - name: empty\n")
     with pytest.raises(SystemExit, match=r"probe.yaml: needs conversations"):
         load_script(broken)
+
+
+def test_an_assistant_that_cannot_start_says_why(tmp_path):
+    from benchmarks.common import start_assistant
+
+    with pytest.raises(RuntimeError, match=r"serve exited: learn2ask serve: error: .*nowhere"):
+        start_assistant(tmp_path / "sessions.sqlite", str(tmp_path / "nowhere"))
