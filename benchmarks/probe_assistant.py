@@ -3,8 +3,8 @@ offline metrics cannot make (does it ask what the user already said, take for gr
 never named, drift off the complaint?).
 
     python -m benchmarks.probe_assistant --policy demo_out/runs/decision [--script FILE] [--out DIR]
-    python -m benchmarks.probe_assistant --policy runs/helpdesk --domain support \
-        --script benchmarks/probes/support.yaml
+    python -m benchmarks.probe_assistant --policy runs/helpdesk --script \
+        benchmarks/probes/support.yaml
 
 Starts ``learn2ask serve --policy POLICY`` on loopback with a throwaway SQLite file, as a user
 would, sends each conversation's messages in order (``benchmarks/probes/medical.yaml`` by
@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policy", required=True, help="a run, a model, or an endpoint URL")
     parser.add_argument("--script", type=Path, default=DEFAULT_SCRIPT)
-    parser.add_argument("--domain", help="the run's domain when it is not medical (serve asks)")
+    parser.add_argument(
+        "--domain", help="a domain file, for a run trained on your own (serve reads bundled ones)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     conversations = load_script(args.script)

@@ -47,7 +47,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback default)")
     parser.add_argument("--port", type=int, default=8080, help="port")
-    parser.add_argument("--domain", default="medical", help="domain name or YAML file")
+    parser.add_argument(
+        "--domain",
+        default=None,
+        help="domain name or YAML file (default: the bundled domain the policy was trained on, "
+        "else medical)",
+    )
     parser.add_argument(
         "--api-key-file",
         type=Path,
@@ -70,7 +75,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
 
 
-def _server_config(args: argparse.Namespace) -> ServerConfig:
+def _server_config(args: argparse.Namespace, domain: str) -> ServerConfig:
     from learn2ask.serving.config import Limits, ServerConfig, read_api_keys
 
     if not 0 < args.port < 65536:
@@ -82,7 +87,7 @@ def _server_config(args: argparse.Namespace) -> ServerConfig:
         host=args.host,
         port=args.port,
         db=args.db,
-        domain=args.domain,
+        domain=domain,
         api_keys=read_api_keys(args.api_key_file),
         limits=Limits(
             max_body_bytes=max(16_384, args.max_message_chars * 8),
@@ -99,12 +104,13 @@ def run_serve(args: argparse.Namespace) -> int:
     """Load the domain, the policy (once) and the store, then serve until interrupted."""
     import uvicorn
 
-    from learn2ask.serving.server import build_assistant, load_policy, load_settings
+    from learn2ask.serving.server import build_assistant, default_domain, load_policy, load_settings
     from learn2ask.serving.store import open_store, redact_url
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    config = _server_config(args)
-    domain, settings = load_settings(args.domain)
+    domain_name = args.domain or default_domain(args.policy, args.policy_model)
+    config = _server_config(args, domain_name)
+    domain, settings = load_settings(domain_name)
     store = open_store(config.db)  # a bad --db fails before the model loads
     policy = load_policy(
         args.policy, args.policy_model, domain, args.decision, args.threshold, args.questions

@@ -37,6 +37,22 @@ def load_settings(domain_name: str) -> tuple[Any, ServingSettings]:
     return domain, serving_settings(domain.serving, str(domain_path(domain_name)))
 
 
+def default_domain(policy: str, policy_model: str | None) -> str:
+    """The domain to serve with when ``--domain`` is not given: the bundled domain the policy's
+    run was trained on (its saved prompt names it; for an endpoint, ``policy_model``'s), else
+    medical. A domain from your own file is not guessed: its run asks for ``--domain FILE``."""
+    from learn2ask.domain import DEFAULT_DOMAIN, bundled_domain_names
+    from learn2ask.models.backends import resolve_local_model_dir
+    from learn2ask.models.policy import POLICY_CONFIG_FILE, load_prompt_config
+
+    name = policy_model if policy.startswith(("http://", "https://")) else policy
+    local = resolve_local_model_dir(name) if name else None
+    if local is None or not (local / POLICY_CONFIG_FILE).is_file():
+        return DEFAULT_DOMAIN
+    trained = load_prompt_config(local).domain
+    return trained if trained in bundled_domain_names() else DEFAULT_DOMAIN
+
+
 def load_policy(
     policy: str,
     policy_model: str | None,
@@ -80,9 +96,13 @@ def _prompt_for(local: Any, domain: Any, config_file: str, load: Any) -> Any:
         return None
     prompt = load(local)
     if prompt.domain != domain.name:
+        from learn2ask.domain import bundled_domain_names
+
+        bundled = prompt.domain in bundled_domain_names()
+        remedy = f"--domain {prompt.domain}" if bundled else "its domain file as --domain FILE"
         raise ConfigError(
             f"--policy {local} was trained on domain '{prompt.domain}', not '{domain.name}': "
-            f"pass --domain {prompt.domain}"
+            f"pass {remedy}"
         )
     return prompt
 
