@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from benchmarks.common import row, start_assistant
+from benchmarks.common import conversation, row, start_assistant
 
 SESSIONS = 8
 TURNS = 6
@@ -97,28 +97,12 @@ def _patient(url: str, patient: int) -> list[tuple[str, list[tuple[str, float, d
     sessions: list[tuple[str, list[tuple[str, float, dict]]]] = []
     sent = 0
     while sent < TURNS:
-        sid, turns = _conversation(url, script(patient, len(sessions))[: TURNS - sent])
+        sid, turns = conversation(url, script(patient, len(sessions))[: TURNS - sent])
         sessions.append((sid, turns))
         if not turns:  # refused: do not loop on it
             break
         sent += len(turns)
     return sessions
-
-
-def _conversation(url: str, messages: list[str]) -> tuple[str, list[tuple[str, float, dict]]]:
-    turns = []
-    with httpx.Client(timeout=120) as http:
-        sid = http.post(f"{url}/v1/sessions", json={}).raise_for_status().json()["id"]
-        for text in messages:
-            started = time.perf_counter()
-            reply = http.post(f"{url}/v1/sessions/{sid}/messages", json={"content": text})
-            seconds = time.perf_counter() - started
-            if reply.status_code != 200:
-                break
-            turns.append((text, seconds, reply.json()))
-            if reply.json()["action"] != "ask":
-                break
-    return sid, turns
 
 
 def _lost(url: str, results: list) -> int:
@@ -134,7 +118,7 @@ def _load_rows(policy: str, kind: str, detail: str) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="l2a-bench-serve-") as tmp:
         process, url = start_assistant(Path(tmp) / "sessions.sqlite", policy, LOAD_FLAGS)
         try:
-            _conversation(url, WARM_UP)  # warm-up, not timed
+            conversation(url, WARM_UP)  # warm-up, not timed
             started = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(SESSIONS) as pool:
                 futures = [pool.submit(_patient, url, p) for p in range(SESSIONS)]

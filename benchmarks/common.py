@@ -94,3 +94,24 @@ def start_assistant(
             time.sleep(0.5)
     process.kill()
     raise RuntimeError("learn2ask serve did not start within 300 s")
+
+
+def conversation(
+    url: str, messages: list[str], timeout: float = 120
+) -> tuple[str, list[tuple[str, float, dict]]]:
+    """Send ``messages`` to a new session of the assistant at ``url``: the session id and each
+    acknowledged message with its latency and reply, up to the first reply that is not a
+    question or the first refused message."""
+    turns = []
+    with httpx.Client(timeout=timeout) as http:
+        sid = http.post(f"{url}/v1/sessions", json={}).raise_for_status().json()["id"]
+        for text in messages:
+            started = time.perf_counter()
+            reply = http.post(f"{url}/v1/sessions/{sid}/messages", json={"content": text})
+            seconds = time.perf_counter() - started
+            if reply.status_code != 200:
+                break
+            turns.append((text, seconds, reply.json()))
+            if reply.json()["action"] != "ask":
+                break
+    return sid, turns

@@ -21,10 +21,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
-from benchmarks.common import start_assistant
+from benchmarks.common import conversation, start_assistant
 
 DEFAULT_SCRIPT = Path(__file__).resolve().parent / "probes" / "medical.yaml"
 
@@ -41,19 +40,16 @@ def load_script(path: Path) -> list[dict[str, Any]]:
 
 def converse(url: str, messages: list[str]) -> list[dict[str, Any]]:
     """Send ``messages`` to a new session at ``url``; each exchange as {user, action, text,
-    p_stop}, up to the first reply that is not a question."""
+    p_stop}, up to the first reply that is not a question. A refused message is an error."""
+    _, turns = conversation(url, messages, timeout=300)
+    if len(turns) < len(messages) and (not turns or turns[-1][2]["action"] == "ask"):
+        raise SystemExit(f"{url}: the assistant refused message {len(turns) + 1}")
     exchanges = []
-    with httpx.Client(timeout=300) as http:
-        session = http.post(f"{url}/v1/sessions", json={}).raise_for_status().json()["id"]
-        for message in messages:
-            reply = http.post(f"{url}/v1/sessions/{session}/messages", json={"content": message})
-            body = reply.raise_for_status().json()
-            text = body.get("question") or body.get("summary") or body.get("message") or ""
-            exchanges.append(
-                {"user": message, "action": body["action"], "text": text, "p_stop": body["p_stop"]}
-            )
-            if body["action"] != "ask":
-                break
+    for message, _, body in turns:
+        text = body.get("question") or body.get("summary") or body.get("message") or ""
+        exchanges.append(
+            {"user": message, "action": body["action"], "text": text, "p_stop": body["p_stop"]}
+        )
     return exchanges
 
 

@@ -259,10 +259,10 @@ class QuestionMemory:
             raise ConfigError("a question memory needs CONTINUE points with I* items")
         items = sorted({text for s in points for text in s.info_set})
         index = {text: i for i, text in enumerate(items)}
-        keys = None
-        if with_keys:
+        keys, references = None, None
+        if with_keys:  # both serve choices in context; best_overall has none
             keys = grader.embed([context_key(s.context, settings.context_turns) for s in points])
-        references = item_references(points, index, shared_stems(settings.shared_referents))
+            references = item_references(points, index, shared_stems(settings.shared_referents))
         built = {
             "points": len(points),
             "dialogues": len({s.dialogue_id for s in points}),
