@@ -5,12 +5,14 @@ CONTINUE points of held-out training dialogues (never the test split).
 
 Holds out ``--validation-fraction`` of the training dialogues (seeded), builds the memory from
 the rest once per similarity key (the last N turns), with the checks ``--domain`` gives it
-(``unaskable``, ``shared_referents``) as training does, and scores every neighbour count on
-the same held-out points: mean R_a and the share with R_a = 1 (``win``), per data source, with
-the embedding grader the evaluation uses. Fixed generic questions are the reference a memory must
-beat; the oracle rows (the best of the neighbours' candidates for each point's own I*, which
-no policy can see) say how much a better choice among the same candidates could gain. Writes
-``DIR/tune_memory.json`` and prints one line per variant.
+(``unaskable``, ``shared_referents``, ``synonyms``) as training does, and scores every
+neighbour count on the same held-out points: mean R_a and the share with R_a = 1 (``win``),
+per data source, with the embedding grader the evaluation uses. Fixed generic questions are
+the reference a memory must beat; the oracle rows (the best of the neighbours' candidates for
+each point's own I*, which no policy can see) say how much a better choice among the same
+candidates could gain; the rows "the same without ..." what each of the memory's checks
+costs or gains, and how many choices it changes. Writes ``DIR/tune_memory.json`` and prints
+one line per variant.
 """
 
 from __future__ import annotations
@@ -91,19 +93,57 @@ def oracle(memory: QuestionMemory, grader: EmbeddingGrader, points: list[Sample]
     }
 
 
-def unchecked(
-    memory: QuestionMemory, grader: EmbeddingGrader, points: list[Sample], checked: list[str]
+def compared(
+    variant: str,
+    questions: list[str],
+    checked: list[str],
+    grader: EmbeddingGrader,
+    points: list[Sample],
 ) -> dict:
-    """The row of the same memory without its back-reference check (docs/results.md,
-    "Questions that refer back"), and how many of the ``checked`` choices it changes."""
-    references, memory.references = memory.references, None
-    questions = [q or "" for q in memory.choose([p.context for p in points])]
-    memory.references = references
+    """The row of a variant's ``questions``, and how many of the ``checked`` choices it
+    changes."""
     return {
-        "variant": "  the same without the back-reference check",
+        "variant": f"  the same without {variant}",
         "changed": sum(a != b for a, b in zip(questions, checked, strict=True)),
         **content(grader, questions, points),
     }
+
+
+# The memory's checks that one attribute switches off (None: a memory saved before it).
+CHECKS = {
+    "references": "the back-reference check",  # docs/results.md, "Questions that refer back"
+    "pointing": "the pointing-back check",  # docs/results.md, "Questions that point back"
+}
+
+
+def unchecked(
+    memory: QuestionMemory,
+    attribute: str,
+    grader: EmbeddingGrader,
+    points: list[Sample],
+    checked: list[str],
+) -> dict:
+    """The row of the same memory without one of its :data:`CHECKS`."""
+    kept = getattr(memory, attribute)
+    setattr(memory, attribute, None)
+    questions = [q or "" for q in memory.choose([p.context for p in points])]
+    setattr(memory, attribute, kept)
+    return compared(CHECKS[attribute], questions, checked, grader, points)
+
+
+def without_synonyms(
+    memory: QuestionMemory,
+    train: list[Sample],
+    grader: EmbeddingGrader,
+    points: list[Sample],
+    checked: list[str],
+) -> dict:
+    """The row of the same memory built and choosing without the domain's ``synonyms``
+    (docs/results.md, "Synonyms")."""
+    plain = QuestionMemory.build(train, replace(memory.settings, synonyms=()), grader)
+    plain.settings = replace(plain.settings, neighbours=memory.settings.neighbours)
+    questions = [q or "" for q in plain.choose([p.context for p in points])]
+    return compared("the domain's synonyms", questions, checked, grader, points)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--domain",
         default=DEFAULT_DOMAIN,
-        help="whose checks the memory applies (`unaskable`, `shared_referents`)",
+        help="whose checks the memory applies (`unaskable`, `shared_referents`, `synonyms`)",
     )
     args = parser.parse_args(argv)
     checks = domain_checks(load_domain(args.domain))
@@ -152,7 +192,9 @@ def main(argv: list[str] | None = None) -> None:
                 }
             )
             if turns == 4 and neighbours == DEFAULT_NEIGHBOURS:
-                rows.append(unchecked(memory, grader, validation, questions))
+                for attribute in CHECKS:
+                    rows.append(unchecked(memory, attribute, grader, validation, questions))
+                rows.append(without_synonyms(memory, train, grader, validation, questions))
             if turns == 4 and neighbours in (10, 50):
                 rows.append(
                     {

@@ -53,6 +53,9 @@ class Domain(BaseModel):
     # Words a logged question may take for granted unnamed ("your knee"): the question memory's
     # check of what a question refers back to (learn2ask.models.question_fit).
     shared_referents: list[str] = Field(default_factory=list)
+    # Groups of words that name the same thing ("hurts", "ache", "pain"): the same checks read
+    # a user's "my knee hurts" as naming "the pain".
+    synonyms: list[list[str]] = Field(default_factory=list)
     serving: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("unaskable")
@@ -64,6 +67,18 @@ class Domain(BaseModel):
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from None
         return patterns
+
+    @field_validator("synonyms")
+    @classmethod
+    def _groups_apart(cls, groups: list[list[str]]) -> list[list[str]]:
+        seen: dict[str, int] = {}
+        for number, group in enumerate(groups, start=1):
+            if len(group) < 2:
+                raise ValueError(f"group {number} {group!r} needs at least two words")
+            for word in group:
+                if seen.setdefault(word.lower(), number) != number:
+                    raise ValueError(f"{word!r} is in groups {seen[word.lower()]} and {number}")
+        return groups
 
 
 def bundled_domain_names() -> list[str]:

@@ -8,12 +8,16 @@ from learn2ask.domain import load_domain
 from learn2ask.models.question_fit import (
     already_said,
     back_references,
+    canonical,
     content_stems,
     definite_mentions,
     logged_back_references,
     mentioned,
+    next_questions,
+    points_back,
     said_by_user,
     shared_stems,
+    synonym_stems,
     unmentioned,
 )
 
@@ -118,3 +122,83 @@ def test_a_logged_question_is_read_in_the_conversation_before_it_was_asked():
         worse: frozenset({"pain", "shortnes"}),
         stress: frozenset(),
     }
+
+
+SYNONYMS = synonym_stems(load_domain("medical").synonyms)
+
+
+def test_a_domains_synonyms_let_different_words_name_one_thing():
+    def said_as(*user_turns: str) -> frozenset[str]:
+        return said_by_user([Turn("user", text) for text in user_turns], SYNONYMS)
+
+    cramps = said_as("Some cramps in my lower belly, they come and go.")
+    assert already_said("Are you having any belly pain?", cramps, SYNONYMS)
+    assert already_said("Any abdominal pain?", cramps, SYNONYMS)  # belly = abdomen
+    assert not already_said("Are you having any belly pain?", said("Some cramps in my belly."))
+    assert already_said("Have you had a fever?", said_as("I felt a bit feverish."), SYNONYMS)
+    # one word of a group names nothing else: a sore throat is not chest pain
+    assert not already_said("Any chest pain?", said_as("I have a sore throat."), SYNONYMS)
+    # "my knee hurts" names the pain a logged question takes for granted
+    knee = mentioned([Turn("user", "My right knee hurts on the stairs.")], SYNONYMS)
+    assert not unmentioned(definite_mentions("When did you first notice the pain?"), knee)
+    assert unmentioned({"pain"}, mentioned([Turn("user", "My right knee hurts.")]))
+
+
+def test_a_back_reference_is_read_with_the_same_synonyms():
+    before = content_stems("My stomach hurts after meals.")
+    question = "Does the pain go to your back?"
+    assert back_references(question, before, MEDICAL) == frozenset()  # "pain" was not said
+    assert back_references(question, canonical(before, SYNONYMS), MEDICAL, SYNONYMS) == {"pain"}
+
+
+def test_synonym_groups_are_checked_when_the_domain_is_read(tmp_path):
+    import pytest
+    import yaml
+
+    from learn2ask.errors import ConfigError
+
+    data = yaml.safe_load(load_domain("medical").model_dump_json())
+    for groups, reason in (
+        ([["pain"]], "needs at least two words"),
+        ([["pain", "ache"], ["ache", "sore"]], "'ache' is in groups 1 and 2"),
+    ):
+        path = tmp_path / "domain.yaml"
+        path.write_text(yaml.safe_dump({**data, "synonyms": groups}))
+        with pytest.raises(ConfigError, match=reason):
+            load_domain(path)
+
+
+def test_a_question_that_points_at_what_was_just_said_is_recognised():
+    for pointing in (
+        "Do you need a refill of that?",
+        "Do you have any pain there?",
+        "Is the pain there all the time?",
+        "Are you taking any medications for that?",
+        "Do any of those ring any bells?",
+        "Any numbness or tingling in that right arm?",
+        "Did you take them?",
+    ):
+        assert points_back(pointing), pointing
+    for naming in (
+        "Is there any pain?",
+        "Are there any other symptoms?",
+        "Any fever, chills or anything like that?",
+        "Is that correct?",
+        "Do you need a refill of the lisinopril?",
+    ):
+        assert not points_back(naming), naming
+
+
+def test_the_next_question_is_the_one_asked_right_after_the_context():
+    refill, fever = "Do you need a refill of that?", "Any fever?"
+    point = Sample(
+        id="a_0",
+        dialogue_id="a",
+        index=0,
+        context=[Turn("expert", "What brings you in?"), Turn("user", "I take lisinopril.")],
+        future=[Turn("expert", f"Okay. {refill}"), Turn("user", "Yes."), Turn("expert", fever)],
+        info_set=[refill, fever],
+        decision="continue",
+        items=[InfoItem(q, question=q) for q in (refill, fever)],
+    )
+    assert next_questions(point) == {refill}

@@ -372,3 +372,49 @@ def test_a_question_that_refers_back_to_what_this_conversation_never_named_is_no
         [*PRESSURE_POINTS, unintroduced], QuestionMemorySettings(neighbours=3), grader
     )
     assert lenient.references == {}
+
+
+def test_the_domains_synonyms_read_a_complaint_in_other_words(grader, tmp_path):
+    from learn2ask.domain import load_domain
+    from learn2ask.models.question_memory import domain_checks
+
+    checks = domain_checks(load_domain("medical"))
+    belly = "Are you having any belly pain?"
+    points = [
+        logged("a", "I've had diarrhea since yesterday.", [belly]),
+        logged("b", "Diarrhea and loose stools all day.", [belly]),
+        logged("c", "Watery diarrhea since last night.", [HEADACHES]),
+    ]
+    cramps = [
+        Turn("expert", "What brings you in?"),
+        Turn("user", "Diarrhea since yesterday, with cramps in my lower belly."),
+    ]
+    plain = QuestionMemory.build(points, QuestionMemorySettings(neighbours=3), grader)
+    assert plain.choose([cramps]) == [belly]  # "cramps" is not "pain" word for word
+    memory = QuestionMemory.build(points, QuestionMemorySettings(neighbours=3, **checks), grader)
+    assert memory.choose([cramps]) == [HEADACHES]
+    memory.save(tmp_path)  # the synonyms travel with the run
+    assert QuestionMemory.load(tmp_path, grader).choose([cramps]) == [HEADACHES]
+
+
+def test_a_question_that_points_back_is_asked_only_where_it_was_asked_next(grader, tmp_path):
+    refill = "Do you need a refill of that?"
+    points = [
+        # asked right after a medicine was named, and later in another conversation
+        logged("a", "I take lisinopril for my blood pressure.", [refill]),
+        logged("b", "My knee hurts when I climb stairs.", ["Any swelling?", refill]),
+        logged("c", "My knee hurts after running.", ["Any swelling?", refill]),
+        logged("d", "My knee aches at night.", ["Did you twist it?", refill]),
+    ]
+    memory = QuestionMemory.build(points, QuestionMemorySettings(neighbours=3), grader)
+    assert memory.pointing == {memory.items.index(refill): frozenset({0})}
+    opening = [Turn("expert", "What brings you in?")]
+    knee = [*opening, Turn("user", "My knee hurts, mostly on the stairs.")]
+    pills = [*opening, Turn("user", "I take lisinopril for blood pressure.")]
+    # Among the knee conversations the refill got three votes, the swelling two; but the
+    # refill's "that" pointed at what came just before it there, not at a knee.
+    assert memory.choose([knee, pills]) == ["Any swelling?", refill]
+    memory.save(tmp_path)
+    assert QuestionMemory.load(tmp_path, grader).choose([knee]) == ["Any swelling?"]
+    memory.pointing = None  # a memory saved before the check asks as before
+    assert memory.choose([knee]) == [refill]

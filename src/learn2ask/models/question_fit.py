@@ -9,17 +9,22 @@ conversations. Two ways one can be wrong here though it earned R_a there:
 - it refers back to something its own conversation had named and this one has not ("Any chest
   pain with your shortness of breath?" to a user who only mentioned a sore throat, "Do you need
   a refill of the lisinopril?" to one who named no medicine): :func:`back_references` of the
-  question in its logged conversation, :func:`unmentioned` in this one.
+  question in its logged conversation, :func:`unmentioned` in this one;
+- it points at what was just said without naming it ("Do you need a refill of that?", "Do you
+  have any pain there?"): :func:`points_back`, asked only where it fits (the memory's
+  ``pointing``).
 
 Both read words, crudely stemmed (:func:`content_stems`), not meaning: the grader's embeddings
 cannot tell "Where is the chest pain?" (a follow-up) from "Do you have chest pain?" (asked
-again).
+again). A domain's ``synonyms`` let different words name one thing ("my knee hurts" names "the
+pain", "I'm not on any medicines" answers "Are you taking any medications?"):
+:func:`synonym_stems`, :func:`canonical`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 from learn2ask.data.questions import is_yes_no_question
@@ -65,17 +70,39 @@ def _stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
-def said_by_user(context: Sequence[Turn]) -> frozenset[str]:
+_NO_SYNONYMS: Mapping[str, str] = {}
+
+
+def synonym_stems(groups: Iterable[Iterable[str]]) -> dict[str, str]:
+    """A domain's ``synonyms`` (groups of words that name the same thing) as stems: each word's
+    stem maps to its group's first word's stem."""
+    table: dict[str, str] = {}
+    for group in groups:
+        stems = [_stem(word.lower()) for word in group]
+        table.update((stem, stems[0]) for stem in stems)
+    return table
+
+
+def canonical(stems: frozenset[str], synonyms: Mapping[str, str]) -> frozenset[str]:
+    """``stems`` with each one a synonym group holds replaced by the group's first
+    (:func:`synonym_stems`); the others as they are."""
+    return frozenset(synonyms.get(s, s) for s in stems) if synonyms else stems
+
+
+def said_by_user(
+    context: Sequence[Turn], synonyms: Mapping[str, str] = _NO_SYNONYMS
+) -> frozenset[str]:
     """The content stems of everything the user has said in ``context``."""
-    return frozenset().union(*(content_stems(t.content) for t in context if t.role == "user"))
+    said = frozenset().union(*(content_stems(t.content) for t in context if t.role == "user"))
+    return canonical(said, synonyms)
 
 
-def yes_no_topics(question: str) -> frozenset[str]:
+def yes_no_topics(question: str, synonyms: Mapping[str, str] = _NO_SYNONYMS) -> frozenset[str]:
     """What a yes/no question asks about (its content stems); empty for any other question and
     for one that asks for more ("any other ...", "anything else ...")."""
     if not is_yes_no_question(question) or _ASKS_FOR_MORE.search(question):
         return frozenset()
-    return content_stems(question)
+    return canonical(content_stems(question), synonyms)
 
 
 def covered(topics: frozenset[str], said: frozenset[str]) -> bool:
@@ -83,10 +110,12 @@ def covered(topics: frozenset[str], said: frozenset[str]) -> bool:
     return bool(topics) and len(topics & said) >= SAID_SHARE * len(topics)
 
 
-def already_said(question: str, said: frozenset[str]) -> bool:
+def already_said(
+    question: str, said: frozenset[str], synonyms: Mapping[str, str] = _NO_SYNONYMS
+) -> bool:
     """True when ``question`` is a yes/no question about what the user has named already
-    (:func:`yes_no_topics` :func:`covered` by ``said``)."""
-    return bool(said) and covered(yes_no_topics(question), said)
+    (:func:`yes_no_topics` :func:`covered` by ``said``, read with the same ``synonyms``)."""
+    return bool(said) and covered(yes_no_topics(question, synonyms), said)
 
 
 # A definite phrase takes its noun as known: "the biopsy", "your asthma", "this pain", "these
@@ -153,34 +182,44 @@ def shared_stems(words: Iterable[str]) -> frozenset[str]:
 
 
 def back_references(
-    question: str, before: frozenset[str], shared: frozenset[str]
+    question: str,
+    before: frozenset[str],
+    shared: frozenset[str],
+    synonyms: Mapping[str, str] = _NO_SYNONYMS,
 ) -> frozenset[str]:
     """What ``question`` refers back to in its logged conversation: its
-    :func:`definite_mentions` that the conversation had named ``before`` it (content stems)."""
-    return frozenset(s for s in definite_mentions(question, shared) if meets(s, before))
+    :func:`definite_mentions` that the conversation had named ``before`` it (content stems,
+    both read with the same ``synonyms``)."""
+    mentions = canonical(definite_mentions(question, shared), synonyms)
+    return frozenset(s for s in mentions if meets(s, before))
 
 
-def logged_back_references(point: Sample, shared: frozenset[str]) -> dict[str, frozenset[str]]:
+def logged_back_references(
+    point: Sample, shared: frozenset[str], synonyms: Mapping[str, str] = _NO_SYNONYMS
+) -> dict[str, frozenset[str]]:
     """For each I* item of ``point`` found in its future, the :func:`back_references` of its
     question in the conversation up to where the expert asked it."""
-    named = mentioned(point.context)
+    named = mentioned(point.context, synonyms)
     pending = {item.text: item.question for item in point.items if item.question}
     references: dict[str, frozenset[str]] = {}
     for turn in point.future:
         for text, question in list(pending.items()):
             if question in turn.content:
-                before = named | content_stems(turn.content[: turn.content.index(question)])
-                references[text] = back_references(text, before, shared)
+                leading = content_stems(turn.content[: turn.content.index(question)])
+                before = named | canonical(leading, synonyms)
+                references[text] = back_references(text, before, shared, synonyms)
                 del pending[text]
         if not pending:
             break
-        named |= content_stems(turn.content)
+        named |= canonical(content_stems(turn.content), synonyms)
     return references
 
 
-def mentioned(context: Sequence[Turn]) -> frozenset[str]:
+def mentioned(
+    context: Sequence[Turn], synonyms: Mapping[str, str] = _NO_SYNONYMS
+) -> frozenset[str]:
     """The content stems of every turn of ``context``, either side's."""
-    return frozenset().union(*(content_stems(t.content) for t in context))
+    return canonical(frozenset().union(*(content_stems(t.content) for t in context)), synonyms)
 
 
 def unmentioned(references: Iterable[str], named: frozenset[str]) -> bool:
@@ -197,3 +236,31 @@ def meets(stem: str, named: frozenset[str]) -> bool:
         len(other) >= _PREFIX_CHARS and (other.startswith(stem) or stem.startswith(other))
         for other in named
     )
+
+
+# A question that points at what was said just before it without naming it: "Do you need a
+# refill of that?", "Do you have any pain there?", "Did anything help with those?". Not "Is
+# there any pain?" nor "anything like that" ("that" after "like" names nothing in particular).
+# Read off the askable questions of the demo run's memory (docs/results.md, "Questions that
+# point back").
+_POINTS_BACK = re.compile(
+    r"(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )\bthere\b"
+    r"(?!\s+(?:is|are|was|were|been|be|any|anything|anyone|a|an)\b)"
+    r"|\b(?:of|for|about|with|from|on|in|to|take|taking|took|try|tried|do|did|use|using)\s+"
+    r"(?:that|those|these|them)\b"
+    r"|\b(?:those|these|them)\s*\?",
+    re.I,
+)
+
+
+def points_back(question: str) -> bool:
+    """True when ``question`` points at what was said just before it without naming it
+    ("... a refill of that?", "... any pain there?", "... any of those?")."""
+    return bool(_POINTS_BACK.search(question))
+
+
+def next_questions(point: Sample) -> frozenset[str]:
+    """The I* items of ``point`` that the expert asked in the very next turn (their ``text``):
+    what the expert asked right after this context."""
+    first = next((turn.content for turn in point.future if turn.role == "expert"), "")
+    return frozenset(i.text for i in point.items if i.question and i.question in first)

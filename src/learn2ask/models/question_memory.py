@@ -82,8 +82,11 @@ from learn2ask.models.question_fit import (
     covered,
     logged_back_references,
     mentioned,
+    next_questions,
+    points_back,
     said_by_user,
     shared_stems,
+    synonym_stems,
     unmentioned,
     yes_no_topics,
 )
@@ -120,10 +123,12 @@ class QuestionMemorySettings:
     built_from: dict[str, Any] = field(default_factory=dict)
     unaskable: tuple[str, ...] = ()  # the domain's patterns (learn2ask.domain.Domain)
     shared_referents: tuple[str, ...] = ()  # the domain's (question_fit.definite_mentions)
+    synonyms: tuple[tuple[str, ...], ...] = ()  # the domain's (question_fit.synonym_stems)
 
     def __post_init__(self) -> None:
         for name in ("unaskable", "shared_referents"):  # JSON lists when loaded
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "synonyms", tuple(tuple(g) for g in self.synonyms))
         if self.source not in SOURCES:
             raise ConfigError(f"questions.source must be one of {', '.join(SOURCES)}")
         if self.neighbours < 1 or self.context_turns < 1:
@@ -132,10 +137,12 @@ class QuestionMemorySettings:
 
 def domain_checks(domain: Any) -> dict[str, tuple[str, ...]]:
     """The settings a domain file gives the memory (``learn2ask.domain.Domain``): what it never
-    asks (``unaskable``) and what a question may take for granted (``shared_referents``)."""
+    asks (``unaskable``), what a question may take for granted (``shared_referents``) and
+    which words name the same thing (``synonyms``)."""
     return {
         "unaskable": tuple(domain.unaskable),
         "shared_referents": tuple(domain.shared_referents),
+        "synonyms": tuple(tuple(group) for group in domain.synonyms),
     }
 
 
@@ -226,6 +233,7 @@ class QuestionMemory:
         grader: Any,
         fluency: list[float | None] | None = None,
         references: dict[int, frozenset[str]] | None = None,
+        pointing: dict[int, frozenset[int]] | None = None,
     ) -> None:
         self.settings = settings
         self.keys = keys
@@ -234,11 +242,15 @@ class QuestionMemory:
         self.point_items = point_items
         self.grader = grader
         self.unaskable = unaskable_regex(settings.unaskable)
+        self.synonyms = synonym_stems(settings.synonyms)
         self.askable = [is_askable(t, settings.max_question_chars, self.unaskable) for t in items]
         self.fluency = fluency  # per item, where it has a paraphrase (score_fluency)
         # per item that refers back to its logged conversation (question_fit.back_references);
         # None for a memory saved before they were kept
         self.references = references
+        # per askable item that points back without naming (question_fit.points_back), the
+        # training points whose very next question it was; None for a memory saved before
+        self.pointing = pointing
         self._shown: dict[int, str] = {}
         self._topics: dict[int, frozenset[str]] = {}
 
@@ -259,10 +271,12 @@ class QuestionMemory:
             raise ConfigError("a question memory needs CONTINUE points with I* items")
         items = sorted({text for s in points for text in s.info_set})
         index = {text: i for i, text in enumerate(items)}
-        keys, references = None, None
-        if with_keys:  # both serve choices in context; best_overall has none
+        keys, references, pointing = None, None, None
+        if with_keys:  # these serve choices in context; best_overall has none
             keys = grader.embed([context_key(s.context, settings.context_turns) for s in points])
-            references = item_references(points, index, shared_stems(settings.shared_referents))
+            shared = shared_stems(settings.shared_referents)
+            references = item_references(points, index, shared, synonym_stems(settings.synonyms))
+            pointing = item_pointing(points, items)
         built = {
             "points": len(points),
             "dialogues": len({s.dialogue_id for s in points}),
@@ -277,6 +291,7 @@ class QuestionMemory:
             [[index[t] for t in s.info_set] for s in points],
             grader,
             references=references,
+            pointing=pointing,
         )
 
     def paraphrased(self) -> list[int]:
@@ -321,14 +336,13 @@ class QuestionMemory:
             if own:
                 own_vector = extra_vectors[position].float()
                 position += 1
-            said = said_by_user(context)
-            if own and (already_said(own, said) or found_by(self.unaskable, own)):
+            said = said_by_user(context, self.synonyms)
+            if own and (already_said(own, said, self.synonyms) or found_by(self.unaskable, own)):
                 own, own_vector = None, None
             asked_vectors = self.grader.embed(turns).float() if turns else None
+            named = mentioned(context, self.synonyms)
             chosen.append(
-                self._best(
-                    neighbours, own, own_vector, torch, asked_vectors, said, mentioned(context)
-                )
+                self._best(neighbours, own, own_vector, torch, asked_vectors, said, named)
             )
         return chosen
 
@@ -392,6 +406,8 @@ class QuestionMemory:
         if named is not None and self.references:
             refers = self.references
             candidates = [c for c in candidates if not unmentioned(refers.get(c, ()), named)]
+        if named is not None and self.pointing:
+            candidates = [c for c in candidates if self.points_here(c, neighbours)]
         if candidates and asked is not None:
             keep = self.not_asked(self.item_vectors[candidates], asked)
             candidates = [c for c, fresh in zip(candidates, keep, strict=True) if fresh]
@@ -413,6 +429,13 @@ class QuestionMemory:
             return own
         return self.shown(self._best_worded(chosen, votes, vectors, ids))
 
+    def points_here(self, item: int, neighbours: Sequence[int]) -> bool:
+        """Whether ``item`` may be asked among these ``neighbours``: it names what it asks
+        about, or it points back ("a refill of that?") and one of them asked it right after
+        its own context, which is what the neighbour's "that" pointed at (``pointing``)."""
+        asked_next = self.pointing.get(item) if self.pointing is not None else None
+        return asked_next is None or not asked_next.isdisjoint(neighbours)
+
     def shown(self, item: int) -> str:
         """Item ``item`` as it is asked (:func:`tidy_question`), computed once."""
         if item not in self._shown:
@@ -424,7 +447,7 @@ class QuestionMemory:
         its shown wording), computed once: the skip of what the user said checks it for every
         candidate of every context."""
         if item not in self._topics:
-            self._topics[item] = yes_no_topics(self.shown(item))
+            self._topics[item] = yes_no_topics(self.shown(item), self.synonyms)
         return self._topics[item]
 
     def _best_worded(self, chosen: int, votes: Any, vectors: Any, ids: list[int | None]) -> int:
@@ -470,6 +493,8 @@ class QuestionMemory:
             texts["fluency"] = self.fluency
         if self.references is not None:
             texts["references"] = {str(i): sorted(r) for i, r in self.references.items()}
+        if self.pointing is not None:
+            texts["pointing"] = {str(i): sorted(p) for i, p in self.pointing.items()}
         write_json_atomic(directory / TEXTS_FILE, texts)
         settings = replace(self.settings, digest=memory_digest(directory))
         write_policy_section(directory, "questions", asdict(settings))
@@ -493,7 +518,7 @@ class QuestionMemory:
         offsets = tensors["offsets"].tolist()
         flat = tensors["point_items"].tolist()
         point_items = [flat[a:b] for a, b in zip(offsets, offsets[1:], strict=False)]
-        references = texts.get("references")
+        references, pointing = texts.get("references"), texts.get("pointing")
         return cls(
             settings,
             tensors["keys"].float(),
@@ -503,11 +528,15 @@ class QuestionMemory:
             grader or default_grader(),
             texts.get("fluency"),
             None if references is None else {int(i): frozenset(r) for i, r in references.items()},
+            None if pointing is None else {int(i): frozenset(p) for i, p in pointing.items()},
         )
 
 
 def item_references(
-    points: Sequence[Sample], index: dict[str, int], shared: frozenset[str]
+    points: Sequence[Sample],
+    index: dict[str, int],
+    shared: frozenset[str],
+    synonyms: dict[str, str] | None = None,
 ) -> dict[int, frozenset[str]]:
     """Per item (index into the memory's items) that refers back to its logged conversation,
     what it refers to (:func:`~.question_fit.logged_back_references`). An item asked in several
@@ -515,10 +544,23 @@ def item_references(
     proof enough."""
     references: dict[int, frozenset[str]] = {}
     for point in points:
-        for text, refers in logged_back_references(point, shared).items():
+        for text, refers in logged_back_references(point, shared, synonyms or {}).items():
             item = index[text]
             references[item] = references[item] & refers if item in references else refers
     return {item: refers for item, refers in references.items() if refers}
+
+
+def item_pointing(points: Sequence[Sample], items: list[str]) -> dict[int, frozenset[int]]:
+    """Per item that points back without naming (:func:`~.question_fit.points_back`), the
+    points (indices into ``points``) whose expert asked it right after the context: only
+    there does its "that" or "there" point at turns like these."""
+    pointing = {i: set() for i, text in enumerate(items) if points_back(tidy_question(text))}
+    index = {items[i]: i for i in pointing}
+    for number, point in enumerate(points):
+        for text in next_questions(point):
+            if text in index:
+                pointing[index[text]].add(number)
+    return {item: frozenset(numbers) for item, numbers in pointing.items()}
 
 
 def memory_digest(model_dir: Path) -> str:
