@@ -241,8 +241,8 @@ def meets(stem: str, named: frozenset[str]) -> bool:
 # A question that points at what was said just before it without naming it: "Do you need a
 # refill of that?", "Do you have any pain there?", "Did anything help with those?". Not "Is
 # there any pain?" nor "anything like that" ("that" after "like" names nothing in particular).
-# Read off the askable questions of the demo run's memory (docs/results.md, "Questions that
-# point back").
+# Read off the askable questions of the demo run's memory (docs/results.md, "Synonyms and
+# questions that point back").
 _POINTS_BACK = re.compile(
     r"(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )\bthere\b"
     r"(?!\s+(?:is|are|was|were|been|be|any|anything|anyone|a|an)\b)"

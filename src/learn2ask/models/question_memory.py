@@ -260,7 +260,7 @@ class QuestionMemory:
         # per item that refers back to its logged conversation (question_fit.back_references);
         # None for a memory saved before they were kept
         self.references = references
-        # per askable item that points back without naming (question_fit.points_back), the
+        # per item that points back without naming (question_fit.points_back), the
         # training points whose very next question it was; None for a memory saved before
         self.pointing = pointing
         self._shown: dict[int, str] = {}
