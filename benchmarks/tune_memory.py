@@ -112,7 +112,7 @@ def compared(
 # The memory's checks that one attribute switches off (None: a memory saved before it).
 CHECKS = {
     "references": "the back-reference check",  # docs/results.md, "Questions that refer back"
-    "pointing": "the pointing-back check",  # docs/results.md, "Questions that point back"
+    "pointing": "the pointing-back check",  # "Synonyms and questions that point back"
 }
 
 
@@ -139,7 +139,7 @@ def without_synonyms(
     checked: list[str],
 ) -> dict:
     """The row of the same memory built and choosing without the domain's ``synonyms``
-    (docs/results.md, "Synonyms")."""
+    (docs/results.md, "Synonyms and questions that point back")."""
     plain = QuestionMemory.build(train, replace(memory.settings, synonyms=()), grader)
     plain.settings = replace(plain.settings, neighbours=memory.settings.neighbours)
     questions = [q or "" for q in plain.choose([p.context for p in points])]
