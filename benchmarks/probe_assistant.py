@@ -3,6 +3,7 @@ offline metrics cannot make (does it ask what the user already said, take for gr
 never named, drift off the complaint?).
 
     python -m benchmarks.probe_assistant --policy demo_out/runs/decision [--script FILE] [--out DIR]
+    python -m benchmarks.probe_assistant --policy demo_out/runs/decision --explain 5
     python -m benchmarks.probe_assistant --policy runs/helpdesk --script \
         benchmarks/probes/support.yaml
 
@@ -10,7 +11,10 @@ Starts ``learn2ask serve --policy POLICY`` on loopback with a throwaway SQLite f
 would, sends each conversation's messages in order (``benchmarks/probes/medical.yaml`` by
 default: ``conversations: [{name, messages: [...]}]``) and prints every reply: the action, the
 question or summary, P(stop). A conversation ends at the assistant's first reply that is not a
-question. Writes ``DIR/probe.md`` and ``DIR/probe.json`` with ``--out``.
+question. Writes ``DIR/probe.md`` and ``DIR/probe.json`` with ``--out``. With ``--explain K``
+(a run with a question memory on this machine) each question comes with the memory's K
+best-voted candidates for that context and the check that dropped each one: what a domain's
+``synonyms`` and ``shared_referents`` change, seen where it matters.
 """
 
 from __future__ import annotations
@@ -54,12 +58,50 @@ def converse(url: str, messages: list[str]) -> list[dict[str, Any]]:
 
 
 def transcript(name: str, exchanges: list[dict[str, Any]]) -> str:
-    """One conversation as markdown."""
+    """One conversation as markdown (with each question's ``why`` rows, when explained)."""
     lines = [f"## {name}", ""]
     for e in exchanges:
         p_stop = "" if e["p_stop"] is None else f" (P(stop) {e['p_stop']:.2f})"
         lines += [f"- user: {e['user']}", f"  - {e['action']}{p_stop}: {e['text']}"]
+        for row in e.get("why", []):
+            lines.append(f"    - {row['vote']:.1f} {verdict(row)}: {row['question']}")
     return "\n".join(lines) + "\n"
+
+
+def verdict(row: dict[str, Any]) -> str:
+    """What became of one candidate (a row of ``QuestionMemory.explain``), in words."""
+    if row["asked"] == "reworded":
+        return "won, asked in a more fluent wording"
+    if row["asked"]:
+        return "asked"
+    return f"skipped: {row['skipped']}" if row["skipped"] else "outvoted"
+
+
+def local_memory(policy: str) -> Any:
+    """The question memory of the run or model ``policy`` on this machine; a one-line
+    ``SystemExit`` when there is none to explain."""
+    from learn2ask.models.question_memory import QuestionMemory
+    from learn2ask.models.registry import resolve_local_model_dir
+
+    model_dir = resolve_local_model_dir(policy)
+    memory = QuestionMemory.load(model_dir) if model_dir is not None else None
+    if memory is None:
+        raise SystemExit(f"{policy}: --explain needs a run with a question memory on this machine")
+    return memory
+
+
+def explain(memory: Any, exchanges: list[dict[str, Any]], top: int) -> None:
+    """Add to each question of a conversation the memory's ``top`` candidates for the
+    context it was asked in (``why``: question, vote, skipped, asked), as the assistant saw
+    it: the user's messages and its own questions so far."""
+    from learn2ask.data.types import Turn
+
+    context: list[Turn] = []
+    for e in exchanges:
+        context.append(Turn("user", e["user"]))
+        if e["action"] == "ask":
+            e["why"] = memory.explain(list(context), top)
+            context.append(Turn("expert", e["text"]))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,8 +113,17 @@ def main(argv: list[str] | None = None) -> None:
         "--domain", help="a domain file, for a run trained on your own (serve reads bundled ones)"
     )
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--explain",
+        type=int,
+        default=0,
+        metavar="K",
+        help="under each question, the memory's K best-voted candidates and why each was not "
+        "asked (a run with a question memory on this machine)",
+    )
     args = parser.parse_args(argv)
     conversations = load_script(args.script)
+    memory = local_memory(args.policy) if args.explain else None
     with tempfile.TemporaryDirectory(prefix="l2a-probe-") as tmp:
         flags = ("--domain", args.domain) if args.domain else ()
         process, url = start_assistant(Path(tmp) / "sessions.sqlite", args.policy, flags)
@@ -84,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
+    for r in results if memory is not None else []:
+        explain(memory, r["exchanges"], args.explain)
     text = f"# {args.policy}\n\n" + "\n".join(
         transcript(r["name"], r["exchanges"]) for r in results
     )

@@ -418,3 +418,17 @@ def test_a_question_that_points_back_is_asked_only_where_it_was_asked_next(grade
     assert QuestionMemory.load(tmp_path, grader).choose([knee]) == ["Any swelling?"]
     memory.pointing = None  # a memory saved before the check asks as before
     assert memory.choose([knee]) == [refill]
+
+
+def test_explain_says_which_check_dropped_each_candidate(grader):
+    memory = QuestionMemory.build(PRESSURE_POINTS, QuestionMemorySettings(neighbours=3), grader)
+    opening = [Turn("expert", "What brings you in?")]
+    unnamed = [*opening, Turn("user", "My blood pressure has been high lately.")]
+    rows = memory.explain(unnamed, top=5)
+    assert [(r["question"], r["vote"]) for r in rows] == [(REFILL, 3.0), (HEADACHES, 1.0)]
+    assert rows[0]["skipped"] == "refers back to lisinopril, not named here"
+    assert rows[1] == {"question": HEADACHES, "vote": 1.0, "skipped": "", "asked": True}
+    # once the conversation has asked the headaches, that is why it is not asked again
+    asked = [*unnamed, Turn("expert", HEADACHES), Turn("user", "No.")]
+    assert memory.explain(asked)[1]["skipped"] == "asked already"
+    assert memory.choose([asked]) == [None]

@@ -4,7 +4,14 @@ each exchange until the assistant stops asking, and refuses a probe file without
 from __future__ import annotations
 
 import pytest
-from benchmarks.probe_assistant import DEFAULT_SCRIPT, converse, load_script, transcript
+from benchmarks.probe_assistant import (
+    DEFAULT_SCRIPT,
+    converse,
+    explain,
+    load_script,
+    local_memory,
+    transcript,
+)
 
 
 def test_a_probe_records_each_exchange_until_the_assistant_stops(live):
@@ -34,3 +41,27 @@ def test_an_assistant_that_cannot_start_says_why(tmp_path):
 
     with pytest.raises(RuntimeError, match=r"serve exited: learn2ask serve: error: .*nowhere"):
         start_assistant(tmp_path / "sessions.sqlite", str(tmp_path / "nowhere"))
+
+
+@pytest.mark.slow
+def test_explain_shows_each_questions_candidates_as_the_assistant_saw_them(tmp_path):
+    from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
+    from learn2ask.rewards.graders.embedding import EmbeddingGrader
+    from tests.models.test_question_memory import HEADACHES, PRESSURE_POINTS, REFILL
+
+    memory = QuestionMemory.build(
+        PRESSURE_POINTS, QuestionMemorySettings(neighbours=3), EmbeddingGrader()
+    )
+    exchanges = [
+        {"user": "My blood pressure is high.", "action": "ask", "text": HEADACHES, "p_stop": 0.2},
+        {"user": "No headaches.", "action": "stop", "text": "Summary", "p_stop": 0.9},
+    ]
+    explain(memory, exchanges, top=2)
+    assert [r["question"] for r in exchanges[0]["why"]] == [REFILL, HEADACHES]
+    assert "why" not in exchanges[1]  # a hand-over has no candidates
+    text = transcript("pressure", exchanges)
+    assert f"    - 3.0 skipped: refers back to lisinopril, not named here: {REFILL}" in text
+    assert f"    - 1.0 asked: {HEADACHES}" in text
+    # a policy without a memory on this machine has nothing to explain
+    with pytest.raises(SystemExit, match="--explain needs a run with a question memory"):
+        local_memory(str(tmp_path))

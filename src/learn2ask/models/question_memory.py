@@ -93,13 +93,13 @@ from learn2ask.models.question_fit import (
     already_said,
     covered,
     logged_back_references,
+    meets,
     mentioned,
     next_questions,
     points_back,
     said_by_user,
     shared_stems,
     synonym_stems,
-    unmentioned,
     yes_no_topics,
 )
 
@@ -348,15 +348,78 @@ class QuestionMemory:
             if own:
                 own_vector = extra_vectors[position].float()
                 position += 1
-            said = said_by_user(context, self.synonyms)
+            asked_vectors, said, named = self._read(context, turns)
             if own and (already_said(own, said, self.synonyms) or found_by(self.unaskable, own)):
                 own, own_vector = None, None
-            asked_vectors = self.grader.embed(turns).float() if turns else None
-            named = mentioned(context, self.synonyms)
             chosen.append(
                 self._best(neighbours, own, own_vector, torch, asked_vectors, said, named)
             )
         return chosen
+
+    def _read(self, context: Sequence[Turn], turns: list[str]) -> tuple[Any, Any, Any]:
+        """What the checks read off a context: the vectors of its expert ``turns`` (None when
+        it has none), what the user said and what either side named (content stems)."""
+        asked_vectors = self.grader.embed(turns).float() if turns else None
+        said = said_by_user(context, self.synonyms)
+        return asked_vectors, said, mentioned(context, self.synonyms)
+
+    def explain(self, context: Sequence[Turn], top: int = 10) -> list[dict[str, Any]]:
+        """The ``top`` candidates for ``context`` by vote, each with the check that drops it
+        (``skipped``; "" for the kept) and what became of it (``asked``: True for the question
+        asked, "reworded" for the winning vote asked in a more fluent wording): what a
+        domain's ``synonyms`` and ``shared_referents`` change, seen one context at a time."""
+        import torch
+
+        neighbours = self.nearest([context])[0]
+        candidates = self.candidates(neighbours)
+        if not candidates:
+            return []
+        asked, said, named = self._read(context, asked_turns(context))
+        dropped = self.skipped(candidates, neighbours, asked, said, named)
+        votes = self.grades_against(self.item_vectors[candidates], neighbours).sum(dim=1)
+        chosen = self._best(neighbours, None, None, torch, asked, said, named)
+        kept = [k for k, c in enumerate(candidates) if c not in dropped]
+        winner = candidates[max(kept, key=lambda k: votes[k])] if kept else None
+        ranked = sorted(zip(candidates, votes.tolist(), strict=True), key=lambda cv: -cv[1])
+        return [
+            {
+                "question": self.shown(c),
+                "vote": round(vote, 2),
+                "skipped": dropped.get(c, ""),
+                "asked": self.shown(c) == chosen or ("reworded" if c == winner else False),
+            }
+            for c, vote in ranked[:top]
+        ]
+
+    def skipped(
+        self,
+        candidates: Sequence[int],
+        neighbours: Sequence[int],
+        asked: Any = None,
+        said: frozenset[str] = frozenset(),
+        named: frozenset[str] | None = None,
+    ) -> dict[int, str]:
+        """Why each of ``candidates`` that a check drops is dropped, by the first check it
+        fails: the user already ``said`` it (:func:`already_said`), it refers back to what
+        this conversation has not ``named`` (:func:`~.question_fit.unmentioned`), it points
+        back where no neighbour asked it next (:meth:`points_here`), or the conversation has
+        ``asked`` it already (:meth:`not_asked`)."""
+        reasons: dict[int, str] = {}
+        for c in candidates:
+            if said and covered(self.topics(c), said):
+                reasons[c] = "the user already said it"
+            elif named is not None and self.references and c in self.references:
+                missing = sorted(s for s in self.references[c] if not meets(s, named))
+                if missing:
+                    reasons[c] = f"refers back to {', '.join(missing)}, not named here"
+            if c not in reasons and named is not None and not self.points_here(c, neighbours):
+                reasons[c] = "points back, and no neighbour asked it next"
+        rest = [c for c in candidates if c not in reasons]
+        if rest and asked is not None:
+            fresh = self.not_asked(self.item_vectors[rest], asked)
+            again = [c for c, new in zip(rest, fresh, strict=True) if not new]
+            reasons.update((c, "asked already") for c in again)
+        return reasons
 
     def not_asked(self, vectors: Any, asked: Any) -> list[bool]:
         """Whether each question vector asks something not yet asked: its grade against every
@@ -409,20 +472,11 @@ class QuestionMemory:
         named: frozenset[str] | None = None,
     ) -> Any:
         """The candidate with the highest summed R_a against the neighbours' I*, among those
-        that do not ask again what ``asked`` (expert turns' vectors) already asked nor what the
-        user already ``said`` (:func:`already_said`), nor refer back to what this conversation
-        has not ``named`` (its content stems; :func:`~.question_fit.unmentioned`)."""
+        no check drops (:meth:`skipped`: ``asked`` holds the expert turns' vectors, ``said``
+        and ``named`` the content stems of what the user said and what either side named)."""
         candidates = self.candidates(neighbours)
-        if said:
-            candidates = [c for c in candidates if not covered(self.topics(c), said)]
-        if named is not None and self.references:
-            refers = self.references
-            candidates = [c for c in candidates if not unmentioned(refers.get(c, ()), named)]
-        if named is not None and self.pointing:
-            candidates = [c for c in candidates if self.points_here(c, neighbours)]
-        if candidates and asked is not None:
-            keep = self.not_asked(self.item_vectors[candidates], asked)
-            candidates = [c for c, fresh in zip(candidates, keep, strict=True) if fresh]
+        dropped = self.skipped(candidates, neighbours, asked, said, named)
+        candidates = [c for c in candidates if c not in dropped]
         if own_vector is not None and not self.not_asked(own_vector.unsqueeze(0), asked)[0]:
             own, own_vector = None, None
         ids: list[int | None] = list(candidates)
