@@ -356,7 +356,9 @@ class QuestionMemory:
             )
         return chosen
 
-    def _read(self, context: Sequence[Turn], turns: list[str]) -> tuple[Any, Any, Any]:
+    def _read(
+        self, context: Sequence[Turn], turns: list[str]
+    ) -> tuple[Any, frozenset[str], frozenset[str]]:
         """What the checks read off a context: the vectors of its expert ``turns`` (None when
         it has none), what the user said and what either side named (content stems)."""
         asked_vectors = self.grader.embed(turns).float() if turns else None
