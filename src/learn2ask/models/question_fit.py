@@ -222,9 +222,14 @@ def mentioned(
     return canonical(frozenset().union(*(content_stems(t.content) for t in context)), synonyms)
 
 
+def unnamed(references: Iterable[str], named: frozenset[str]) -> list[str]:
+    """A question's ``references`` that are not among the stems ``named`` here, sorted."""
+    return sorted(stem for stem in references if not meets(stem, named))
+
+
 def unmentioned(references: Iterable[str], named: frozenset[str]) -> bool:
     """True when one of a question's ``references`` is not among the stems ``named`` here."""
-    return any(not meets(stem, named) for stem in references)
+    return bool(unnamed(references, named))
 
 
 def meets(stem: str, named: frozenset[str]) -> bool:

@@ -93,13 +93,13 @@ from learn2ask.models.question_fit import (
     already_said,
     covered,
     logged_back_references,
-    meets,
     mentioned,
     next_questions,
     points_back,
     said_by_user,
     shared_stems,
     synonym_stems,
+    unnamed,
     yes_no_topics,
 )
 
@@ -403,7 +403,7 @@ class QuestionMemory:
     ) -> dict[int, str]:
         """Why each of ``candidates`` that a check drops is dropped, by the first check it
         fails: the user already ``said`` it (:func:`already_said`), it refers back to what
-        this conversation has not ``named`` (:func:`~.question_fit.unmentioned`), it points
+        this conversation has not ``named`` (:func:`~.question_fit.unnamed`), it points
         back where no neighbour asked it next (:meth:`points_here`), or the conversation has
         ``asked`` it already (:meth:`not_asked`)."""
         reasons: dict[int, str] = {}
@@ -411,7 +411,7 @@ class QuestionMemory:
             if said and covered(self.topics(c), said):
                 reasons[c] = "the user already said it"
             elif named is not None and self.references and c in self.references:
-                missing = sorted(s for s in self.references[c] if not meets(s, named))
+                missing = unnamed(self.references[c], named)
                 if missing:
                     reasons[c] = f"refers back to {', '.join(missing)}, not named here"
             if c not in reasons and named is not None and not self.points_here(c, neighbours):
