@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from learn2ask.data.types import Turn
+from learn2ask.domain import load_domain
 from learn2ask.models.policy import (
     PolicyPromptConfig,
     build_policy_messages,
@@ -70,6 +71,6 @@ def test_budget_keeps_first_and_latest_turns():
 
 def test_prompt_config_round_trip(tmp_path):
     config = PolicyPromptConfig(expert="agent", max_context_chars=300)
-    save_prompt_config(tmp_path, config)
+    save_prompt_config(tmp_path, config, load_domain("medical"))
     assert load_prompt_config(tmp_path) == config
     assert load_prompt_config(tmp_path / "missing") == PolicyPromptConfig()

@@ -18,7 +18,7 @@ from learn2ask.models.policy import (
 def test_saved_prompt_carries_its_whole_domain(tmp_path):
     support = load_domain("support")
     config = PolicyPromptConfig.from_domain(support, max_context_chars=300)
-    save_prompt_config(tmp_path, config)
+    save_prompt_config(tmp_path, config, support)
     assert load_prompt_config(tmp_path) == config
     assert load_model_domain(tmp_path) == support
     assert "helpdesk agent" in system_prompt(load_prompt_config(tmp_path))
@@ -46,13 +46,14 @@ def test_default_prompt_is_the_default_domains():
 
 
 def test_resolve_domain_prefers_the_override_then_the_saved_domain(tmp_path):
-    saved = PolicyPromptConfig.from_domain(load_domain("support"), max_context_chars=300)
-    save_prompt_config(tmp_path, saved)
+    support = load_domain("support")
+    saved = PolicyPromptConfig.from_domain(support, max_context_chars=300)
+    save_prompt_config(tmp_path, saved, support)
     prompt, domain = resolve_domain(saved, None, tmp_path)
     assert (prompt, domain.name) == (saved, "support")
     run_dir = tmp_path / "run"  # a training run directory holding model/ works too
     (run_dir / "model").mkdir(parents=True)
-    save_prompt_config(run_dir / "model", saved)
+    save_prompt_config(run_dir / "model", saved, support)
     assert resolve_domain(PolicyPromptConfig(), None, run_dir)[1].name == "support"
     prompt, domain = resolve_domain(saved, "medical", tmp_path)
     assert (prompt.expert, prompt.max_context_chars, domain.name) == ("doctor", 300, "medical")

@@ -250,3 +250,33 @@ def test_cached_activations_with_the_shared_prefix_equal_a_full_pass(tiny_model_
                 model, model.model.embed_tokens(ids), torch.ones_like(ids), model.model.layers[:1]
             )
         assert torch.allclose(padded[0].hidden[row, : ids.shape[1]], alone[0], atol=1e-5)
+
+
+def test_a_run_trained_on_a_domain_file_carries_that_domain(tiny_config, tmp_path):
+    """A domain given as a YAML file (not a bundled name) is saved whole beside the model; the
+    assistant serves the run with that file and refuses it under another domain."""
+    import yaml
+
+    from learn2ask.domain import domain_path, load_domain
+    from learn2ask.errors import ConfigError
+    from learn2ask.models.policy import load_model_domain
+    from learn2ask.serving.server import load_policy
+
+    spec = yaml.safe_load(domain_path("medical").read_text(encoding="utf-8"))
+    spec.update(name="clinic", expert="nurse")
+    domain_file = tmp_path / "clinic.yaml"
+    domain_file.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    config, out = tiny_config(
+        "decision_sft",
+        max_steps=1,
+        save_steps=0,
+        lora={"enabled": False},
+        prompt={"domain": str(domain_file)},
+        decision={"top_layers": 1, "validation_points": 20, "ask_reward_samples": 4},
+    )
+    assert main(["train", "--config", str(config)]) == 0
+    saved = load_model_domain(out / "model")
+    assert saved == load_domain(domain_file) and saved.expert == "nurse"
+    assert load_policy(str(out / "model"), None, saved).rule is not None
+    with pytest.raises(ConfigError, match="pass its domain file as --domain FILE"):
+        load_policy(str(out / "model"), None, load_domain("medical"))

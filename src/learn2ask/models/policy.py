@@ -71,16 +71,14 @@ class PolicyPromptConfig:
         )
 
 
-def save_prompt_config(
-    model_dir: str | Path, config: PolicyPromptConfig, domain: Domain | None = None
-) -> None:
-    """Store the prompt a model was trained with and its whole domain (``domain``, else the one
-    ``config.domain`` names) beside its weights, read back by :func:`load_prompt_config` and
-    :func:`load_model_domain`, so evaluation and serving show the model what it learned on."""
+def save_prompt_config(model_dir: str | Path, config: PolicyPromptConfig, domain: Domain) -> None:
+    """Store the prompt a model was trained with and its whole ``domain`` beside its weights,
+    read back by :func:`load_prompt_config` and :func:`load_model_domain`, so evaluation and
+    serving show the model what it learned on. The domain is passed in, not looked up by
+    ``config.domain``: that is its name, and a domain given as a file is found by no name."""
     from learn2ask.io import write_json_atomic
 
     data: dict[str, Any] = asdict(config)
-    domain = domain or cached_domain(config.domain)
     data[DOMAIN_KEY] = domain.model_dump()
     write_json_atomic(Path(model_dir) / POLICY_CONFIG_FILE, data)
 

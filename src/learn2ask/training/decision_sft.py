@@ -499,7 +499,7 @@ def finish(
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
     prompt = config.prompt.to_policy_config()
-    save_prompt_config(target, prompt)
+    save_prompt_config(target, prompt, config.prompt.load_domain())
     settings = config.decision
     train_pool, validation = splits
     generator = LocalGenerator(model, tokenizer)  # the wording scores and the calibration
