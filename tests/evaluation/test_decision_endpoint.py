@@ -22,14 +22,23 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def ruled_model(tiny_model_dir, small_test_samples, tmp_path):
     """A copy of the tiny model with a question memory and a stop head, whose saved rule
-    thresholds P(stop) at its median on the test points (so some points stop and some ask)."""
+    thresholds P(stop) at its median on the test points (so some points stop and some ask),
+    trained (as it says) on a domain of its own file, which no bundled name finds."""
+    import yaml
+
     from learn2ask.data.samples import load_samples
+    from learn2ask.domain import domain_path, load_domain
+    from learn2ask.models.policy import PolicyPromptConfig, save_prompt_config
     from learn2ask.models.question_memory import QuestionMemory
     from learn2ask.models.stop_head import StopHead
     from learn2ask.training.threshold import balanced_points
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
+    spec = yaml.safe_load(domain_path("medical").read_text(encoding="utf-8"))
+    (tmp_path / "clinic.yaml").write_text(yaml.safe_dump({**spec, "name": "clinic"}))
+    clinic = load_domain(tmp_path / "clinic.yaml")
+    save_prompt_config(model, PolicyPromptConfig.from_domain(clinic), clinic)
     save_decision_rule(model, DecisionRule(threshold=0.5, stop_token_id=44, stop_token="<"))
     train = load_samples(small_test_samples.parent / "train.jsonl")
     memory = QuestionMemory.build(train)

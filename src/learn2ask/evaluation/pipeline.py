@@ -75,8 +75,10 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
     override = prompt_override(policy.prompt_config, args.max_context_chars)
     if override is not None:
         policy.prompt_config = override
-    model_dir = None if args.base_url else args.model
-    policy.prompt_config, domain = resolve_domain(policy.prompt_config, args.domain, model_dir)
+    # The domain saved beside the model, also for an endpoint policy: --model names its local
+    # run there too (its prompt, rule and memory come from it), and a run trained on a domain
+    # file is known by no bundled name.
+    policy.prompt_config, domain = resolve_domain(policy.prompt_config, args.domain, args.model)
     grading = grader_config_from_args(args, EvalRun(args.out).grade_cache, "grader-", domain)
     scorer = build_scorer(grading)
     policy.share_embedder(scorer.grader)
