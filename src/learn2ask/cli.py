@@ -50,6 +50,18 @@ def discover_commands() -> list[Command]:
     return commands
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends an option's default to its help, except where there is none to show (``None``,
+    a flag's ``False``) or the help already says what it is ("default: the domain's")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or (action.nargs == 0 and action.default is False)
+        if unset or "default" in text:
+            return text
+        return super()._get_help_string(action) or text
+
+
 def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
     """The top-level parser with one subparser per command."""
     parser = argparse.ArgumentParser(
@@ -65,7 +77,7 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
             command.name,
             help=command.help,
             description=command.description or command.help,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=DefaultsHelpFormatter,
         )
         command.add_arguments(sub_parser)
         sub_parser.set_defaults(_run=command.run)
