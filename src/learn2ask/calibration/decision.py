@@ -14,7 +14,8 @@ sequential cut for walks along their dialogues.
 
 Whether to keep the re-cut: where the saved cut already fits a source (PriMock57), a re-cut
 earns nothing and costs a little; where P(stop) sits high (the OSCE interviews), five
-interviews' logs are enough to gain (README, "How many logged conversations a re-cut needs").
+interviews' logs are enough to gain (docs/results.md, "How many logged conversations a re-cut
+needs").
 So the rule also records the re-cut's **cross-fitted gain**: the logs' dialogues split in two,
 each half's cut scored against the saved threshold on the other half, a figure of points the
 cut never saw (and the same for the sequential cut's expected walk reward, the live
