@@ -314,12 +314,17 @@ def read_log(out: Path) -> list[dict[str, Any]]:
 def save_final_model(trainer: Any, tokenizer: Any, config: TrainConfig, out: Path) -> Path:
     """Save the trained policy (LoRA merged unless configured otherwise) with its tokenizer
     and prompt settings into ``OUT/model``."""
-    target = out / MODEL_DIR
     if not trainer.is_world_process_zero():
-        return target
+        return out / MODEL_DIR
     model = trainer.model
     if config.lora.enabled and config.lora.merge and hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
+    return save_policy_files(model, tokenizer, config, out)
+
+
+def save_policy_files(model: Any, tokenizer: Any, config: TrainConfig, out: Path) -> Path:
+    """``OUT/model``: the weights, the tokenizer, and the prompt with its whole domain."""
+    target = out / MODEL_DIR
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
@@ -334,24 +339,43 @@ def write_summary(
     started: float,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """``training_summary.json``: config, steps, reward/loss curve, wall time."""
+    """``training_summary.json`` of a TRL trainer's run: config, steps, reward/loss curve, wall
+    time (written by the main process only)."""
     if not trainer.is_world_process_zero():
         return
-    log = read_log(out)
+    write_run_summary(
+        config,
+        out,
+        started,
+        ("step", "loss", "reward", "r_a", "r_s", "p"),
+        {"steps": int(trainer.state.global_step), **(extra or {})},
+        world_size=int(trainer.args.world_size),
+    )
+
+
+def write_run_summary(
+    config: TrainConfig,
+    out: Path,
+    started: float,
+    curve_keys: tuple[str, ...],
+    extra: dict[str, Any],
+    world_size: int = 1,
+) -> None:
+    """``training_summary.json``: config, wall time, the training log's ``curve_keys`` at each
+    logged step, the model's directory, and ``extra``."""
     summary = {
         "method": config.method,
         "config": config.to_dict(),
-        "steps": int(trainer.state.global_step),
-        "world_size": int(trainer.args.world_size),
+        "world_size": world_size,
         "wall_seconds": round(time.perf_counter() - started, 1),
         "curve": [
-            {k: r[k] for k in ("step", "loss", "reward", "r_a", "r_s", "p") if k in r}
-            for r in log
+            {k: r[k] for k in curve_keys if k in r}
+            for r in read_log(out)
             if "loss" in r or "reward" in r
         ],
         "model_dir": str(out / MODEL_DIR),
+        **extra,
     }
-    summary.update(extra or {})
     write_json_atomic(out / SUMMARY_FILE, summary)
 
 

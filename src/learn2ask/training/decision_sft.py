@@ -39,7 +39,6 @@ from learn2ask.errors import ConfigError
 from learn2ask.io import write_json_atomic
 from learn2ask.models.decision import save_decision_rule, stop_token_of
 from learn2ask.models.generation import kv_cache_keyword, shared_prefix_length
-from learn2ask.models.policy import save_prompt_config
 from learn2ask.targets.base import reference_reply
 from learn2ask.training import common
 from learn2ask.training.config import TrainConfig
@@ -491,72 +490,79 @@ def finish(
     from learn2ask.models.generation import LocalGenerator
     from learn2ask.models.question_memory import default_grader
 
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
-    model.eval()
-    target = out / common.MODEL_DIR
-    target.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(target)
-    tokenizer.save_pretrained(target)
-    prompt = config.prompt.to_policy_config()
-    save_prompt_config(target, prompt, config.prompt.load_domain())
+    target = save_model(model, tokenizer, config, out)
     settings = config.decision
-    train_pool, validation = splits
     generator = LocalGenerator(model, tokenizer)  # the wording scores and the calibration
     if embedder is None and (settings.question_memory or settings.calibrate):
         embedder = default_grader()  # one for the memory, the head and the calibration
-    memory = (
-        build_question_memory(
-            train_pool, settings, config.seed, embedder, config.prompt.load_domain()
+    memory = None
+    if settings.question_memory:
+        memory = build_question_memory(
+            splits[0], settings, config.seed, embedder, config.prompt.load_domain()
         )
-        if settings.question_memory
-        else None
-    )
-    if memory is not None:
         score_memory_wording(memory, generator)
         memory.save(target)
         extra = {**extra, "question_memory": memory.settings.built_from}
     if settings.calibrate:
-        head_train = (
-            balanced_points(train_pool, settings.stop_head_points, config.seed)
-            if settings.stop_head
-            else None
-        )
-        rule, head = calibrate_threshold(
-            generator,
-            prompt,
-            validation,
-            limit=settings.validation_points,
-            ask_samples=settings.ask_reward_samples,
-            beta=config.grpo.fusion_beta,
-            seed=config.seed,
-            memory=memory,
-            head_train=head_train,
-            head_fusion=settings.stop_head_fusion,
-            head_lexical=settings.stop_head_lexical,
-            natural_pool=[*train_pool, *validation],
-            natural_share=settings.natural_stop_share,
-            embedder=embedder,
-        )
-        if head is not None:
-            head.save(target)
-            extra = {**extra, "stop_head": head.provenance}
-        save_decision_rule(target, rule)
-        extra = {**extra, "decision_rule": rule.__dict__}
-    summary = {
-        "method": config.method,
-        "config": config.to_dict(),
-        "world_size": 1,
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "curve": [
-            {k: r[k] for k in ("step", "loss", "lm_loss", "decision_loss") if k in r}
-            for r in common.read_log(out)
-        ],
-        "model_dir": str(target),
-        **extra,
-    }
-    write_json_atomic(out / common.SUMMARY_FILE, summary)
+        extra = {
+            **extra,
+            **save_calibrated_rule(generator, config, target, splits, memory, embedder),
+        }
+    common.write_run_summary(
+        config, out, started, ("step", "loss", "lm_loss", "decision_loss"), extra
+    )
     return target
+
+
+def save_model(model: Any, tokenizer: Any, config: TrainConfig, out: Path) -> Path:
+    """Freeze the trained model (calibration and the memory's wording scores read it next)
+    and save it with its tokenizer, prompt and domain."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    model.eval()
+    return common.save_policy_files(model, tokenizer, config, out)
+
+
+def save_calibrated_rule(
+    generator: Any,
+    config: TrainConfig,
+    target: Path,
+    splits: tuple[list[Sample], list[Sample]],
+    memory: Any,
+    embedder: Any,
+) -> dict[str, Any]:
+    """Fit the stop head on the training dialogues, cut the decision rule's thresholds on the
+    validation dialogues, save both beside the model; the summary's entries for them."""
+    settings = config.decision
+    train_pool, validation = splits
+    head_train = (
+        balanced_points(train_pool, settings.stop_head_points, config.seed)
+        if settings.stop_head
+        else None
+    )
+    rule, head = calibrate_threshold(
+        generator,
+        config.prompt.to_policy_config(),
+        validation,
+        limit=settings.validation_points,
+        ask_samples=settings.ask_reward_samples,
+        beta=config.grpo.fusion_beta,
+        seed=config.seed,
+        memory=memory,
+        head_train=head_train,
+        head_fusion=settings.stop_head_fusion,
+        head_lexical=settings.stop_head_lexical,
+        natural_pool=[*train_pool, *validation],
+        natural_share=settings.natural_stop_share,
+        embedder=embedder,
+    )
+    entries: dict[str, Any] = {}
+    if head is not None:
+        head.save(target)
+        entries["stop_head"] = head.provenance
+    save_decision_rule(target, rule)
+    entries["decision_rule"] = rule.__dict__
+    return entries
 
 
 def score_memory_wording(memory: Any, generator: Any) -> None:
