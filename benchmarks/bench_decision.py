@@ -36,6 +36,7 @@ def run() -> list[dict]:
         "smollm2-135m-instruct", generation=GenerationConfig(max_new_tokens=32)
     )
     policy.stop_probabilities(contexts[:4])  # warm-up
+    forget_p_stop(policy)
     started = time.perf_counter()
     p_stop = policy.stop_probabilities(contexts)
     rows.append(_row("P(stop) only (decision)", len(points), started))
