@@ -22,7 +22,7 @@ from learn2ask.models.question_fit import (
     said_by_user,
     shared_stems,
     synonym_stems,
-    unmentioned,
+    unnamed,
 )
 
 BREATH, WHERE = "Do you have any shortness of breath?", "Where is the chest pain?"
@@ -90,11 +90,11 @@ def test_a_back_reference_is_a_definite_phrase_its_conversation_had_named():
     # the crude stemmer leaves "numbness" and "numb" apart; a shared prefix meets them
     numb = content_stems("My fingers feel numb.")
     assert back_references("When did the numbness start?", numb, MEDICAL) == {"numbnes"}
-    assert not unmentioned({"numbnes"}, numb)
-    assert unmentioned({"lisinopril"}, mentioned([Turn("user", "I take metformin.")]))
+    assert not unnamed({"numbnes"}, numb)
+    assert unnamed({"lisinopril"}, mentioned([Turn("user", "I take metformin.")]))
     # either side's turns name things: the assistant asked, the user said yes
     asked = [Turn("expert", "Do you get headaches?"), Turn("user", "Yes.")]
-    assert not unmentioned(definite_mentions("Are the headaches worse at night?"), mentioned(asked))
+    assert not unnamed(definite_mentions("Are the headaches worse at night?"), mentioned(asked))
 
 
 def test_a_logged_question_is_read_in_the_conversation_before_it_was_asked():
@@ -144,8 +144,8 @@ def test_a_domains_synonyms_let_different_words_name_one_thing():
     assert not already_said("Any chest pain?", said_as("I have a sore throat."), SYNONYMS)
     # "my knee hurts" names the pain a logged question takes for granted
     knee = mentioned([Turn("user", "My right knee hurts on the stairs.")], SYNONYMS)
-    assert not unmentioned(definite_mentions("When did you first notice the pain?"), knee)
-    assert unmentioned({"pain"}, mentioned([Turn("user", "My right knee hurts.")]))
+    assert not unnamed(definite_mentions("When did you first notice the pain?"), knee)
+    assert unnamed({"pain"}, mentioned([Turn("user", "My right knee hurts.")]))
 
 
 def test_a_back_reference_is_read_with_the_same_synonyms():

@@ -9,7 +9,7 @@ conversations. Two ways one can be wrong here though it earned R_a there:
 - it refers back to something its own conversation had named and this one has not ("Any chest
   pain with your shortness of breath?" to a user who only mentioned a sore throat, "Do you need
   a refill of the lisinopril?" to one who named no medicine): :func:`back_references` of the
-  question in its logged conversation, :func:`unmentioned` in this one;
+  question in its logged conversation, :func:`unnamed` in this one;
 - it points at what was just said without naming it ("Do you need a refill of that?", "Do you
   have any pain there?"): :func:`points_back`, asked only where it fits (the memory's
   ``pointing``).
@@ -225,11 +225,6 @@ def mentioned(
 def unnamed(references: Iterable[str], named: frozenset[str]) -> list[str]:
     """A question's ``references`` that are not among the stems ``named`` here, sorted."""
     return sorted(stem for stem in references if not meets(stem, named))
-
-
-def unmentioned(references: Iterable[str], named: frozenset[str]) -> bool:
-    """True when one of a question's ``references`` is not among the stems ``named`` here."""
-    return bool(unnamed(references, named))
 
 
 def meets(stem: str, named: frozenset[str]) -> bool:

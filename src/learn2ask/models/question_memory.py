@@ -80,7 +80,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -604,7 +604,7 @@ def item_references(
     points: Sequence[Sample],
     index: dict[str, int],
     shared: frozenset[str],
-    synonyms: dict[str, str] | None = None,
+    synonyms: Mapping[str, str],
 ) -> dict[int, frozenset[str]]:
     """Per item (index into the memory's items) that refers back to its logged conversation,
     what it refers to (:func:`~.question_fit.logged_back_references`). An item asked in several
@@ -612,7 +612,7 @@ def item_references(
     proof enough."""
     references: dict[int, frozenset[str]] = {}
     for point in points:
-        for text, refers in logged_back_references(point, shared, synonyms or {}).items():
+        for text, refers in logged_back_references(point, shared, synonyms).items():
             item = index[text]
             references[item] = references[item] & refers if item in references else refers
     return {item: refers for item, refers in references.items() if refers}
