@@ -72,6 +72,8 @@ def verdict(row: dict[str, Any]) -> str:
     """What became of one candidate (a row of ``QuestionMemory.explain``), in words."""
     if row["asked"] == "reworded":
         return "won, asked in a more fluent wording"
+    if row["asked"] == "narrowed":
+        return "asked without what the user already named"
     if row["asked"]:
         return "asked"
     return f"skipped: {row['skipped']}" if row["skipped"] else "outvoted"

@@ -23,6 +23,7 @@ from learn2ask.models.question_fit import (
     shared_stems,
     synonym_stems,
     unnamed,
+    without_said,
 )
 
 BREATH, WHERE = "Do you have any shortness of breath?", "Where is the chest pain?"
@@ -49,6 +50,73 @@ def test_what_the_user_already_said_is_recognised():
     # a follow-up asking where, when or how is not a question the user has answered
     assert not already_said(WHERE, said(CHEST))
     assert not already_said(BREATH, frozenset())
+
+
+def test_a_list_question_drops_what_the_user_already_named():
+    narrowed = [
+        ("Any nausea or vomiting?", "No nausea.", "Any vomiting?"),
+        ("Any fevers or chills?", "No fever.", "Any chills?"),
+        (
+            "Do you have shortness of breath or chest pain?",
+            "No shortness of breath.",
+            "Do you have chest pain?",
+        ),
+        (
+            "Any fever, diarrhea, headache, or joint pain?",
+            "No fever.",
+            "Any diarrhea, headache or joint pain?",
+        ),
+        # after "such as", its closing "anything like that" kept
+        (
+            "Are you having symptoms such as chest pain, headaches, or nausea, anything like that?",
+            "I get headaches.",
+            "Are you having symptoms such as chest pain or nausea, anything like that?",
+        ),
+        # the kind first: the list is what follows it
+        (
+            "Any other symptoms, chest pain, nausea or vomiting?",
+            "No chest pain.",
+            "Any other symptoms, nausea or vomiting?",
+        ),
+        # the opener not said twice; "of" stays with the question
+        (
+            "Do you have any pain or any shortness of breath or anything like that?",
+            "The pain hits.",
+            "Do you have any shortness of breath or anything like that?",
+        ),
+        (
+            "Any kind of surgery or hospitalization?",
+            "I had surgery.",
+            "Any kind of hospitalization?",
+        ),
+        ("Okay, any nausea or vomiting?", "No nausea.", "Okay, any vomiting?"),
+    ]
+    for question, user, expected in narrowed:
+        assert without_said(question, said(user)) == expected, question
+    # read with the domain's synonyms
+    synonyms = synonym_stems([["vomit", "vomiting", "throwing"]])
+    user = said_by_user([Turn("user", "I'm not throwing up.")], synonyms)
+    assert without_said("Any nausea or vomiting?", user, synonyms) == "Any nausea?"
+
+
+def test_a_question_is_left_as_it_is_unless_part_of_its_list_can_go():
+    unchanged = [
+        ("Any nausea or vomiting?", "My head hurts."),  # nothing named
+        ("Any fevers or chills?", "No fever or chills."),  # all named: already_said's
+        ("Any blurred vision or headache?", "No problems with my vision."),  # not "blurred"
+        ("How long have you had the cough or the fever?", "No fever."),  # not yes/no
+        ("Any pain in your left or right arm?", "My right arm hurts."),  # places
+        ("Any nausea or vomiting", "No nausea."),  # not a question
+        ("Do you have any nausea?", "No nausea."),  # one thing
+        ("Any numbness and tingling?", "Some numbness."),  # "and": often one thing
+        # where the question's grammar holds on to the first alternative
+        ("Do you take any other drug or consume alcohol?", "No drugs."),
+        ("Any pain in your legs or numbing?", "My legs are fine."),
+        ("Any fever, or other symptoms?", "No fever."),  # the kind last
+    ]
+    for question, user in unchanged:
+        assert without_said(question, said(user)) == question, question
+    assert without_said("Any nausea or vomiting?", frozenset()) == "Any nausea or vomiting?"
 
 
 MEDICAL = shared_stems(load_domain("medical").shared_referents)

@@ -108,6 +108,26 @@ def test_a_yes_no_question_about_what_the_user_said_is_not_asked(grader):
     assert nearest.choose([[*opening, Turn("user", CHEST)]]) == [WHERE]
 
 
+def test_a_list_question_is_asked_without_what_the_user_said(grader):
+    # "No nausea" answers half of "Any nausea or vomiting?": asked whole it reads as not
+    # listening (a probe of 43f3dda's run); the memory asks the rest.
+    points = [
+        point("a", HEADACHE, ["Any nausea or vomiting?"]),
+        point("b", "My head hurts a lot since last night.", ["Any nausea or vomiting?"]),
+    ]
+    memory = QuestionMemory.build(points, QuestionMemorySettings(neighbours=2), grader)
+    opening = [Turn("expert", "What brings you in?"), Turn("user", HEADACHE)]
+    assert memory.choose([opening]) == ["Any nausea or vomiting?"]
+    told = [*opening, Turn("expert", "Where is it?"), Turn("user", "Forehead. No nausea.")]
+    assert memory.choose([told]) == ["Any vomiting?"]
+    assert memory.explain(told)[0] == {
+        "question": "Any nausea or vomiting?",
+        "vote": 2.0,
+        "skipped": "",
+        "asked": "narrowed",
+    }
+
+
 KNEE = "My knee hurts since I fell."
 PRESS, SWELL = "Does it hurt when I press here?", "Has the knee been swollen?"
 KNEE_POINTS = [

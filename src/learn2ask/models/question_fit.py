@@ -5,7 +5,8 @@ The question memory (:mod:`learn2ask.models.question_memory`) asks questions log
 conversations. Two ways one can be wrong here though it earned R_a there:
 
 - it asks what the user has already said ("Do you have any shortness of breath?" after "No, no
-  shortness of breath."): :func:`already_said`;
+  shortness of breath."): :func:`already_said`; or part of it ("Any nausea or vomiting?" after
+  "No nausea."), asked as what is left: :func:`without_said`;
 - it refers back to something its own conversation had named and this one has not ("Any chest
   pain with your shortness of breath?" to a user who only mentioned a sore throat, "Do you need
   a refill of the lisinopril?" to one who named no medicine): :func:`back_references` of the
@@ -116,6 +117,141 @@ def already_said(
     """True when ``question`` is a yes/no question about what the user has named already
     (:func:`yes_no_topics` :func:`covered` by ``said``, read with the same ``synonyms``)."""
     return bool(said) and covered(yes_no_topics(question, synonyms), said)
+
+
+# The closing list of a yes/no question: "Any fever, chills, or night sweats?", "Any nausea
+# or vomiting?", "... such as headaches, nausea, or vomiting, anything like that?". Only lists
+# of alternatives ("or"): "and" as often joins clauses or one thing ("numbness and tingling").
+_LIST_SEPARATOR = re.compile(r"(\s*,\s*(?:or\s+)?|\s+or\s+)", re.I)
+# Words an alternative may hold besides the ones that name it ("shortness of breath",
+# "sensitivity to light", "any chest pain", "cold like symptoms").
+_ITEM_LINKS = frozenset({"of", "to", "in", "on", "the", "a", "any", "like"})
+_MAX_ITEM_WORDS = 4
+# The words after which the list's first alternative can go without the question's grammar
+# going with it: "Any [nausea] or vomiting?", "... such as [fever], chills ...", "Do you have
+# [shortness of breath] or chest pain?"; not "Do you take any other [drug] or consume alcohol?"
+# nor "... pain in your [legs] or numbing?" (read off the changes on tune_memory's splits).
+_LIST_OPENERS = frozenset({"any", "as", "like", "of", "with", "about", "have", "having", "had"})
+# A first alternative that names the kind of what follows: "Any other symptoms, chest pain,
+# nausea or vomiting?" lists chest pain, nausea and vomiting.
+_KINDS = frozenset({"symptom", "sign", "thing"})
+
+
+def without_said(
+    question: str, said: frozenset[str], synonyms: Mapping[str, str] = _NO_SYNONYMS
+) -> str:
+    """``question`` without the alternatives of its closing list that the user has named
+    already: "Any nausea or vomiting?" after "No nausea." asks "Any vomiting?". An alternative
+    goes only when the user named every word of it (read with ``synonyms``); the question is
+    returned as it is when it is not a yes/no question ending in a list of two or more
+    alternatives joined by "or", or when every alternative or none was named
+    (:func:`already_said` decides whether such a question is asked at all)."""
+    text = question.strip()
+    listed = _closing_list(text) if said and is_yes_no_question(text) else None
+    if listed is None:
+        return question
+    before, head, items, trailer, first_may_go = listed
+    stems = (canonical(content_stems(item), synonyms) for item in items)
+    gone = [bool(s) and s <= said for s in stems]
+    gone[0] = gone[0] and first_may_go
+    if not any(gone) or all(gone):
+        return question
+    kept = [item for item, named in zip(items, gone, strict=True) if not named]
+    if gone[0]:  # "Okay, any nausea or vomiting?" -> "Okay, any vomiting?"
+        kept[0] = _with_opener_of(items[0], _without_repeated_opener(head, kept[0]))
+    joined = kept[0] if len(kept) == 1 else f"{', '.join(kept[:-1])} or {kept[-1]}"
+    narrowed = f"{before}{head}{joined}{trailer}?"
+    return narrowed[0].upper() + narrowed[1:]
+
+
+def _closing_list(text: str) -> tuple[str, str, list[str], str, bool] | None:
+    """``text`` (a question) read as (the segments before its list's, what opens the list,
+    the alternatives, what closes it such as ", anything like that", whether the first
+    alternative can go without the grammar of what opens it); None without such a list."""
+    if not text.endswith("?"):
+        return None
+    parts = _LIST_SEPARATOR.split(text[:-1])
+    segments, separators = parts[0::2], parts[1::2]
+    if not any("or" in sep.lower() for sep in separators):
+        return None
+    trailer = ""
+    if len(segments) > 2 and not content_stems(segments[-1]):  # "..., anything like that"
+        trailer = separators[-1] + segments[-1]
+        segments, separators = segments[:-1], separators[:-1]
+    start = len(segments)
+    while start > 1 and _is_alternative(segments[start - 1]):
+        start -= 1
+    before = "".join(s + sep for s, sep in zip(segments[: start - 1], separators, strict=False))
+    head, first = _split_head(segments[start - 1])
+    items = [first, *segments[start:]]
+    first_may_go = _LIST_OPENERS.issuperset(head.lower().split()[-1:])
+    if not first or content_stems(first) <= _KINDS:  # the list starts after the kind
+        if start == len(segments):  # "Any fever, or other symptoms?": nothing follows it
+            return None
+        head, items, first_may_go = segments[start - 1] + separators[start - 1], items[1:], True
+    if len(items) < 2 or any(_is_place(i) for i in items):
+        return None
+    return before, head, items, trailer, first_may_go
+
+
+def _is_alternative(segment: str) -> bool:
+    """True when ``segment`` reads as one alternative of a list ("night sweats", "shortness of
+    breath"): a few words, each one naming something or linking those that do."""
+    words = _WORD.findall(segment.lower())
+    return (
+        0 < len(words) <= _MAX_ITEM_WORDS
+        and bool(content_stems(segment))
+        and all(w in _ITEM_LINKS or w not in _SCAFFOLD for w in words)
+    )
+
+
+def _is_place(item: str) -> bool:
+    """True for an alternative such as "left" or "the right side", which names where or when
+    rather than what: "Any pain in your left or right arm?" is not a list of two things."""
+    return all(w in _INTRODUCED or w in _ITEM_LINKS for w in _WORD.findall(item.lower()))
+
+
+def _split_head(segment: str) -> tuple[str, str]:
+    """``segment`` as (what opens the question, the list's first alternative): "Are you
+    having any chest pain" -> ("Are you having any ", "chest pain"), "Any kind of surgery" ->
+    ("Any kind of ", "surgery"). The alternative is the run of words at the end that name
+    something, with "of" and "to" inside it."""
+    words = [(m.start(), m.group().lower().strip(".,;:")) for m in re.finditer(r"\S+", segment)]
+    start = len(words)
+    while start > 0 and (words[start - 1][1] not in _SCAFFOLD or _links_inside(words, start)):
+        start -= 1
+    while start < len(words) and words[start][1] in _SCAFFOLD:  # "of surgery": "of" opens
+        start += 1
+    if start == len(words):
+        return segment, ""
+    return segment[: words[start][0]], segment[words[start][0] :]
+
+
+def _links_inside(words: list[tuple[int, str]], position: int) -> bool:
+    """True when the word before ``position`` is "of" or "to" inside an alternative."""
+    return words[position - 1][1] in ("of", "to") and position < len(words)
+
+
+def _with_opener_of(removed: str, item: str) -> str:
+    """``item`` opened as the ``removed`` alternative it now stands first in place of was
+    ("any" of "any nausea"), unless it opens so already."""
+    words = removed.split()
+    opener = []
+    for word in words[:-1]:
+        if word.lower() not in _ITEM_LINKS:
+            break
+        opener.append(word)
+    if not opener or item.lower().startswith(" ".join(opener).lower() + " "):
+        return item
+    return f"{' '.join(opener)} {item}"
+
+
+def _without_repeated_opener(head: str, item: str) -> str:
+    """``item`` without a first word that ``head`` ends with: "Do you have any " + "any
+    shortness of breath" reads "Do you have any shortness of breath"."""
+    opener, _, rest = item.partition(" ")
+    ends = head.split()[-1:]
+    return rest if rest and ends and opener.lower() == ends[0].lower() else item
 
 
 # A definite phrase takes its noun as known: "the biopsy", "your asthma", "this pain", "these
