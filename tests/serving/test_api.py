@@ -106,6 +106,30 @@ def test_min_questions_above_the_budget_is_refused():
         serving_settings({"min_questions": 9, "question_budget": 3}, "d.yaml")
 
 
+def test_the_user_can_hand_over_before_the_policy_stops(live):
+    sid = _post(live, "/v1/sessions", json={}).json()["id"]
+    early = _post(live, f"/v1/sessions/{sid}/finish")
+    assert early.status_code == 409 and "no message" in early.json()["detail"]
+    asked = _post(live, f"/v1/sessions/{sid}/messages", json={"content": "I have a rash"}).json()
+    assert asked["action"] == "ask"
+    calls = live.policy.calls
+    done = _post(live, f"/v1/sessions/{sid}/finish")
+    assert done.status_code == 200, done.text
+    stop = done.json()
+    assert stop["action"] == "stop" and stop["state"] == "stopped" and stop["p_stop"] is None
+    assert "I have a rash" in stop["summary"] and asked["question"] in stop["summary"]
+    assert stop["message"] and stop["reason"] is None  # a reason is a red flag's
+    assert live.policy.calls == calls  # the policy is not asked
+    session = httpx.get(f"{live.url}/v1/sessions/{sid}").json()
+    assert [(d["action"], d["source"]) for d in session["decisions"]][-1] == ("stop", "user")
+    assert session["reason"] is None and session["summary"] == stop["summary"]
+    again = _post(live, f"/v1/sessions/{sid}/finish")
+    assert again.status_code == 409 and "stopped" in again.json()["detail"]
+    assert _post(live, f"/v1/sessions/{sid}/messages", json={"content": "x"}).status_code == 409
+    missing = _post(live, "/v1/sessions/nope/finish")
+    assert missing.status_code == 404 and "no session" in missing.json()["detail"]
+
+
 def test_close_and_delete(live):
     sid = _post(live, "/v1/sessions", json={"content": "sore knee"}).json()["id"]
     closed = _post(live, f"/v1/sessions/{sid}/close")
@@ -263,7 +287,12 @@ def test_concurrent_sessions_are_batched(live):
 
 def test_openapi_documents_the_sessions_api(live):
     paths = httpx.get(f"{live.url}/openapi.json").json()["paths"]
-    for path in ("/v1/sessions", "/v1/sessions/{session_id}/messages", "/v1/sessions/{session_id}"):
+    for path in (
+        "/v1/sessions",
+        "/v1/sessions/{session_id}/messages",
+        "/v1/sessions/{session_id}/finish",
+        "/v1/sessions/{session_id}",
+    ):
         assert path in paths
 
 

@@ -88,6 +88,20 @@ def test_chat_question_stop_escalation_and_operator(tmp_path, browser, serve_pro
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
 
+    # "That's all": the user hands over before the policy stops
+    early = _offline_page(browser, server.url, outside)
+    early.goto(server.url + "/")
+    early.wait_for_selector("#disclaimer:not([hidden])")
+    assert early.is_disabled("#finish"), "nothing to hand over before the first message"
+    early.fill("#input", "I have a rash on my arm")
+    early.click("#send")
+    early.wait_for_selector(".msg.expert", timeout=180_000)
+    early.wait_for_selector("#finish:enabled")
+    early.click("#finish")
+    early.wait_for_selector("#summary:visible", timeout=60_000)
+    assert "I have a rash on my arm" in early.inner_text("#summary")
+    assert early.is_disabled("#input") and early.is_disabled("#finish")
+
     urgent = _offline_page(browser, server.url, outside)
     urgent.goto(server.url + "/")
     urgent.wait_for_selector("#disclaimer:not([hidden])")

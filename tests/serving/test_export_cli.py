@@ -40,11 +40,19 @@ def _served_db(tmp_path):
         post(f"/v1/operator/sessions/{operated}/messages", json={"content": "Any fever?"})
         post(f"/v1/sessions/{operated}/messages", json={"content": "no"})
         post(f"/v1/sessions/{operated}/close")
+        finished = post("/v1/sessions", json={"content": "a sore throat"})["id"]
+        post(f"/v1/sessions/{finished}/finish")  # "That's all" before the policy stops
         still_open = post("/v1/sessions", json={"content": "tired"})["id"]
         post("/v1/sessions", json={})  # no user message: never exported
     finally:
         live.stop()
-    return db, {"stopped": stopped, "escalated": escalated, "closed": operated, "open": still_open}
+    return db, {
+        "stopped": stopped,
+        "escalated": escalated,
+        "closed": operated,
+        "finished": finished,
+        "open": still_open,
+    }
 
 
 def test_export_then_prepare_round_trip(tmp_path):
@@ -52,10 +60,14 @@ def test_export_then_prepare_round_trip(tmp_path):
     out = tmp_path / "logs.jsonl"
     result = _cli("export-sessions", "--db", db, "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert "wrote 3 finished sessions" in result.stdout
+    assert "wrote 4 finished sessions" in result.stdout
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert {r["session_id"] for r in records} == {ids["stopped"], ids["escalated"], ids["closed"]}
+    exported = {ids[k] for k in ("stopped", "escalated", "closed", "finished")}
+    assert {r["session_id"] for r in records} == exported
     by_id = {r["session_id"]: r for r in records}
+    stopped_by = {k: by_id[ids[k]]["served"]["stopped_by"] for k in ("stopped", "finished")}
+    assert stopped_by == {"stopped": "policy", "finished": "user"}
+    assert by_id[ids["closed"]]["served"]["stopped_by"] is None
     assert by_id[ids["closed"]]["messages"] == [
         {"role": "user", "content": "ear ache"},
         {"role": "assistant", "content": "Question 1: how long has it lasted?"},
@@ -66,7 +78,7 @@ def test_export_then_prepare_round_trip(tmp_path):
     assert set(records[0]) >= {"session_id", "diagn", "messages"}
 
     read = read_dialogues([out], ReaderConfig(format="realmedconv"))
-    assert read.skipped == [] and len(read.dialogues) == 3
+    assert read.skipped == [] and len(read.dialogues) == 4
     operated = next(d for d in read.dialogues if d.id == ids["closed"])
     assert [t.role for t in operated.turns] == ["user", "expert", "user", "expert", "user"]
 
@@ -75,7 +87,7 @@ def test_export_then_prepare_round_trip(tmp_path):
     assert (tmp_path / "prep" / "train.jsonl").is_file()
 
     every = _cli("export-sessions", "--db", db, "--out", str(tmp_path / "all.jsonl"), "--all")
-    assert every.returncode == 0 and "wrote 4 sessions" in every.stdout
+    assert every.returncode == 0 and "wrote 5 sessions" in every.stdout
     assert "1 without a user message" in every.stdout
 
 

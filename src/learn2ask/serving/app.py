@@ -179,6 +179,12 @@ def _add_session_routes(app: FastAPI, service: IntakeService, limits: Limits, gu
             service.post_message(session_id, _check_length(body.content, limits))
         )
 
+    @app.post("/v1/sessions/{session_id}/finish", response_model=NextActionOut, dependencies=deps)
+    def finish_session(session_id: str) -> NextActionOut:
+        """The user has nothing more to add: hand over now with the summary (a STOP whose
+        decision's source is ``user``); 409 before the first message or once handed over."""
+        return next_action_out(service.finish(session_id))
+
     @app.get("/v1/sessions/{session_id}", response_model=SessionOut, dependencies=deps)
     def get_session(session_id: str) -> SessionOut:
         """State, transcript and every decision (P(stop), latency) of a session."""

@@ -3,7 +3,8 @@
 One line per session, ``{"session_id", "diagn", "messages": [{"role": "user"|"assistant",
 "content"}]}``; policy questions and operator answers are both expert (``assistant``) turns,
 system texts (disclaimer, hand-over, urgent-care message) are left out. ``diagn`` is empty (the
-assistant does not diagnose); the outcome is kept under ``served``.
+assistant does not diagnose); the outcome is kept under ``served`` (its state, who stopped it:
+the policy, the question budget or the user).
 """
 
 from __future__ import annotations
@@ -34,8 +35,16 @@ def session_to_realmedconv(record: SessionRecord) -> dict | None:
             "questions": record.questions,
             "reason": record.reason,
             "operator": any(m.author == "operator" for m in record.messages),
+            "stopped_by": _stopped_by(record),
         },
     }
+
+
+def _stopped_by(record: SessionRecord) -> str | None:
+    """Who ended a stopped session: ``policy`` (its STOP), ``budget`` (the question budget) or
+    ``user`` ("That's all"); None for a session that did not stop."""
+    stops = [d.source for d in record.decisions if d.action == "stop"]
+    return stops[-1] if stops else None
 
 
 def export_sessions(store: SessionStore, out: Path, include_all: bool = False) -> tuple[int, int]:

@@ -171,6 +171,26 @@ class IntakeService:
             raise NotFound(f"no session '{session_id}' (never created, deleted or expired)")
         return record
 
+    def finish(self, session_id: str) -> NextAction:
+        """The user says they have nothing more to add: hand over now, with the summary, as a
+        STOP would (its decision's source ``user``). The policy may keep asking where the
+        logs it learned from never looked like this conversation's end (the README's limits);
+        the user need not answer every question of the budget to reach a person. (Not a
+        ``reason``: that is a red flag's, which the pages show as urgent.)"""
+        with self._lock(session_id):
+            started = time.perf_counter()
+            record = self.get(session_id)
+            if record.state != "open":
+                raise Conflict(
+                    f"session '{session_id}' is {record.state}; only an open session is "
+                    "handed over at the user's request"
+                )
+            if record.user_turns == 0:
+                raise Conflict(
+                    f"session '{session_id}' has no message to hand over yet; send one first"
+                )
+            return self._stop(record, None, "user", started, {})
+
     def close(self, session_id: str) -> SessionRecord:
         """Mark a session closed: no more messages of any kind."""
         with self._lock(session_id):
