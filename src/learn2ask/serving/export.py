@@ -41,8 +41,8 @@ def session_to_realmedconv(record: SessionRecord) -> dict | None:
 
 
 def _stopped_by(record: SessionRecord) -> str | None:
-    """Who ended a stopped session: ``policy`` (its STOP), ``budget`` (the question budget) or
-    ``user`` ("That's all"); None for a session that did not stop."""
+    """Who handed a session over (its last STOP): ``policy``, ``budget`` (the question budget)
+    or ``user`` ("That's all"); None where nobody did (escalated, taken over, still open)."""
     stops = [d.source for d in record.decisions if d.action == "stop"]
     return stops[-1] if stops else None
 
