@@ -127,4 +127,10 @@ def test_chat_question_stop_escalation_and_operator(tmp_path, browser, serve_pro
     )
     urgent.wait_for_selector(".msg.operator", timeout=15_000)
     assert "Please call 112" in urgent.inner_text(".msg.operator")
+    # the operator sees who handed the early session over
+    early_id = early.evaluate("sessionStorage.getItem('l2a-session')")
+    operator.locator("tr.row", has_text=early_id[:8]).click()
+    operator.wait_for_function(
+        "document.getElementById('meta').innerText.includes('handed over by the user')"
+    )
     assert outside == [], f"pages tried to load from outside the server: {outside}"
