@@ -49,7 +49,8 @@ ANSWERS = [
     "Nobody in my family has had this",
     "I work in an office and do not smoke",
 ]
-WARM_UP = ["Hello", "I would like some advice", "Nothing else, thank you"]
+# Each warm-up message reaches the policy (a message that only says "done" would not).
+WARM_UP = ["Hello", "I would like some advice", "It started on Monday"]
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "serving" / "red_flag_cases.yaml"
 BUNDLED = "smollm2-135m-instruct"

@@ -130,6 +130,36 @@ def test_the_user_can_hand_over_before_the_policy_stops(live):
     assert missing.status_code == 404 and "no session" in missing.json()["detail"]
 
 
+def test_a_message_that_only_says_done_hands_over(tmp_path):
+    live = start_live_server(str(tmp_path / "s.sqlite"), ScriptedPolicy(asks=5))
+    try:
+        # a first message is a complaint, whatever it says: the policy asks
+        created = _post(live, "/v1/sessions", json={"content": "That's all."}).json()
+        assert created["next"]["action"] == "ask"
+        sid = _post(live, "/v1/sessions", json={"content": "I have a rash"}).json()["id"]
+        reply = _post(
+            live, f"/v1/sessions/{sid}/messages", json={"content": "No fever, that's all"}
+        )
+        assert reply.json()["action"] == "ask"  # still answering
+        calls = live.policy.calls
+        done = _post(live, f"/v1/sessions/{sid}/messages", json={"content": "No, I'm done."}).json()
+        assert done["action"] == "stop" and "No, I'm done." in done["summary"]
+        assert live.policy.calls == calls
+        decisions = httpx.get(f"{live.url}/v1/sessions/{sid}").json()["decisions"]
+        assert (decisions[-1]["source"], decisions[-1]["detail"]) == ("user", {"said": "done"})
+    finally:
+        live.stop()
+    off = start_live_server(
+        str(tmp_path / "t.sqlite"), ScriptedPolicy(asks=5), {"finish_phrases": []}
+    )
+    try:
+        sid = _post(off, "/v1/sessions", json={"content": "I have a rash"}).json()["id"]
+        reply = _post(off, f"/v1/sessions/{sid}/messages", json={"content": "No, I'm done."})
+        assert reply.json()["action"] == "ask"  # the domain left it to the policy
+    finally:
+        off.stop()
+
+
 def test_close_and_delete(live):
     sid = _post(live, "/v1/sessions", json={"content": "sore knee"}).json()["id"]
     closed = _post(live, f"/v1/sessions/{sid}/close")

@@ -15,7 +15,7 @@ from benchmarks.probe_assistant import (
 
 
 def test_a_probe_records_each_exchange_until_the_assistant_stops(live):
-    messages = ["I have a headache.", "Since Monday.", "No, nothing else.", "Never sent."]
+    messages = ["I have a headache.", "Since Monday.", "It throbs.", "Never sent."]
     exchanges = converse(live.url, messages)
     # the scripted policy asks twice, then stops: the fourth message is not sent
     assert [e["action"] for e in exchanges] == ["ask", "ask", "stop"]

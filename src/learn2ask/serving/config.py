@@ -56,6 +56,30 @@ class RedFlagSet(BaseModel):
     rules: list[RedFlagRule] = Field(default_factory=list)
 
 
+# English; a domain in another language lists its own (or [] to leave them to the policy).
+FINISH_PHRASES = (
+    "that's all",
+    "that is all",
+    "that's it",
+    "that is it",
+    "that's everything",
+    "that is everything",
+    "that's all i have",
+    "that's all i wanted to say",
+    "nothing else",
+    "nothing more",
+    "nothing else to add",
+    "nothing more to add",
+    "i have nothing else",
+    "i have nothing more",
+    "i have nothing else to add",
+    "i have nothing more to add",
+    "i'm done",
+    "i am done",
+    "no more",
+)
+
+
 class ServingSettings(BaseModel):
     """The ``serving:`` section of a domain file."""
 
@@ -71,6 +95,9 @@ class ServingSettings(BaseModel):
     operator_message: str = "An expert has joined the conversation."
     urgent_message: str = "This may be urgent. Please seek urgent help now."
     red_flags: RedFlagSet = Field(default_factory=lambda: RedFlagSet(version="none"))
+    # A message made only of these (and fillers such as "no", "thanks") hands over as the
+    # user's own "That's all" does (serving/closing.py); [] leaves every message to the policy.
+    finish_phrases: list[str] = Field(default_factory=lambda: list(FINISH_PHRASES))
 
     @model_validator(mode="after")
     def _min_within_budget(self) -> ServingSettings:

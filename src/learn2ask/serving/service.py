@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from learn2ask.data.types import Turn
+from learn2ask.serving.closing import says_done
 from learn2ask.serving.config import ServerConfig, ServingSettings
 from learn2ask.serving.errors import BadRequest, Conflict, NotFound, PolicyUnavailable
 from learn2ask.serving.redflags import RedFlagMatcher
@@ -213,7 +214,9 @@ class IntakeService:
 
     # -- the user's turn -----------------------------------------------------------------
     def post_message(self, session_id: str, content: str) -> NextAction:
-        """Store the user's message, then decide and store the next action."""
+        """Store the user's message, then decide and store the next action: escalate on a red
+        flag, hand over when the message only says the user is done (after a question), when
+        the question budget is spent, or when the policy stops; else ask."""
         with self._lock(session_id):
             started = time.perf_counter()
             record = self._store_user_message(session_id, content)
@@ -228,6 +231,8 @@ class IntakeService:
                     message="Your message was passed to the expert.",
                     latency_s=_since(started),
                 )
+            if record.questions and says_done(content, self.settings.finish_phrases):
+                return self._stop(record, None, "user", started, {"said": "done"})
             if record.questions >= self.settings.question_budget:
                 return self._stop(record, None, "budget", started, {"budget": record.questions})
             return self._decide(record, started)
