@@ -55,6 +55,28 @@ def _served_db(tmp_path):
     }
 
 
+def test_a_handover_stored_before_it_had_an_author_still_ends_the_export(tmp_path):
+    from learn2ask.serving.export import session_to_realmedconv
+    from learn2ask.serving.store import NewMessage, SessionRecord, open_store
+
+    store = open_store(str(tmp_path / "old.sqlite"))
+    record = SessionRecord(id="old", domain="medical", state="open", created_at=0, updated_at=0)
+    store.create(record, [NewMessage("system", "system", "Disclaimer.")])
+    summary = "Complaint: a cough"
+    store.append(
+        "old",
+        [
+            NewMessage("user", "user", "a cough"),
+            NewMessage("system", "system", f"Thanks.\n\n{summary}"),
+        ],
+        updates={"state": "stopped", "summary": summary},
+    )
+    assert session_to_realmedconv(store.get("old"))["messages"] == [
+        {"role": "user", "content": "a cough"},
+        {"role": "assistant", "content": "<handover />"},
+    ]
+
+
 def test_export_then_prepare_round_trip(tmp_path):
     db, ids = _served_db(tmp_path)
     out = tmp_path / "logs.jsonl"
@@ -77,6 +99,20 @@ def test_export_then_prepare_round_trip(tmp_path):
     ]
     assert set(records[0]) >= {"session_id", "diagn", "messages"}
 
+    # where the assistant handed over or escalated, the expert's terminal action
+    assert by_id[ids["stopped"]]["messages"][-2:] == [
+        {"role": "user", "content": "on my arms, itchy"},
+        {"role": "assistant", "content": "<handover />"},
+    ]
+    assert by_id[ids["finished"]]["messages"][-1] == {
+        "role": "assistant",
+        "content": "<handover />",
+    }
+    assert by_id[ids["escalated"]]["messages"] == [
+        {"role": "user", "content": "I want to kill myself"},
+        {"role": "assistant", "content": "<escalate />"},
+    ]
+
     read = read_dialogues([out], ReaderConfig(format="realmedconv"))
     assert read.skipped == [] and len(read.dialogues) == 4
     operated = next(d for d in read.dialogues if d.id == ids["closed"])
@@ -84,7 +120,18 @@ def test_export_then_prepare_round_trip(tmp_path):
 
     prepared = _cli("prepare", str(out), "--out", str(tmp_path / "prep"))
     assert prepared.returncode == 0, prepared.stderr
-    assert (tmp_path / "prep" / "train.jsonl").is_file()
+    points = [
+        json.loads(line)
+        for name in ("train.jsonl", "test.jsonl")
+        for line in (tmp_path / "prep" / name).read_text().splitlines()
+    ]
+    # the served conversations teach where the assistant stopped: the point after the user's
+    # last message is STOP; a point before the assistant's question is CONTINUE
+    stopped = sorted(
+        (p for p in points if p["dialogue_id"] == ids["stopped"]), key=lambda p: p["index"]
+    )
+    assert [p["decision"] for p in stopped] == ["continue", "stop"]
+    assert stopped[-1]["context"][-1]["content"] == "on my arms, itchy"
 
     every = _cli("export-sessions", "--db", db, "--out", str(tmp_path / "all.jsonl"), "--all")
     assert every.returncode == 0 and "wrote 5 sessions" in every.stdout

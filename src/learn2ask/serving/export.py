@@ -1,10 +1,15 @@
 """``export-sessions``: served conversations back to RealMedConv JSONL for the next round.
 
 One line per session, ``{"session_id", "diagn", "messages": [{"role": "user"|"assistant",
-"content"}]}``; policy questions and operator answers are both expert (``assistant``) turns,
-system texts (disclaimer, hand-over, urgent-care message) are left out. ``diagn`` is empty (the
-assistant does not diagnose); the outcome is kept under ``served`` (its state, who stopped it:
-the policy, the question budget or the user).
+"content"}]}``; policy questions and operator answers are both expert (``assistant``) turns.
+Where the assistant handed over or escalated, that is the expert's terminal action, an
+``assistant`` turn ``<handover />`` or ``<escalate />`` in its place, as RealMedConv keeps
+``<med_search>``: ``prepare`` then has a decision point after the user's last message, whose
+future holds no question (s* = STOP), unless an operator went on asking after it (their
+questions are its I*: the hand-over came too early). Other system texts (disclaimer, greeting,
+the hand-over's wording and summary) are left out. ``diagn`` is empty (the assistant does not
+diagnose); the outcome is kept under ``served`` (its state, who stopped it: the policy, the
+question budget or the user).
 """
 
 from __future__ import annotations
@@ -13,16 +18,22 @@ import json
 from pathlib import Path
 
 from learn2ask.errors import OutputError
-from learn2ask.serving.store import FINISHED, SessionRecord, SessionStore
+from learn2ask.serving.store import ESCALATION, FINISHED, HANDOVER, SessionRecord, SessionStore
+
+# The expert's terminal actions, written where the assistant's part ended (module docstring).
+TERMINAL_ACTIONS = {HANDOVER: "<handover />", ESCALATION: "<escalate />"}
 
 
 def session_to_realmedconv(record: SessionRecord) -> dict | None:
     """The RealMedConv record of a session, or None when it has no user message."""
-    messages = [
-        {"role": "user" if m.role == "user" else "assistant", "content": m.content}
-        for m in record.messages
-        if m.role in ("user", "expert")
-    ]
+    messages = []
+    for m in record.messages:
+        if m.role in ("user", "expert"):
+            role = "user" if m.role == "user" else "assistant"
+            messages.append({"role": role, "content": m.content})
+        elif m.author in TERMINAL_ACTIONS or _stored_handover(m.content, record):
+            action = TERMINAL_ACTIONS.get(m.author, TERMINAL_ACTIONS[HANDOVER])
+            messages.append({"role": "assistant", "content": action})
     if not any(m["role"] == "user" for m in messages):
         return None
     return {
@@ -38,6 +49,12 @@ def session_to_realmedconv(record: SessionRecord) -> dict | None:
             "stopped_by": _stopped_by(record),
         },
     }
+
+
+def _stored_handover(content: str, record: SessionRecord) -> bool:
+    """True for a hand-over stored before it had an author of its own (a system message that
+    holds the session's summary)."""
+    return bool(record.summary) and record.summary in content
 
 
 def _stopped_by(record: SessionRecord) -> str | None:

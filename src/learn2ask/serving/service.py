@@ -23,7 +23,9 @@ from learn2ask.serving.config import ServerConfig, ServingSettings
 from learn2ask.serving.errors import BadRequest, Conflict, NotFound, PolicyUnavailable
 from learn2ask.serving.redflags import RedFlagMatcher
 from learn2ask.serving.store import (
+    ESCALATION,
     FINISHED,
+    HANDOVER,
     NewDecision,
     NewMessage,
     SessionRecord,
@@ -276,7 +278,7 @@ class IntakeService:
         message = self.settings.urgent_message
         self._append(
             record.id,
-            messages=[NewMessage("system", "system", message)],
+            messages=[NewMessage("system", ESCALATION, message)],
             decision=NewDecision(
                 "escalate",
                 "red_flags",
@@ -348,7 +350,7 @@ class IntakeService:
         text = f"{self.settings.handover_message}\n\n{summary}"
         self._append(
             record.id,
-            messages=[NewMessage("system", "system", text)],
+            messages=[NewMessage("system", HANDOVER, text)],
             decision=NewDecision("stop", source, p_stop, _since(started), detail),
             updates={"state": "stopped", "summary": summary, "meta": meta},
             require_states=("open",),

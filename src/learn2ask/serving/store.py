@@ -50,10 +50,16 @@ class StateConflict(Exception):
     """The session is not in a state that allows the write (the message says which)."""
 
 
+# Authors of the system messages that end the assistant's part of a session.
+HANDOVER, ESCALATION = "handover", "escalation"
+
+
 @dataclass(frozen=True)
 class Message:
     """One stored message. ``role``: user | expert | system; ``author``: user | policy |
-    operator | system."""
+    operator | system, or for the system texts that end the assistant's part
+    :data:`HANDOVER` and :data:`ESCALATION` (``export-sessions`` writes them as the expert's
+    terminal action)."""
 
     seq: int
     role: str
