@@ -19,6 +19,7 @@ from learn2ask.serving.config import FINISH_PHRASES, serving_settings
         "I have nothing more to add.",
         "That\u2019s all, thanks!",
         "THAT IS ALL",
+        "that's all\nthanks",
     ],
 )
 def test_a_message_that_only_says_the_user_is_done(message):

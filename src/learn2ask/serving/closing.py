@@ -24,16 +24,20 @@ FILLERS = frozenset(
 )
 
 
+def normal(text: str) -> str:
+    """``text`` lowercased, typographic apostrophes made plain, runs of spaces one space."""
+    return _SPACE.sub(" ", text.lower().replace("\u2019", "'")).strip()
+
+
 def clauses(message: str) -> list[str]:
-    """``message`` lowercased, with typographic apostrophes made plain, split at punctuation
-    into its non-empty clauses."""
-    text = message.lower().replace("\u2019", "'")
-    return [_SPACE.sub(" ", c).strip() for c in _CLAUSE.split(text) if c.strip()]
+    """``message`` split at punctuation and line breaks into its non-empty clauses, each
+    :func:`normal`."""
+    return [normal(c) for c in _CLAUSE.split(message) if c.strip()]
 
 
 def says_done(message: str, finish_phrases: Iterable[str]) -> bool:
     """True when ``message`` says nothing but that the user is done (module docstring)."""
-    phrases = {_SPACE.sub(" ", p.lower().replace("\u2019", "'")).strip() for p in finish_phrases}
+    phrases = {normal(p) for p in finish_phrases}
     parts = clauses(message)
     return (
         bool(phrases)
