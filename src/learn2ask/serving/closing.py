@@ -12,35 +12,32 @@ left to the policy: the user is still answering.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
+from functools import lru_cache
 
-_CLAUSE = re.compile(r"[.,;:!?\n]+")
-_SPACE = re.compile(r"\s+")
-# Clauses that say nothing by themselves around a finish phrase.
+from learn2ask.serving.redflags import normalise, phrase_tokens
+
+# Clauses that say nothing by themselves around a finish phrase (as :func:`normalise` reads
+# them: lower case, no apostrophes).
 FILLERS = frozenset(
     {"no", "nope", "nah", "ok", "okay", "yes", "yeah", "yep", "sure", "so", "well", "um", "uh"}
     | {"thanks", "thank you", "thank you very much", "thanks a lot", "no thanks", "no thank you"}
 )
 
 
-def normal(text: str) -> str:
-    """``text`` lowercased, typographic apostrophes made plain, runs of spaces one space."""
-    return _SPACE.sub(" ", text.lower().replace("\u2019", "'")).strip()
-
-
-def clauses(message: str) -> list[str]:
-    """``message`` split at punctuation and line breaks into its non-empty clauses, each
-    :func:`normal`."""
-    return [normal(c) for c in _CLAUSE.split(message) if c.strip()]
-
-
 def says_done(message: str, finish_phrases: Iterable[str]) -> bool:
-    """True when ``message`` says nothing but that the user is done (module docstring)."""
-    phrases = {normal(p) for p in finish_phrases}
-    parts = clauses(message)
+    """True when ``message`` says nothing but that the user is done (module docstring). The
+    message is read as red flags read it (:func:`~.redflags.normalise`: its clauses split at
+    punctuation, line breaks and "but")."""
+    phrases = _phrase_set(tuple(finish_phrases))
+    parts = [c.strip() for c in normalise(message).split("|") if c.strip()]
     return (
         bool(phrases)
         and any(p in phrases for p in parts)
         and all(p in phrases or p in FILLERS for p in parts)
     )
+
+
+@lru_cache(maxsize=8)  # one domain's phrases, read for every message
+def _phrase_set(phrases: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(" ".join(phrase_tokens(p)) for p in phrases)

@@ -39,7 +39,8 @@ def normalise(text: str) -> str:
     return " | ".join(" ".join(w) for w in words if w)
 
 
-def _tokens(phrase: str) -> tuple[str, ...]:
+def phrase_tokens(phrase: str) -> tuple[str, ...]:
+    """The words of ``phrase`` as :func:`normalise` reads a message's."""
     return tuple(normalise(phrase).replace("|", " ").split())
 
 
@@ -49,9 +50,9 @@ class RedFlagMatcher:
     def __init__(self, rules: RedFlagSet) -> None:
         self.version = rules.version
         self.window = rules.negation_window
-        self.negations = [_tokens(n) for n in rules.negations if _tokens(n)]
+        self.negations = [phrase_tokens(n) for n in rules.negations if phrase_tokens(n)]
         self.rules: list[tuple[RedFlagRule, list[list[tuple[str, ...]]]]] = [
-            (rule, [[_tokens(p) for p in group if _tokens(p)] for group in rule.all_of])
+            (rule, [[phrase_tokens(p) for p in group if phrase_tokens(p)] for group in rule.all_of])
             for rule in rules.rules
         ]
 
