@@ -105,6 +105,7 @@ READERS = Registry(
         "aci-bench": f"{_READERS}:read_aci_bench",
         "textgrid": "learn2ask.data.textgrid:read_textgrid",
         "transcript": "learn2ask.data.transcript:read_transcript",
+        "rows": "learn2ask.data.rows:read_rows",
     },
 )
 EXTRACTORS = Registry(

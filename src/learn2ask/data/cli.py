@@ -26,8 +26,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="*",
         type=Path,
         metavar="INPUT",
-        help="log files (CSV, JSON, JSONL, TextGrid, .txt transcripts) or a folder of TextGrid "
-        "or .txt transcripts; or use --preset",
+        help="log files (CSV, TSV, JSON, JSONL, TextGrid, .txt transcripts; one row per turn or "
+        "one record per conversation) or a folder of TextGrid or .txt transcripts; or use --preset",
     )
     parser.add_argument(
         "--out",

@@ -16,6 +16,8 @@ Supported formats (auto-detected, or named with ``format=``):
   per-speaker files (PriMock57): :mod:`learn2ask.data.textgrid`.
 - ``transcript``: plain-text ``.txt`` transcripts, one ``Label: text`` or ``[label] text`` turn
   a line, one file or a folder of them: :mod:`learn2ask.data.transcript`.
+- ``rows``: one row per turn (conversation id, speaker, text) in CSV, TSV or JSON Lines, as chat,
+  ticket and call systems export: :mod:`learn2ask.data.rows`.
 
 Speaker labels map to roles through ``ReaderConfig.speaker_map`` (case-insensitive).
 """
@@ -110,6 +112,7 @@ def parse_speaker_map(text: str) -> dict[str, str]:
 
 def detect_format(path: Path) -> str:
     """Guess the format of ``path`` from its suffix and its first record."""
+    from learn2ask.data.rows import looks_like_rows
     from learn2ask.data.textgrid import is_textgrid_input
     from learn2ask.data.transcript import is_transcript_input
 
@@ -120,8 +123,10 @@ def detect_format(path: Path) -> str:
     if path.is_dir():
         raise InputError(path, "a folder without .TextGrid or .txt files: give log files instead")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return "mts-dialog"
+    if suffix in (".csv", ".tsv"):
+        header = next(iter(read_text_strict(path).splitlines()), "")
+        names = next(csv.reader([header], delimiter="," if suffix == ".csv" else "\t"), [])
+        return "rows" if suffix == ".tsv" or looks_like_rows(names) else "mts-dialog"
     if suffix == ".json":
         return "aci-bench"
     if suffix in (".jsonl", ".ndjson"):
@@ -131,6 +136,8 @@ def detect_format(path: Path) -> str:
                     first = json.loads(line)
                 except (json.JSONDecodeError, RecursionError):
                     break
+                if isinstance(first, dict) and "messages" not in first and looks_like_rows(first):
+                    return "rows"
                 if isinstance(first, dict) and "session_id" in first:
                     return "realmedconv"
                 return "chat"

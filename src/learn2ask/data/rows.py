@@ -1,0 +1,207 @@
+"""Reader for logs kept one row per turn (format ``rows``): what most chat, ticket and call
+systems export.
+
+Each row is one message: which conversation it belongs to, who spoke and what they said::
+
+    conversation_id,speaker,text
+    T-1001,customer,My laptop will not turn on.
+    T-1001,agent,Is the charging light on?
+    T-1001,customer,No.
+
+CSV (``.csv``), tab-separated (``.tsv``) or JSON Lines (``.jsonl``/``.ndjson``, one object per
+row). Columns are found by name, case-insensitively, the first of each list present:
+
+- conversation: :data:`DIALOGUE_COLUMNS` (``dialogue_id``, ``conversation_id``, ``ticket_id``, ...);
+- speaker: :data:`SPEAKER_COLUMNS` (``speaker``, ``role``, ``author``, ``sender``, ...);
+- text: :data:`TEXT_COLUMNS` (``text``, ``content``, ``message``, ``utterance``, ...).
+
+Other columns are ignored. A conversation's turns keep the file's row order, and conversations
+may interleave; consecutive rows of one speaker stay separate turns (IM-style, as RealMedConv).
+Speakers map to roles through ``--speaker-map`` and its defaults, then :data:`ROLE_DEFAULTS`
+(``agent``, ``assistant``, ``support`` ... -> expert; ``customer``, ``user``, ``caller`` ... ->
+user); ``system`` rows are skipped. A row naming an unknown speaker, or with no text, is an error
+at its line, and ``--skip-invalid`` skips that row's whole conversation.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from learn2ask.data.readers import ReaderConfig, _iter_jsonl_records, _make_turn, speaker_key
+from learn2ask.data.types import Dialogue, Turn
+from learn2ask.errors import InputError
+from learn2ask.io import read_text_strict
+
+DIALOGUE_COLUMNS: tuple[str, ...] = (
+    "dialogue_id",
+    "dialog_id",
+    "conversation_id",
+    "session_id",
+    "ticket_id",
+    "thread_id",
+    "chat_id",
+    "call_id",
+    "case_id",
+    "encounter_id",
+    "conversation",
+    "dialogue",
+)
+SPEAKER_COLUMNS: tuple[str, ...] = (
+    "speaker",
+    "role",
+    "speaker_role",
+    "author",
+    "sender",
+    "from",
+    "party",
+    "participant",
+)
+TEXT_COLUMNS: tuple[str, ...] = ("text", "content", "message", "utterance", "body", "value")
+# Who is who in logs outside medicine; the speaker map (doctor, patient, ...) is read first.
+_EXPERT_SPEAKERS = (
+    "expert assistant agent support staff operator advisor adviser representative rep consultant "
+    "clinician nurse pharmacist physician sales salesperson seller bot"
+)
+_USER_SPEAKERS = "user customer client caller visitor buyer human member requester end_user"
+ROLE_DEFAULTS: dict[str, str] = {
+    **dict.fromkeys(_EXPERT_SPEAKERS.split(), "expert"),
+    **dict.fromkeys(_USER_SPEAKERS.split(), "user"),
+}
+SKIPPED_SPEAKERS = frozenset({"system"})
+SUFFIXES = {".csv": ",", ".tsv": "\t"}  # the delimited ones; JSON Lines otherwise
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The names of the conversation, speaker and text columns as the file spells them."""
+
+    dialogue: str
+    speaker: str
+    text: str
+
+
+@dataclass
+class _Conversation:
+    first_line: int
+    turns: list[Turn] = field(default_factory=list)
+    error: InputError | None = None
+
+
+def find_columns(path: Path, names: Sequence[str], line: int = 1) -> Columns:
+    """The first name of each column list that ``names`` holds (any case), or an error saying
+    which list none of ``names`` matched."""
+    by_key = {name.strip().lower(): name for name in names}
+    found = {}
+    for what, wanted in (
+        ("conversation", DIALOGUE_COLUMNS),
+        ("speaker", SPEAKER_COLUMNS),
+        ("text", TEXT_COLUMNS),
+    ):
+        name = next((by_key[w] for w in wanted if w in by_key), None)
+        if name is None:
+            expected = ", ".join(wanted)
+            raise InputError(path, f"no {what} column: expected one of {expected}", line=line)
+        found[what] = name
+    return Columns(dialogue=found["conversation"], speaker=found["speaker"], text=found["text"])
+
+
+def looks_like_rows(names: Sequence[str]) -> bool:
+    """True when ``names`` (a header or a JSON record's keys) hold a speaker and a text column
+    but no whole-dialogue column: a one-row-per-turn log."""
+    keys = {name.strip().lower() for name in names}
+    return (
+        "dialogue" not in keys
+        and any(k in keys for k in SPEAKER_COLUMNS)
+        and any(k in keys for k in TEXT_COLUMNS)
+    )
+
+
+def role_of(label: str, config: ReaderConfig) -> str | None:
+    """The role of speaker ``label``: the speaker map's, else :data:`ROLE_DEFAULTS`' (None for
+    an unknown speaker)."""
+    key = config.mapped_label(speaker_key(label))
+    return config.speaker_map.get(key) or ROLE_DEFAULTS.get(key)
+
+
+def _delimited_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    text = read_text_strict(path)
+    if not text.strip():
+        raise InputError(path, "file is empty")
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    find_columns(path, reader.fieldnames or [])
+    start = 2
+    for row in reader:
+        yield start, row
+        start = reader.line_num + 1  # a quoted field may span lines
+
+
+def _json_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]] | InputError]:
+    for number, record in _iter_jsonl_records(path):
+        yield record if isinstance(record, InputError) else (number, record)
+
+
+def read_rows_file(path: Path) -> Iterator[tuple[int, dict[str, Any]] | InputError]:
+    """``(line, row)`` for every row of ``path``, by its suffix (CSV, TSV, else JSON Lines);
+    a line that is not a JSON object yields an :class:`InputError`."""
+    delimiter = SUFFIXES.get(path.suffix.lower())
+    if delimiter is not None:
+        yield from _delimited_rows(path, delimiter)
+    else:
+        yield from _json_rows(path)
+
+
+def _add_row(
+    path: Path,
+    line: int,
+    row: dict[str, Any],
+    columns: Columns,
+    conversation: _Conversation,
+    config: ReaderConfig,
+) -> None:
+    label = str(row.get(columns.speaker) or "").strip()
+    if speaker_key(label) in SKIPPED_SPEAKERS:
+        return
+    text = row.get(columns.text)
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    conversation.turns.append(_make_turn(path, line, role_of(label, config), label, text))
+
+
+def read_rows(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
+    """One :class:`Dialogue` per conversation id of a one-row-per-turn log, in order of each
+    conversation's first row."""
+    conversations: dict[str, _Conversation] = {}
+    columns: Columns | None = None
+    for item in read_rows_file(path):
+        if isinstance(item, InputError):
+            yield item
+            continue
+        line, row = item
+        if columns is None:
+            columns = find_columns(path, list(row), line)
+        key = str(row.get(columns.dialogue) or "").strip()
+        if not key:
+            yield InputError(path, f"row has no '{columns.dialogue}'", line=line)
+            continue
+        conversation = conversations.setdefault(key, _Conversation(first_line=line))
+        if conversation.error is not None:
+            continue
+        try:
+            _add_row(path, line, row, columns, conversation, config)
+        except InputError as exc:
+            conversation.error = exc
+    for key, conversation in conversations.items():
+        if conversation.error is not None:
+            yield conversation.error
+        elif not conversation.turns:
+            yield InputError(
+                path, f"conversation '{key}' has no turns", line=conversation.first_line
+            )
+        else:
+            meta = {"source": str(path), "line": conversation.first_line, "format": "rows"}
+            yield Dialogue(id=key, turns=conversation.turns, meta=meta)

@@ -1,0 +1,145 @@
+"""The one-row-per-turn reader: CSV, TSV and JSON Lines exports of chat, ticket and call
+systems, columns found by name, conversations that interleave, and bad rows named by line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from learn2ask.cli import main
+from learn2ask.data.readers import (
+    ReaderConfig,
+    detect_format,
+    parse_speaker_map,
+    read_dialogues,
+)
+from learn2ask.errors import InputError
+
+TICKETS = (
+    "ticket_id,timestamp,author,body\n"
+    "T-1,09:00,customer,My laptop will not turn on.\n"
+    "T-2,09:01,Customer,I was charged twice.\n"
+    "T-1,09:02,agent,Is the charging light on?\n"
+    'T-2,09:03,agent,"Which card did you pay with,\nand when?"\n'
+    "T-1,09:04,customer,No.\n"
+    "T-1,09:05,customer,It was fine yesterday.\n"
+    "T-2,09:06,customer,Visa ending 4242.\n"
+    "T-1,09:07,agent,Please try another charger.\n"
+)
+
+
+def turns_of(path: Path, config: ReaderConfig | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Each dialogue read from ``path`` as its ``(role, text)`` turns, by id."""
+    dialogues = read_dialogues([path], config).dialogues
+    return {d.id: [(t.role, t.content) for t in d.turns] for d in dialogues}
+
+
+def test_interleaved_tickets_with_their_own_column_names(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_text(TICKETS)
+    assert detect_format(path) == "rows"
+    dialogues = turns_of(path)
+    assert list(dialogues) == ["T-1", "T-2"]  # in order of each one's first row
+    assert dialogues["T-1"] == [
+        ("user", "My laptop will not turn on."),
+        ("expert", "Is the charging light on?"),
+        ("user", "No."),  # one speaker's consecutive rows stay separate turns
+        ("user", "It was fine yesterday."),
+        ("expert", "Please try another charger."),
+    ]
+    assert dialogues["T-2"][1] == ("expert", "Which card did you pay with,\nand when?")
+    (first,) = [d for d in read_dialogues([path]).dialogues if d.id == "T-2"]
+    assert first.meta == {"source": str(path), "line": 3, "format": "rows"}
+
+
+def test_tsv_with_labels_named_by_the_speaker_map(tmp_path: Path) -> None:
+    path = tmp_path / "calls.tsv"
+    path.write_text(
+        "call_id\tspeaker\ttext\n"
+        "7\tParent\tShe has had a fever since Sunday.\n"
+        "7\tDr Lee\tHow high has it been?\n"
+        "7\tParent\t39 at night.\n"
+    )
+    assert detect_format(path) == "rows"
+    with pytest.raises(InputError, match=r"calls\.tsv:2: unknown role/speaker 'Parent'"):
+        read_dialogues([path])
+    config = ReaderConfig(speaker_map=parse_speaker_map("parent=user,dr lee=expert"))
+    assert [role for role, _ in turns_of(path, config)["7"]] == ["user", "expert", "user"]
+
+
+def test_json_lines_rows_skip_system_messages(tmp_path: Path) -> None:
+    path = tmp_path / "chats.jsonl"
+    rows = [
+        {"conversation_id": "c1", "role": "system", "content": "You are a helpful agent."},
+        {"conversation_id": "c1", "role": "user", "content": "My order is late."},
+        {"conversation_id": "c1", "role": "assistant", "content": "What is your order number?"},
+        {"conversation_id": "c1", "role": "user", "content": "12345"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert detect_format(path) == "rows"
+    assert turns_of(path) == {
+        "c1": [
+            ("user", "My order is late."),
+            ("expert", "What is your order number?"),
+            ("user", "12345"),
+        ]
+    }
+
+
+def test_whole_dialogue_formats_are_still_detected_as_before(tmp_path: Path) -> None:
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text(json.dumps({"id": "a", "messages": [{"role": "user", "content": "hi"}]}))
+    medconv = tmp_path / "medconv.jsonl"
+    medconv.write_text(json.dumps({"session_id": "s", "messages": []}))
+    mts = tmp_path / "mts.csv"
+    mts.write_text("ID,section_header,section_text,dialogue\n0,GENHX,x,Doctor: Hi?\n")
+    assert [detect_format(p) for p in (chat, medconv, mts)] == ["chat", "realmedconv", "mts-dialog"]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("ticket,author,body\nT-1,customer,Hi.\n", r":1: no conversation column: expected one of"),
+        ("ticket_id,author,note\nT-1,customer,Hi.\n", r":1: no text column: expected one of"),
+        ("ticket_id,author,body\nT-1,customer,Hi.\n,agent,Hello?\n", r":3: row has no 'ticket_id'"),
+        ("ticket_id,author,body\nT-1,customer,Hi.\nT-1,agent,\n", r":3: empty text in a 'agent'"),
+        ("ticket_id,author,body\nT-1,system,Opened.\n", r":2: conversation 'T-1' has no turns"),
+    ],
+)
+def test_bad_rows_are_named_by_line(tmp_path: Path, text: str, reason: str) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=reason):
+        read_dialogues([path], ReaderConfig(format="rows"))
+
+
+def test_skip_invalid_drops_the_whole_conversation_of_a_bad_row(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_text(TICKETS.replace("T-2,09:03,agent", "T-2,09:03,robot"))
+    result = read_dialogues([path], ReaderConfig(skip_invalid=True))
+    assert [d.id for d in result.dialogues] == ["T-1"]
+    (skipped,) = result.skipped
+    assert skipped.line == 5 and "'robot'" in skipped.reason
+
+
+def test_prepare_reads_a_ticket_export_into_samples(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_text(TICKETS)
+    out = tmp_path / "out"
+    assert main(["prepare", str(path), "--out", str(out), "--test-fraction", "0"]) == 0
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert {r["dialogue_id"] for r in rows} == {"T-1", "T-2"}
+    assert {r["meta"]["format"] for r in rows} == {"rows"}
+
+
+def test_prepare_rejects_an_unknown_speaker_with_exit_2(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_text(TICKETS.replace("T-1,09:07,agent", "T-1,09:07,manager"))
+    assert main(["prepare", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    # line 10: the row at 09:03 spans two lines
+    assert len(err.splitlines()) == 1 and f"{path}:10:" in err and "'manager'" in err
+    assert "--speaker-map" in err
+    assert not (tmp_path / "out" / "train.jsonl").exists()
