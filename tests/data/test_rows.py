@@ -1,5 +1,6 @@
-"""The one-row-per-turn reader: CSV, TSV and JSON Lines exports of chat, ticket and call
-systems, columns found by name, conversations that interleave, and bad rows named by line."""
+"""Logs as other systems export them: the one-row-per-turn reader (CSV, TSV and JSON Lines of
+chat, ticket and call systems, columns found by name, conversations that interleave, bad rows
+named by line) and chat records in their common shapes (ShareGPT, OpenAI content parts)."""
 
 from __future__ import annotations
 
@@ -143,3 +144,36 @@ def test_prepare_rejects_an_unknown_speaker_with_exit_2(tmp_path: Path, capsys) 
     assert len(err.splitlines()) == 1 and f"{path}:10:" in err and "'manager'" in err
     assert "--speaker-map" in err
     assert not (tmp_path / "out" / "train.jsonl").exists()
+
+
+def test_chat_records_in_sharegpt_and_openai_content_part_shapes(tmp_path: Path) -> None:
+    path = tmp_path / "chats.jsonl"
+    records = [
+        {
+            "id": "sg-1",
+            "conversations": [
+                {"from": "human", "value": "My order is late."},
+                {"from": "gpt", "value": "What is your order number?"},
+            ],
+        },
+        {
+            "id": "oa-1",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": [{"type": "text", "text": "Hi, a refund please."}]},
+                {"role": "tool", "content": "order 12345: shipped"},
+                {"role": "assistant", "content": "Which order is it?"},
+            ],
+        },
+        {"id": "md-1", "turns": [{"speaker": "Patient", "text": "I feel dizzy."}]},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert detect_format(path) == "chat"
+    assert turns_of(path) == {
+        "sg-1": [("user", "My order is late."), ("expert", "What is your order number?")],
+        "oa-1": [("user", "Hi, a refund please."), ("expert", "Which order is it?")],
+        "md-1": [("user", "I feel dizzy.")],
+    }
+    path.write_text(json.dumps({"id": "x", "messages": [{"role": "robot", "content": "Hi"}]}))
+    with pytest.raises(InputError, match=r"chats\.jsonl:1: unknown role/speaker 'robot'"):
+        read_dialogues([path])

@@ -6,8 +6,9 @@ Supported formats (auto-detected, or named with ``format=``):
   "user"|"assistant", "content"}]}`` exactly as the Learn-to-Ask paper's RealMedConv set. IM-style:
   consecutive messages of one role are kept as separate turns; the expert's terminal action
   (``<med_search>``) stays in the dialogue as an expert turn that target extraction recognises.
-- ``chat``: OpenAI-style chat JSONL ``{"id"?, "messages": [{"role", "content"}]}``; system
-  messages are ignored; ``assistant`` is the expert.
+- ``chat``: chat JSONL, one conversation a line: OpenAI's ``{"id"?, "messages": [{"role",
+  "content"}]}``, ShareGPT's ``{"conversations": [{"from", "value"}]}`` and the like; system
+  messages are ignored; ``assistant`` (``gpt``, ``agent``, ...) is the expert.
 - ``mts-dialog``: MTS-Dialog CSV (``ID,section_header,section_text,dialogue``) whose dialogue is
   lines ``Doctor: ...`` / ``Patient: ...``; unlabelled lines continue the previous turn.
 - ``aci-bench``: ACI-Bench JSON ``{"data": [{"src", "tgt", "file"}]}`` whose ``src`` is lines
@@ -28,7 +29,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,40 @@ DEFAULT_SPEAKER_MAP: dict[str, str] = {
 # role when the map does not name it itself.
 _SPEAKER_NUMBER_RE = re.compile(r"_?\d+$")
 CHAT_ROLE_MAP: dict[str, str] = {"user": "user", "assistant": "expert", "expert": "expert"}
+# Who is who in logs outside medicine; the speaker map (doctor, patient, ...) is read first.
+_EXPERT_SPEAKERS = (
+    "expert assistant gpt model agent support staff operator advisor adviser representative rep "
+    "consultant clinician nurse pharmacist physician sales salesperson seller bot"
+)
+_USER_SPEAKERS = "user customer client caller visitor buyer human member requester end_user"
+ROLE_DEFAULTS: dict[str, str] = {
+    **dict.fromkeys(_EXPERT_SPEAKERS.split(), "expert"),
+    **dict.fromkeys(_USER_SPEAKERS.split(), "user"),
+}
+SKIPPED_SPEAKERS = frozenset({"system", "tool", "function"})  # not a party to the talk
+# Where chat exports keep a conversation's messages, and each message's speaker and text
+# (OpenAI's messages/role/content; ShareGPT's conversations/from/value; others).
+MESSAGE_LISTS: tuple[str, ...] = (
+    "messages",
+    "conversations",
+    "conversation",
+    "turns",
+    "utterances",
+)
+MESSAGE_ROLE_KEYS: tuple[str, ...] = ("role", "from", "speaker", "author")
+MESSAGE_TEXT_KEYS: tuple[str, ...] = ("content", "value", "text", "message", "utterance")
 
 UNLABELLED = "<unlabelled>"
 # ``Label: text``; labels may hold digits ("Guest_family_1", "Speaker 2").
 COLON_LABEL_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_ ]{0,30}?)\s*:\s?(.*)$")
 _ACI_LABEL_RE = re.compile(r"^\s*\[([A-Za-z_]+)\]\s?(.*)$")
+
+
+def role_of(label: str, config: ReaderConfig) -> str | None:
+    """The role of speaker ``label`` in a log that names speakers freely (chat and row
+    exports): the speaker map's, else :data:`ROLE_DEFAULTS`' (None for an unknown one)."""
+    key = config.mapped_label(speaker_key(label))
+    return config.speaker_map.get(key) or ROLE_DEFAULTS.get(key)
 
 
 def speaker_key(label: str) -> str:
@@ -233,23 +263,47 @@ def _iter_jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | Inpu
         yield number, obj
 
 
-def _messages_to_turns(path: Path, number: int, messages: object) -> list[Turn]:
+def _message_text(message: dict[str, Any]) -> str | None:
+    """A message's text: the first text key holding a string, or an OpenAI content list's
+    text parts joined (None when it has neither)."""
+    for key in MESSAGE_TEXT_KEYS:
+        value = message.get(key)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and value and all(isinstance(p, dict) for p in value):
+            parts = [p["text"] for p in value if p.get("type") == "text" and "text" in p]
+            if parts:
+                return "\n".join(map(str, parts))
+    return None
+
+
+def _messages_to_turns(
+    path: Path, number: int, messages: object, roles: Callable[[str], str | None]
+) -> list[Turn]:
+    """The turns of one record's message list; ``roles`` maps a speaker label to its role."""
     if not isinstance(messages, list) or not messages:
         raise InputError(path, "record has no 'messages' list", line=number)
     turns = []
     for message in messages:
-        if not isinstance(message, dict) or "role" not in message:
+        role_key = next(
+            (k for k in MESSAGE_ROLE_KEYS if isinstance(message, dict) and k in message), None
+        )
+        if role_key is None:
             raise InputError(path, "a message lacks 'role'", line=number)
-        role_label = str(message["role"]).lower()
-        if role_label == "system":
+        label = str(message[role_key])
+        if speaker_key(label) in SKIPPED_SPEAKERS:
             continue
-        content = message.get("content")
-        if not isinstance(content, str):
-            raise InputError(path, f"a '{role_label}' message has no text content", line=number)
-        turns.append(_make_turn(path, number, CHAT_ROLE_MAP.get(role_label), role_label, content))
+        content = _message_text(message)
+        if content is None:
+            raise InputError(path, f"a '{label}' message has no text content", line=number)
+        turns.append(_make_turn(path, number, roles(label), label, content))
     if not turns:
         raise InputError(path, "record has no user or expert messages", line=number)
     return turns
+
+
+def _chat_role(label: str) -> str | None:
+    return CHAT_ROLE_MAP.get(label.lower())
 
 
 @READERS.register("realmedconv")
@@ -261,7 +315,7 @@ def read_realmedconv(path: Path, config: ReaderConfig) -> Iterator[Dialogue | In
         try:
             if "session_id" not in record:
                 raise InputError(path, "record has no 'session_id'", line=number)
-            turns = _messages_to_turns(path, number, record.get("messages"))
+            turns = _messages_to_turns(path, number, record.get("messages"), _chat_role)
         except InputError as exc:
             yield exc
             continue
@@ -272,17 +326,24 @@ def read_realmedconv(path: Path, config: ReaderConfig) -> Iterator[Dialogue | In
 
 @READERS.register("chat")
 def read_chat(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
+    """One dialogue per JSON Lines record holding a list of messages: OpenAI's ``messages`` of
+    ``role``/``content``, ShareGPT's ``conversations`` of ``from``/``value``, or the other
+    names in :data:`MESSAGE_LISTS`, :data:`MESSAGE_ROLE_KEYS` and :data:`MESSAGE_TEXT_KEYS`.
+    Speakers take roles as :func:`role_of` gives them; ``system`` messages are skipped."""
     for number, record in _iter_jsonl_records(path):
         if isinstance(record, InputError):
             yield record
             continue
+        key = next((k for k in MESSAGE_LISTS if isinstance(record.get(k), list)), "messages")
         try:
-            turns = _messages_to_turns(path, number, record.get("messages"))
+            turns = _messages_to_turns(
+                path, number, record.get(key), lambda label: role_of(label, config)
+            )
         except InputError as exc:
             yield exc
             continue
         dialogue_id = str(record.get("id", f"{path.stem}-{number}"))
-        meta = {k: v for k, v in record.items() if k not in ("messages", "id")}
+        meta = {k: v for k, v in record.items() if k not in (key, "id")}
         meta.update(source=str(path), line=number, format="chat")
         yield Dialogue(id=dialogue_id, turns=turns, meta=meta)
 

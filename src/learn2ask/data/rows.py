@@ -17,10 +17,11 @@ row). Columns are found by name, case-insensitively, the first of each list pres
 
 Other columns are ignored. A conversation's turns keep the file's row order, and conversations
 may interleave; consecutive rows of one speaker stay separate turns (IM-style, as RealMedConv).
-Speakers map to roles through ``--speaker-map`` and its defaults, then :data:`ROLE_DEFAULTS`
-(``agent``, ``assistant``, ``support`` ... -> expert; ``customer``, ``user``, ``caller`` ... ->
-user); ``system`` rows are skipped. A row naming an unknown speaker, or with no text, is an error
-at its line, and ``--skip-invalid`` skips that row's whole conversation.
+Speakers map to roles through ``--speaker-map`` and its defaults, then
+:data:`~learn2ask.data.readers.ROLE_DEFAULTS` (``agent``, ``assistant``, ``support`` ... ->
+expert; ``customer``, ``user``, ``caller`` ... -> user); ``system`` rows are skipped. A row naming
+an unknown speaker, or with no text, is an error at its line, and ``--skip-invalid`` skips that
+row's whole conversation.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from learn2ask.data.readers import ReaderConfig, _iter_jsonl_records, _make_turn, speaker_key
+from learn2ask.data.readers import (
+    SKIPPED_SPEAKERS,
+    ReaderConfig,
+    _iter_jsonl_records,
+    _make_turn,
+    role_of,
+    speaker_key,
+)
 from learn2ask.data.types import Dialogue, Turn
 from learn2ask.errors import InputError
 from learn2ask.io import read_text_strict
@@ -62,17 +70,6 @@ SPEAKER_COLUMNS: tuple[str, ...] = (
     "participant",
 )
 TEXT_COLUMNS: tuple[str, ...] = ("text", "content", "message", "utterance", "body", "value")
-# Who is who in logs outside medicine; the speaker map (doctor, patient, ...) is read first.
-_EXPERT_SPEAKERS = (
-    "expert assistant agent support staff operator advisor adviser representative rep consultant "
-    "clinician nurse pharmacist physician sales salesperson seller bot"
-)
-_USER_SPEAKERS = "user customer client caller visitor buyer human member requester end_user"
-ROLE_DEFAULTS: dict[str, str] = {
-    **dict.fromkeys(_EXPERT_SPEAKERS.split(), "expert"),
-    **dict.fromkeys(_USER_SPEAKERS.split(), "user"),
-}
-SKIPPED_SPEAKERS = frozenset({"system"})
 SUFFIXES = {".csv": ",", ".tsv": "\t"}  # the delimited ones; JSON Lines otherwise
 
 
@@ -119,13 +116,6 @@ def looks_like_rows(names: Sequence[str]) -> bool:
         and any(k in keys for k in SPEAKER_COLUMNS)
         and any(k in keys for k in TEXT_COLUMNS)
     )
-
-
-def role_of(label: str, config: ReaderConfig) -> str | None:
-    """The role of speaker ``label``: the speaker map's, else :data:`ROLE_DEFAULTS`' (None for
-    an unknown speaker)."""
-    key = config.mapped_label(speaker_key(label))
-    return config.speaker_map.get(key) or ROLE_DEFAULTS.get(key)
 
 
 def _delimited_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, Any]]]:
