@@ -177,3 +177,16 @@ def test_chat_records_in_sharegpt_and_openai_content_part_shapes(tmp_path: Path)
     path.write_text(json.dumps({"id": "x", "messages": [{"role": "robot", "content": "Hi"}]}))
     with pytest.raises(InputError, match=r"chats\.jsonl:1: unknown role/speaker 'robot'"):
         read_dialogues([path])
+
+
+def test_a_role_column_wins_over_a_column_of_names(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "ticket_id,author,author_role,body\n"
+        "9,Jane Doe,end-user,The app crashes on start.\n"
+        "9,Sam (support),agent,Which version do you have?\n"
+    )
+    assert turns_of(path)["9"] == [
+        ("user", "The app crashes on start."),
+        ("expert", "Which version do you have?"),
+    ]

@@ -59,9 +59,11 @@ CHAT_ROLE_MAP: dict[str, str] = {"user": "user", "assistant": "expert", "expert"
 # Who is who in logs outside medicine; the speaker map (doctor, patient, ...) is read first.
 _EXPERT_SPEAKERS = (
     "expert assistant gpt model agent support staff operator advisor adviser representative rep "
-    "consultant clinician nurse pharmacist physician sales salesperson seller bot"
+    "consultant clinician nurse pharmacist physician sales salesperson seller bot admin"
 )
-_USER_SPEAKERS = "user customer client caller visitor buyer human member requester end_user"
+_USER_SPEAKERS = (
+    "user customer client caller visitor buyer human member requester end_user end-user enduser"
+)
 ROLE_DEFAULTS: dict[str, str] = {
     **dict.fromkeys(_EXPERT_SPEAKERS.split(), "expert"),
     **dict.fromkeys(_USER_SPEAKERS.split(), "user"),

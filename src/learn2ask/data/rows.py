@@ -59,10 +59,18 @@ DIALOGUE_COLUMNS: tuple[str, ...] = (
     "conversation",
     "dialogue",
 )
+# A column that says what kind of party spoke comes before one that may name a person.
 SPEAKER_COLUMNS: tuple[str, ...] = (
-    "speaker",
     "role",
     "speaker_role",
+    "author_role",
+    "sender_role",
+    "participant_role",
+    "speaker_type",
+    "author_type",
+    "sender_type",
+    "user_type",
+    "speaker",
     "author",
     "sender",
     "from",
