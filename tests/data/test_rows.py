@@ -190,3 +190,11 @@ def test_a_role_column_wins_over_a_column_of_names(tmp_path: Path) -> None:
         ("user", "The app crashes on start."),
         ("expert", "Which version do you have?"),
     ]
+
+
+def test_numbered_speakers_take_their_base_role(tmp_path: Path) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_text(
+        "call_id,speaker,text\n1,Customer 1,My card was declined.\n1,agent_2,Which card is it?\n"
+    )
+    assert [role for role, _ in turns_of(path)["1"]] == ["user", "expert"]

@@ -91,7 +91,8 @@ def role_of(label: str, config: ReaderConfig) -> str | None:
     """The role of speaker ``label`` in a log that names speakers freely (chat and row
     exports): the speaker map's, else :data:`ROLE_DEFAULTS`' (None for an unknown one)."""
     key = config.mapped_label(speaker_key(label))
-    return config.speaker_map.get(key) or ROLE_DEFAULTS.get(key)
+    base = _SPEAKER_NUMBER_RE.sub("", key)  # "agent_2", "Customer 1" as numbered speakers
+    return config.speaker_map.get(key) or ROLE_DEFAULTS.get(key) or ROLE_DEFAULTS.get(base)
 
 
 def speaker_key(label: str) -> str:
