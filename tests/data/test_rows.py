@@ -198,3 +198,21 @@ def test_numbered_speakers_take_their_base_role(tmp_path: Path) -> None:
         "call_id,speaker,text\n1,Customer 1,My card was declined.\n1,agent_2,Which card is it?\n"
     )
     assert [role for role, _ in turns_of(path)["1"]] == ["user", "expert"]
+
+
+def test_an_order_column_sorts_an_export_out_of_order(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "conversation_id,seq,role,text\n"
+        "a,2,agent,Is the light on?\n"
+        "a,1,customer,It will not start.\n"
+        "a,3,customer,No.\n"
+    )
+    assert [text for _, text in turns_of(path)["a"]] == [
+        "It will not start.",
+        "Is the light on?",
+        "No.",
+    ]
+    path.write_text("conversation_id,seq,role,text\na,first,customer,Hi.\n")
+    with pytest.raises(InputError, match=r"export\.csv:2: 'seq' is not a whole number: 'first'"):
+        read_dialogues([path])

@@ -12,16 +12,17 @@ CSV (``.csv``), tab-separated (``.tsv``) or JSON Lines (``.jsonl``/``.ndjson``, 
 row). Columns are found by name, case-insensitively, the first of each list present:
 
 - conversation: :data:`DIALOGUE_COLUMNS` (``dialogue_id``, ``conversation_id``, ``ticket_id``, ...);
-- speaker: :data:`SPEAKER_COLUMNS` (``speaker``, ``role``, ``author``, ``sender``, ...);
+- speaker: :data:`SPEAKER_COLUMNS` (``role``, ``author_role``, ... before ``speaker``, ``author``);
 - text: :data:`TEXT_COLUMNS` (``text``, ``content``, ``message``, ``utterance``, ...).
 
-Other columns are ignored. A conversation's turns keep the file's row order, and conversations
-may interleave; consecutive rows of one speaker stay separate turns (IM-style, as RealMedConv).
-Speakers map to roles through ``--speaker-map`` and its defaults, then
-:data:`~learn2ask.data.readers.ROLE_DEFAULTS` (``agent``, ``assistant``, ``support`` ... ->
-expert; ``customer``, ``user``, ``caller`` ... -> user); ``system`` rows are skipped. A row naming
-an unknown speaker, or with no text, is an error at its line, and ``--skip-invalid`` skips that
-row's whole conversation.
+A whole-number order column (:data:`ORDER_COLUMNS`: ``turn_index``, ``seq``, ``position``, ...)
+sorts each conversation's turns; without one they keep the file's row order (timestamps are not
+read). Other columns are ignored. Conversations may interleave; consecutive rows of one speaker
+stay separate turns (IM-style, as RealMedConv). Speakers map to roles through ``--speaker-map``
+and its defaults, then :data:`~learn2ask.data.readers.ROLE_DEFAULTS` (``agent``, ``assistant``,
+``support`` ... -> expert; ``customer``, ``user``, ``caller`` ... -> user); ``system`` rows are
+skipped. A row naming an unknown speaker, or with no text, is an error at its line, and
+``--skip-invalid`` skips that row's whole conversation.
 """
 
 from __future__ import annotations
@@ -78,6 +79,19 @@ SPEAKER_COLUMNS: tuple[str, ...] = (
     "participant",
 )
 TEXT_COLUMNS: tuple[str, ...] = ("text", "content", "message", "utterance", "body", "value")
+# Optional: whole numbers that order a conversation's turns when the export is not in order.
+ORDER_COLUMNS: tuple[str, ...] = (
+    "turn_index",
+    "turn_number",
+    "turn_no",
+    "message_index",
+    "message_number",
+    "seq",
+    "seq_no",
+    "sequence",
+    "position",
+    "order",
+)
 SUFFIXES = {".csv": ",", ".tsv": "\t"}  # the delimited ones; JSON Lines otherwise
 
 
@@ -88,13 +102,18 @@ class Columns:
     dialogue: str
     speaker: str
     text: str
+    order: str | None = None
 
 
 @dataclass
 class _Conversation:
     first_line: int
-    turns: list[Turn] = field(default_factory=list)
+    turns: list[tuple[int, Turn]] = field(default_factory=list)  # (order, turn)
     error: InputError | None = None
+
+    def ordered(self) -> list[Turn]:
+        """The turns by their order column, ties (and files without one) in row order."""
+        return [turn for _, turn in sorted(self.turns, key=lambda pair: pair[0])]
 
 
 def find_columns(path: Path, names: Sequence[str], line: int = 1) -> Columns:
@@ -112,7 +131,8 @@ def find_columns(path: Path, names: Sequence[str], line: int = 1) -> Columns:
             expected = ", ".join(wanted)
             raise InputError(path, f"no {what} column: expected one of {expected}", line=line)
         found[what] = name
-    return Columns(dialogue=found["conversation"], speaker=found["speaker"], text=found["text"])
+    order = next((by_key[w] for w in ORDER_COLUMNS if w in by_key), None)
+    return Columns(found["conversation"], found["speaker"], found["text"], order)
 
 
 def looks_like_rows(names: Sequence[str]) -> bool:
@@ -167,7 +187,19 @@ def _add_row(
     text = row.get(columns.text)
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    conversation.turns.append(_make_turn(path, line, role_of(label, config), label, text))
+    turn = _make_turn(path, line, role_of(label, config), label, text)
+    conversation.turns.append((_order_of(path, line, row, columns.order), turn))
+
+
+def _order_of(path: Path, line: int, row: dict[str, Any], column: str | None) -> int:
+    """The row's place by the order column (0 without one: sorting keeps row order)."""
+    if column is None:
+        return 0
+    value = row.get(column)
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise InputError(path, f"'{column}' is not a whole number: {value!r}", line=line) from None
 
 
 def read_rows(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputError]:
@@ -202,4 +234,4 @@ def read_rows(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputErro
             )
         else:
             meta = {"source": str(path), "line": conversation.first_line, "format": "rows"}
-            yield Dialogue(id=key, turns=conversation.turns, meta=meta)
+            yield Dialogue(id=key, turns=conversation.ordered(), meta=meta)
