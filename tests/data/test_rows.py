@@ -216,3 +216,13 @@ def test_an_order_column_sorts_an_export_out_of_order(tmp_path: Path) -> None:
     path.write_text("conversation_id,seq,role,text\na,first,customer,Hi.\n")
     with pytest.raises(InputError, match=r"export\.csv:2: 'seq' is not a whole number: 'first'"):
         read_dialogues([path])
+
+
+def test_a_chat_record_without_messages_or_speakers_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "chats.jsonl"
+    path.write_text('{"id": "a", "body": "hi"}\n{"id": "b", "turns": [{"text": "hi"}]}\n')
+    result = read_dialogues([path], ReaderConfig(skip_invalid=True))
+    assert [(e.line, e.reason.split(" (")[0]) for e in result.skipped] == [
+        (1, "record has no list of messages"),
+        (2, "a message names no speaker"),
+    ]

@@ -292,7 +292,8 @@ def _messages_to_turns(
             (k for k in MESSAGE_ROLE_KEYS if isinstance(message, dict) and k in message), None
         )
         if role_key is None:
-            raise InputError(path, "a message lacks 'role'", line=number)
+            names = "', '".join(MESSAGE_ROLE_KEYS)
+            raise InputError(path, f"a message names no speaker ('{names}')", line=number)
         label = str(message[role_key])
         if speaker_key(label) in SKIPPED_SPEAKERS:
             continue
@@ -337,7 +338,11 @@ def read_chat(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputErro
         if isinstance(record, InputError):
             yield record
             continue
-        key = next((k for k in MESSAGE_LISTS if isinstance(record.get(k), list)), "messages")
+        key = next((k for k in MESSAGE_LISTS if isinstance(record.get(k), list)), None)
+        if key is None:
+            names = "', '".join(MESSAGE_LISTS)
+            yield InputError(path, f"record has no list of messages ('{names}')", line=number)
+            continue
         try:
             turns = _messages_to_turns(
                 path, number, record.get(key), lambda label: role_of(label, config)
