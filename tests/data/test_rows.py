@@ -226,3 +226,33 @@ def test_a_chat_record_without_messages_or_speakers_is_named(tmp_path: Path) -> 
         (1, "record has no list of messages"),
         (2, "a message names no speaker"),
     ]
+
+
+def test_meddialog_shapes_a_json_array_of_labelled_strings_and_dialogue_turns(
+    tmp_path: Path,
+) -> None:
+    processed = tmp_path / "english-train.json"  # MedDialog's processed files
+    processed.write_text(
+        "[\n"
+        '  {"description": "cough", "utterances": ["patient: I have had a cough for a week.",\n'
+        '                                          "doctor: Any fever?"]},\n'
+        '  {"description": "rash", "utterances": ["patient: An itchy rash.", "doctor: Where?"]}\n'
+        "]\n"
+    )
+    assert detect_format(processed) == "chat"
+    dialogues = turns_of(processed)
+    assert list(dialogues) == ["english-train-2", "english-train-4"]  # named by their line
+    assert dialogues["english-train-2"] == [
+        ("user", "I have had a cough for a week."),
+        ("expert", "Any fever?"),
+    ]
+    exported = tmp_path / "medical_dialog.jsonl"  # the Hugging Face copy, exported as JSON Lines
+    turns = [
+        {"speaker": "Patient", "utterance": "Dizzy."},
+        {"speaker": "Doctor", "utterance": "Since?"},
+    ]
+    exported.write_text(json.dumps({"dialogue_id": 7, "dialogue_turns": turns}) + "\n")
+    assert turns_of(exported) == {"7": [("user", "Dizzy."), ("expert", "Since?")]}
+    processed.write_text('[{"utterances": ["patient: Hi."]},\n {"utterances": ["Hello there."]}]')
+    with pytest.raises(InputError, match=r"english-train\.json:2: a message has no 'Label:'"):
+        read_dialogues([processed])

@@ -6,9 +6,10 @@ Supported formats (auto-detected, or named with ``format=``):
   "user"|"assistant", "content"}]}`` exactly as the Learn-to-Ask paper's RealMedConv set. IM-style:
   consecutive messages of one role are kept as separate turns; the expert's terminal action
   (``<med_search>``) stays in the dialogue as an expert turn that target extraction recognises.
-- ``chat``: chat JSONL, one conversation a line: OpenAI's ``{"id"?, "messages": [{"role",
-  "content"}]}``, ShareGPT's ``{"conversations": [{"from", "value"}]}`` and the like; system
-  messages are ignored; ``assistant`` (``gpt``, ``agent``, ...) is the expert.
+- ``chat``: chat JSONL, one conversation a line (or a ``.json`` file holding one array of them):
+  OpenAI's ``{"id"?, "messages": [{"role", "content"}]}``, ShareGPT's ``{"conversations":
+  [{"from", "value"}]}``, MedDialog's ``{"utterances": ["patient: ...", ...]}`` and the like;
+  system messages are ignored; ``assistant`` (``gpt``, ``agent``, ``doctor``, ...) is the expert.
 - ``mts-dialog``: MTS-Dialog CSV (``ID,section_header,section_text,dialogue``) whose dialogue is
   lines ``Doctor: ...`` / ``Patient: ...``; unlabelled lines continue the previous turn.
 - ``aci-bench``: ACI-Bench JSON ``{"data": [{"src", "tgt", "file"}]}`` whose ``src`` is lines
@@ -77,7 +78,11 @@ MESSAGE_LISTS: tuple[str, ...] = (
     "conversation",
     "turns",
     "utterances",
+    "dialogue_turns",
+    "dialogue",
+    "dialog",
 )
+CHAT_ID_KEYS: tuple[str, ...] = ("id", "dialogue_id", "conversation_id", "session_id")
 MESSAGE_ROLE_KEYS: tuple[str, ...] = ("role", "from", "speaker", "author")
 MESSAGE_TEXT_KEYS: tuple[str, ...] = ("content", "value", "text", "message", "utterance")
 
@@ -160,8 +165,8 @@ def detect_format(path: Path) -> str:
         header = next(iter(read_text_strict(path).splitlines()), "")
         names = next(csv.reader([header], delimiter="," if suffix == ".csv" else "\t"), [])
         return "rows" if suffix == ".tsv" or looks_like_rows(names) else "mts-dialog"
-    if suffix == ".json":
-        return "aci-bench"
+    if suffix == ".json":  # ACI-Bench's {"data": [...]}, or an array of conversations
+        return "chat" if read_text_strict(path).lstrip().startswith("[") else "aci-bench"
     if suffix in (".jsonl", ".ndjson"):
         for line in read_text_strict(path).splitlines():
             if line.strip():
@@ -266,6 +271,40 @@ def _iter_jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | Inpu
         yield number, obj
 
 
+def _iter_json_array_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
+    """Yield ``(line, record)`` for each element of a JSON file holding one array, the line
+    being where the element starts; an element that is not an object yields an ``InputError``."""
+    text = read_text_strict(path)
+    decoder = json.JSONDecoder()
+    position = _skip_space(text, 0)
+    if not text[position : position + 1] == "[":
+        raise InputError(path, "expected a JSON array of conversations", line=1)
+    position = _skip_space(text, position + 1)
+    while position < len(text) and text[position] != "]":
+        line = text.count("\n", 0, position) + 1
+        try:
+            obj, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
+        except RecursionError:
+            raise InputError(path, "JSON nested too deeply to read", line=line) from None
+        yield (
+            line,
+            obj if isinstance(obj, dict) else InputError(path, "expected a JSON object", line=line),
+        )
+        position = _skip_space(text, position)
+        if text[position : position + 1] == ",":
+            position = _skip_space(text, position + 1)
+        elif text[position : position + 1] != "]":
+            raise InputError(path, "expected ',' or ']' after an element", line=line)
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
 def _message_text(message: dict[str, Any]) -> str | None:
     """A message's text: the first text key holding a string, or an OpenAI content list's
     text parts joined (None when it has neither)."""
@@ -288,6 +327,8 @@ def _messages_to_turns(
         raise InputError(path, "record has no 'messages' list", line=number)
     turns = []
     for message in messages:
+        if isinstance(message, str):  # "patient: ..." as MedDialog's processed files hold them
+            message = _labelled_message(path, number, message)
         role_key = next(
             (k for k in MESSAGE_ROLE_KEYS if isinstance(message, dict) and k in message), None
         )
@@ -304,6 +345,16 @@ def _messages_to_turns(
     if not turns:
         raise InputError(path, "record has no user or expert messages", line=number)
     return turns
+
+
+def _labelled_message(path: Path, number: int | None, text: str) -> dict[str, str]:
+    """A message written as one string, ``Label: text``, as a ``role``/``content`` message."""
+    match = COLON_LABEL_RE.match(text)
+    if match is None:
+        raise InputError(
+            path, f"a message has no 'Label:' naming its speaker: {text[:40]!r}", number
+        )
+    return {"role": match.group(1), "content": match.group(2)}
 
 
 def _chat_role(label: str) -> str | None:
@@ -334,7 +385,8 @@ def read_chat(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputErro
     ``role``/``content``, ShareGPT's ``conversations`` of ``from``/``value``, or the other
     names in :data:`MESSAGE_LISTS`, :data:`MESSAGE_ROLE_KEYS` and :data:`MESSAGE_TEXT_KEYS`.
     Speakers take roles as :func:`role_of` gives them; ``system`` messages are skipped."""
-    for number, record in _iter_jsonl_records(path):
+    records = _iter_json_array_records if path.suffix.lower() == ".json" else _iter_jsonl_records
+    for number, record in records(path):
         if isinstance(record, InputError):
             yield record
             continue
@@ -350,8 +402,9 @@ def read_chat(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputErro
         except InputError as exc:
             yield exc
             continue
-        dialogue_id = str(record.get("id", f"{path.stem}-{number}"))
-        meta = {k: v for k, v in record.items() if k not in (key, "id")}
+        id_key = next((k for k in CHAT_ID_KEYS if k in record), None)
+        dialogue_id = str(record[id_key]) if id_key else f"{path.stem}-{number}"
+        meta = {k: v for k, v in record.items() if k not in (key, id_key)}
         meta.update(source=str(path), line=number, format="chat")
         yield Dialogue(id=dialogue_id, turns=turns, meta=meta)
 
