@@ -166,6 +166,7 @@ def test_chat_records_in_sharegpt_and_openai_content_part_shapes(tmp_path: Path)
             ],
         },
         {"id": "md-1", "turns": [{"speaker": "Patient", "text": "I feel dizzy."}]},
+        {"id": "pairs-1", "dialogue": [["customer", "Refund, please."], ["agent", "Order?"]]},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert detect_format(path) == "chat"
@@ -173,6 +174,7 @@ def test_chat_records_in_sharegpt_and_openai_content_part_shapes(tmp_path: Path)
         "sg-1": [("user", "My order is late."), ("expert", "What is your order number?")],
         "oa-1": [("user", "Hi, a refund please."), ("expert", "Which order is it?")],
         "md-1": [("user", "I feel dizzy.")],
+        "pairs-1": [("user", "Refund, please."), ("expert", "Order?")],
     }
     path.write_text(json.dumps({"id": "x", "messages": [{"role": "robot", "content": "Hi"}]}))
     with pytest.raises(InputError, match=r"chats\.jsonl:1: unknown role/speaker 'robot'"):

@@ -329,6 +329,12 @@ def _messages_to_turns(
     for message in messages:
         if isinstance(message, str):  # "patient: ..." as MedDialog's processed files hold them
             message = _labelled_message(path, number, message)
+        elif (
+            isinstance(message, list)
+            and len(message) == 2
+            and all(isinstance(part, str) for part in message)
+        ):  # ["agent", "Hello, how can I help?"]
+            message = {"role": message[0], "content": message[1]}
         role_key = next(
             (k for k in MESSAGE_ROLE_KEYS if isinstance(message, dict) and k in message), None
         )
