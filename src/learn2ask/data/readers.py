@@ -280,8 +280,9 @@ def _iter_json_array_records(path: Path) -> Iterator[tuple[int, dict[str, Any] |
     if not text[position : position + 1] == "[":
         raise InputError(path, "expected a JSON array of conversations", line=1)
     position = _skip_space(text, position + 1)
+    line, counted = 1, 0  # lines counted up to ``counted``: once over the file, not per element
     while position < len(text) and text[position] != "]":
-        line = text.count("\n", 0, position) + 1
+        line, counted = line + text.count("\n", counted, position), position
         try:
             obj, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
