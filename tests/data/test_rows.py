@@ -4,6 +4,7 @@ named by line) and chat records in their common shapes (ShareGPT, OpenAI content
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -258,3 +259,22 @@ def test_meddialog_shapes_a_json_array_of_labelled_strings_and_dialogue_turns(
     processed.write_text('[{"utterances": ["patient: Hi."]},\n {"utterances": ["Hello there."]}]')
     with pytest.raises(InputError, match=r"english-train\.json:2: a message has no 'Label:'"):
         read_dialogues([processed])
+
+
+@pytest.mark.parametrize(
+    "bundled", ["mts-dialog/MTS-Dialog-ValidationSet.csv", "support/helpdesk.jsonl"]
+)
+def test_bundled_conversations_written_as_rows_read_back_the_same(
+    tmp_path: Path, bundled: str
+) -> None:
+    source = Path(__file__).resolve().parents[2] / "src/learn2ask/resources/data" / bundled
+    dialogues = read_dialogues([source]).dialogues
+    path = tmp_path / "export.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["conversation_id", "role", "text"])
+        for dialogue in dialogues:
+            writer.writerows([dialogue.id, turn.role, turn.content] for turn in dialogue.turns)
+    again = read_dialogues([path]).dialogues
+    assert len(again) == len(dialogues) > 10
+    assert [(d.id, d.turns) for d in again] == [(d.id, d.turns) for d in dialogues]
