@@ -74,6 +74,7 @@ def test_tsv_with_labels_named_by_the_speaker_map(tmp_path: Path) -> None:
 def test_json_lines_rows_skip_system_messages(tmp_path: Path) -> None:
     path = tmp_path / "chats.jsonl"
     rows = [
+        {"conversation_id": 0, "role": "user", "content": "Hi."},
         {"conversation_id": "c1", "role": "system", "content": "You are a helpful agent."},
         {"conversation_id": "c1", "role": "user", "content": "My order is late."},
         {"conversation_id": "c1", "role": "assistant", "content": "What is your order number?"},
@@ -82,11 +83,12 @@ def test_json_lines_rows_skip_system_messages(tmp_path: Path) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert detect_format(path) == "rows"
     assert turns_of(path) == {
+        "0": [("user", "Hi.")],  # a numeric id of 0 is an id
         "c1": [
             ("user", "My order is late."),
             ("expert", "What is your order number?"),
             ("user", "12345"),
-        ]
+        ],
     }
 
 

@@ -181,14 +181,17 @@ def _add_row(
     conversation: _Conversation,
     config: ReaderConfig,
 ) -> None:
-    label = str(row.get(columns.speaker) or "").strip()
+    label = _cell(row, columns.speaker).strip()
     if speaker_key(label) in SKIPPED_SPEAKERS:
         return
-    text = row.get(columns.text)
-    if not isinstance(text, str):
-        text = "" if text is None else str(text)
-    turn = _make_turn(path, line, role_of(label, config), label, text)
+    turn = _make_turn(path, line, role_of(label, config), label, _cell(row, columns.text))
     conversation.turns.append((_order_of(path, line, row, columns.order), turn))
+
+
+def _cell(row: dict[str, Any], column: str) -> str:
+    """A row's value in ``column`` as text ("" when missing; JSON's 0 stays "0")."""
+    value = row.get(column)
+    return "" if value is None else str(value)
 
 
 def _order_of(path: Path, line: int, row: dict[str, Any], column: str | None) -> int:
@@ -214,7 +217,7 @@ def read_rows(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputErro
         line, row = item
         if columns is None:
             columns = find_columns(path, list(row), line)
-        key = str(row.get(columns.dialogue) or "").strip()
+        key = _cell(row, columns.dialogue).strip()
         if not key:
             yield InputError(path, f"row has no '{columns.dialogue}'", line=line)
             continue
