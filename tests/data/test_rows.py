@@ -136,6 +136,13 @@ def test_prepare_reads_a_ticket_export_into_samples(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     assert {r["dialogue_id"] for r in rows} == {"T-1", "T-2"}
     assert {r["meta"]["format"] for r in rows} == {"rows"}
+    assert "speaker" not in rows[0]["context"][0]  # samples keep their on-disk form
+    # stats.json says how each speaker was read, so a user sees "agent" became the expert
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["speakers"] == {
+        "customer": {"role": "user", "turns": 5},
+        "agent": {"role": "expert", "turns": 3},
+    }
 
 
 def test_prepare_rejects_an_unknown_speaker_with_exit_2(tmp_path: Path, capsys) -> None:

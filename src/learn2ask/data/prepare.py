@@ -10,9 +10,12 @@ import difflib
 import math
 import random
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from learn2ask.data.extraction import ExtractionFailure, Extractor, decision_from_items
 from learn2ask.data.readers import DEFAULT_SPEAKER_MAP, ReaderConfig, read_dialogues
@@ -81,10 +84,31 @@ class PrepareStats:
     # qa extractor: conversations without a "?" in any expert turn, whose questions were found by
     # their interrogative openings (speech-recognition transcripts; targets/qa.py rule 4)
     unpunctuated_dialogues: int = 0
+    # Each speaker label the logs named, with the role it was read as and its turns: to check
+    # that "Dr Lee" became the expert (the most frequent SPEAKERS_SHOWN; readers that name them)
+    speakers: dict[str, dict[str, Any]] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)
     seed: int = 0
     test_fraction: float = 0.0
     seconds: float = 0.0
+
+
+SPEAKERS_SHOWN = 30
+
+
+def speaker_roles(dialogues: Sequence[Dialogue], shown: int = SPEAKERS_SHOWN) -> dict[str, Any]:
+    """``{label: {"role", "turns"}}`` for the ``shown`` most frequent speaker labels of
+    ``dialogues`` (labels as the log wrote them, case and spacing aside), most turns first."""
+    counts: Counter[tuple[str, str]] = Counter(
+        (turn.speaker.strip().lower(), turn.role)
+        for dialogue in dialogues
+        for turn in dialogue.turns
+        if turn.speaker.strip()
+    )
+    return {
+        label: {"role": role, "turns": n}
+        for (label, role), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:shown]
+    }
 
 
 def preset_paths(name: str) -> tuple[Path, ...]:
@@ -150,6 +174,7 @@ def prepare_dataset(config: PrepareConfig, extractor: Extractor) -> PrepareStats
         skipped_records=len(result.skipped),
         skipped_reasons=[str(e) for e in result.skipped],
         extractor=extractor.name,
+        speakers=speaker_roles(result.dialogues),
         inputs=[str(p) for p in config.inputs],
         seed=config.seed,
         test_fraction=config.test_fraction,

@@ -240,7 +240,7 @@ def _make_turn(path: Path, line: int, role: str | None, label: str, text: str) -
     if not is_valid_unicode(content):
         reason = f"a '{label}' turn holds a lone surrogate (not valid Unicode)"
         raise InputError(path, reason, line=line)
-    return Turn(role=role, content=content)  # type: ignore[arg-type]
+    return Turn(role=role, content=content, speaker=label)  # type: ignore[arg-type]
 
 
 def _iter_jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:

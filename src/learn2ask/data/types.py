@@ -17,6 +17,9 @@ class Turn:
 
     role: Role
     content: str
+    # The speaker as the log named them ("Dr Lee", "agent_2"; "" where not recorded): what
+    # `prepare` reports its role choices by. Not written to samples, not compared.
+    speaker: str = field(default="", compare=False, repr=False)
 
     def to_dict(self) -> dict[str, str]:
         """The on-disk form ``{"role", "content"}``."""
