@@ -69,6 +69,16 @@ def use_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def release_cached_memory() -> None:
+    """Hand the GPU memory PyTorch holds but no longer uses back to the device (training's
+    freed optimizer state and caches), so the calibration's batches do not stack on top of
+    it; nothing on a CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def set_threads(config: TrainConfig) -> None:
     """Pin the CPU thread count when configured (avoids oversubscription on small machines)."""
     if config.torch_threads:
