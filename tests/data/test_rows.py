@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from learn2ask.cli import main
 from learn2ask.data.readers import (
@@ -287,3 +289,46 @@ def test_bundled_conversations_written_as_rows_read_back_the_same(
     again = read_dialogues([path]).dialogues
     assert len(again) == len(dialogues) > 10
     assert [(d.id, d.turns) for d in again] == [(d.id, d.turns) for d in dialogues]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.binary(max_size=400), st.sampled_from(["x.csv", "x.tsv", "x.jsonl", "x.json"]))
+def test_any_bytes_give_dialogues_or_one_input_error(
+    tmp_path: Path, data: bytes, name: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    try:
+        result = read_dialogues([path], ReaderConfig(skip_invalid=True))
+    except InputError:
+        return  # a whole-file error (not UTF-8, empty, no such column), named as such
+    for dialogue in result.dialogues:
+        assert dialogue.turns and all(t.role in ("user", "expert") for t in dialogue.turns)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.sampled_from(["customer", "agent", "Agent 2", "system", "robot", ""]),
+            st.text(max_size=20),
+        ),
+        max_size=12,
+    )
+)
+def test_any_rows_read_as_the_rows_say(tmp_path: Path, rows: list[tuple[str, str, str]]) -> None:
+    path = tmp_path / "x.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("conversation_id", "speaker", "text"), *rows])
+    try:
+        result = read_dialogues([path], ReaderConfig(format="rows", skip_invalid=True))
+    except InputError:
+        return  # e.g. a text that is not valid Unicode, or no rows at all
+    for dialogue in result.dialogues:
+        said = [(s, t) for c, s, t in rows if c == dialogue.id and s != "system"]
+        assert [t.content for t in dialogue.turns] == [t.strip() for _, t in said]
