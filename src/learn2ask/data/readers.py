@@ -90,6 +90,7 @@ UNLABELLED = "<unlabelled>"
 # ``Label: text``; labels may hold digits ("Guest_family_1", "Speaker 2").
 COLON_LABEL_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_ ]{0,30}?)\s*:\s?(.*)$")
 _ACI_LABEL_RE = re.compile(r"^\s*\[([A-Za-z_]+)\]\s?(.*)$")
+_JSON_SPACE_RE = re.compile(r"[ \t\r\n]*")  # the whitespace JSON allows between values
 
 
 def role_of(label: str, config: ReaderConfig) -> str | None:
@@ -277,7 +278,7 @@ def _iter_json_array_records(path: Path) -> Iterator[tuple[int, dict[str, Any] |
     text = read_text_strict(path)
     decoder = json.JSONDecoder()
     position = _skip_space(text, 0)
-    if not text[position : position + 1] == "[":
+    if text[position : position + 1] != "[":
         raise InputError(path, "expected a JSON array of conversations", line=1)
     position = _skip_space(text, position + 1)
     line, counted = 1, 0  # lines counted up to ``counted``: once over the file, not per element
@@ -301,9 +302,7 @@ def _iter_json_array_records(path: Path) -> Iterator[tuple[int, dict[str, Any] |
 
 
 def _skip_space(text: str, position: int) -> int:
-    while position < len(text) and text[position] in " \t\r\n":
-        position += 1
-    return position
+    return _JSON_SPACE_RE.match(text, position).end()  # type: ignore[union-attr]
 
 
 def _message_text(message: dict[str, Any]) -> str | None:

@@ -158,19 +158,14 @@ def _delimited_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str,
         start = reader.line_num + 1  # a quoted field may span lines
 
 
-def _json_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]] | InputError]:
-    for number, record in _iter_jsonl_records(path):
-        yield record if isinstance(record, InputError) else (number, record)
-
-
-def read_rows_file(path: Path) -> Iterator[tuple[int, dict[str, Any]] | InputError]:
+def read_rows_file(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
     """``(line, row)`` for every row of ``path``, by its suffix (CSV, TSV, else JSON Lines);
-    a line that is not a JSON object yields an :class:`InputError`."""
+    a line that is not a JSON object comes as an :class:`InputError` in the row's place."""
     delimiter = SUFFIXES.get(path.suffix.lower())
     if delimiter is not None:
         yield from _delimited_rows(path, delimiter)
     else:
-        yield from _json_rows(path)
+        yield from _iter_jsonl_records(path)
 
 
 def _add_row(
@@ -210,11 +205,10 @@ def read_rows(path: Path, config: ReaderConfig) -> Iterator[Dialogue | InputErro
     conversation's first row."""
     conversations: dict[str, _Conversation] = {}
     columns: Columns | None = None
-    for item in read_rows_file(path):
-        if isinstance(item, InputError):
-            yield item
+    for line, row in read_rows_file(path):
+        if isinstance(row, InputError):
+            yield row
             continue
-        line, row = item
         if columns is None:
             columns = find_columns(path, list(row), line)
         key = _cell(row, columns.dialogue).strip()
