@@ -452,3 +452,34 @@ def test_explain_says_which_check_dropped_each_candidate(grader):
     asked = [*unnamed, Turn("expert", HEADACHES), Turn("user", "No.")]
     assert memory.explain(asked)[1]["skipped"] == "asked already"
     assert memory.choose([asked]) == [None]
+
+
+def test_a_question_an_operator_blocked_is_not_asked(grader):
+    # An operator who reads a garbled or off-topic logged question blocks it in `serve`; the
+    # memory then asks its next best, in any case or spacing of the blocked wording.
+    memory = QuestionMemory.build(KNEE_POINTS, QuestionMemorySettings(neighbours=3), grader)
+    context = [Turn("expert", "What brings you in?"), Turn("user", "I hurt my knee in a fall.")]
+    assert memory.choose([context]) == [PRESS]
+    memory.block(["  does it hurt when I PRESS  here? "])
+    assert memory.choose([context]) == [SWELL]
+    assert memory.choose([context], [PRESS]) == [SWELL]  # nor as the policy's own question
+    assert memory.explain(context)[0]["skipped"] == "blocked by an operator"
+    memory.block([])
+    assert memory.choose([context]) == [PRESS]
+
+
+def test_a_blocked_list_question_stays_blocked_once_narrowed(grader):
+    # The operator saw "Any vomiting?" (the list question asked without what the user named)
+    # and blocked that wording: the memory does not ask it there.
+    points = [
+        point("a", HEADACHE, ["Any nausea or vomiting?"]),
+        point("b", "My head hurts a lot since last night.", ["Any nausea or vomiting?"]),
+        point("c", HEADACHE, ["Is the light bothering you?"]),
+    ]
+    memory = QuestionMemory.build(points, QuestionMemorySettings(neighbours=3), grader)
+    opening = [Turn("expert", "What brings you in?"), Turn("user", HEADACHE)]
+    told = [*opening, Turn("expert", "Where is it?"), Turn("user", "Forehead. No nausea.")]
+    assert memory.choose([told]) == ["Any vomiting?"]
+    memory.block(["Any vomiting?"])
+    assert memory.choose([told]) == ["Is the light bothering you?"]
+    assert memory.choose([opening]) == ["Any nausea or vomiting?"]  # whole, it was not blocked

@@ -133,4 +133,13 @@ def test_chat_question_stop_escalation_and_operator(tmp_path, browser, serve_pro
     operator.wait_for_function(
         "document.getElementById('meta').innerText.includes('handed over by the user')"
     )
+    # the operator blocks the question the assistant asked there, and allows it again
+    asked = early.inner_text(".msg.expert")
+    operator.click("#transcript button.block")
+    operator.wait_for_selector("#blocked li")
+    entry = operator.inner_text("#blocked li")
+    assert asked.strip() in entry
+    assert "not applied" in entry  # the bundled model generates: no memory to filter
+    operator.click("#blocked li button")
+    operator.wait_for_function("document.querySelectorAll('#blocked li').length === 0")
     assert outside == [], f"pages tried to load from outside the server: {outside}"

@@ -28,6 +28,8 @@ def store(request, tmp_path):
     store = open_store(url)
     for session_id in store.session_ids():
         store.delete(session_id)
+    for blocked in store.blocked_questions():
+        store.unblock_question(blocked.id)
     return store
 
 
@@ -126,3 +128,20 @@ def test_unreachable_postgres_is_a_config_error():
 def test_redact_url_hides_passwords():
     assert redact_url("postgresql://app:s3cret@db:5432/x") == "postgresql://app:***@db:5432/x"
     assert redact_url("sessions.sqlite") == "sessions.sqlite"
+
+
+def test_block_list_round_trip(store):
+    from learn2ask.serving.store import blocked_question_id
+
+    assert store.blocked_questions() == []
+    first = store.block_question("Any chest pain?", "off-topic for a urinary complaint")
+    assert first.id == blocked_question_id("  any CHEST pain? ")  # one entry per wording
+    again = store.block_question("any chest pain?", "garbled")  # blocking again updates it
+    (only,) = store.blocked_questions()
+    assert (only.id, only.question, only.reason) == (first.id, "any chest pain?", "garbled")
+    assert only.blocked_at >= first.blocked_at == pytest.approx(again.blocked_at, abs=60)
+    store.block_question("Do you smoke?")
+    assert [b.question for b in store.blocked_questions()] == ["Do you smoke?", "any chest pain?"]
+    assert store.unblock_question(first.id) is True
+    assert store.unblock_question(first.id) is False
+    assert [b.question for b in store.blocked_questions()] == ["Do you smoke?"]

@@ -96,3 +96,9 @@ def unaskable_regex(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     if not patterns:
         return None
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+def question_key(text: str) -> str:
+    """The form two wordings must share to be the same question for an operator's block list:
+    case, surrounding space and runs of space do not matter, every word and mark does."""
+    return " ".join(text.split()).casefold()

@@ -90,7 +90,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from learn2ask.data.questions import count_questions, unaskable_regex
+from learn2ask.data.questions import count_questions, question_key, unaskable_regex
 from learn2ask.data.types import Sample, Turn
 from learn2ask.errors import ConfigError
 from learn2ask.models.policy import read_policy_section, write_policy_section
@@ -271,6 +271,14 @@ class QuestionMemory:
         self.pointing = pointing
         self._shown: dict[int, str] = {}
         self._topics: dict[int, frozenset[str]] = {}
+        # question_key of each question an operator blocked (the assistant sets it: block())
+        self.blocked: frozenset[str] = frozenset()
+
+    def block(self, questions: Sequence[str]) -> None:
+        """Never ask these (an operator's block list, as they saw the questions asked): a
+        candidate is skipped when it is shown, or asked without what the user named, in one of
+        these wordings (:func:`~learn2ask.data.questions.question_key`)."""
+        self.blocked = frozenset(question_key(q) for q in questions)
 
     @classmethod
     def build(
@@ -355,7 +363,11 @@ class QuestionMemory:
                 own_vector = extra_vectors[position].float()
                 position += 1
             asked_vectors, said, named = self._read(context, turns)
-            if own and (already_said(own, said, self.synonyms) or found_by(self.unaskable, own)):
+            if own and (
+                already_said(own, said, self.synonyms)
+                or found_by(self.unaskable, own)
+                or question_key(own) in self.blocked
+            ):
                 own, own_vector = None, None
             best = self._best(neighbours, own, own_vector, torch, asked_vectors, said, named)
             chosen.append(without_said(best, said, self.synonyms) if best else best)
@@ -412,13 +424,16 @@ class QuestionMemory:
         named: frozenset[str] | None = None,
     ) -> dict[int, str]:
         """Why each of ``candidates`` that a check drops is dropped, by the first check it
-        fails: the user already ``said`` it (:func:`already_said`), it refers back to what
+        fails: an operator blocked it (:meth:`block`), the user already ``said`` it
+        (:func:`already_said`), it refers back to what
         this conversation has not ``named`` (:func:`~.question_fit.unnamed`), it points
         back where no neighbour asked it next (:meth:`points_here`), or the conversation has
         ``asked`` it already (:meth:`not_asked`)."""
         reasons: dict[int, str] = {}
         for c in candidates:
-            if said and covered(self.topics(c), said):
+            if self.blocked and self._is_blocked(c, said):
+                reasons[c] = "blocked by an operator"
+            elif said and covered(self.topics(c), said):
                 reasons[c] = "the user already said it"
             elif named is not None and self.references and c in self.references:
                 missing = unnamed(self.references[c], named)
@@ -432,6 +447,14 @@ class QuestionMemory:
             again = [c for c, new in zip(rest, fresh, strict=True) if not new]
             reasons.update((c, "asked already") for c in again)
         return reasons
+
+    def _is_blocked(self, item: int, said: frozenset[str]) -> bool:
+        """Whether ``item`` would be asked in a wording an operator blocked: as it is shown,
+        or without the alternatives the user ``said`` (:func:`~.question_fit.without_said`)."""
+        shown = self.shown(item)
+        if question_key(shown) in self.blocked:
+            return True
+        return bool(said) and question_key(without_said(shown, said, self.synonyms)) in self.blocked
 
     def not_asked(self, vectors: Any, asked: Any) -> list[bool]:
         """Whether each question vector asks something not yet asked: its grade against every

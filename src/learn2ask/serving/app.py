@@ -19,12 +19,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from learn2ask.serving.config import Limits, ServerConfig
 from learn2ask.serving.errors import PayloadTooLarge, RateLimited, ServingError, Unauthorized
 from learn2ask.serving.protocol import (
+    BlockedQuestionOut,
+    BlockQuestion,
     CreatedSession,
     CreateSession,
     NextActionOut,
     SessionOut,
     SessionRow,
     UserMessage,
+    blocked_question_out,
     next_action_out,
     session_out,
     session_row,
@@ -118,6 +121,7 @@ def create_app(service: IntakeService, config: ServerConfig) -> FastAPI:
     guard = _guard(config, limiter)
     _add_session_routes(app, service, config.limits, guard)
     _add_operator_routes(app, service, config.limits, guard)
+    _add_block_list_routes(app, service, config.limits, guard)
     _add_pages(app)
     return BodyLimit(app, config.limits.max_body_bytes)  # type: ignore[return-value]
 
@@ -228,6 +232,47 @@ def _add_operator_routes(app: FastAPI, service: IntakeService, limits: Limits, g
         """The expert's answer in a taken-over session."""
         service.operator_message(session_id, _check_length(body.content, limits))
         return session_out(service.get(session_id))
+
+
+def _add_block_list_routes(
+    app: FastAPI, service: IntakeService, limits: Limits, guard: Any
+) -> None:
+    deps = [Depends(guard)]
+
+    @app.get(
+        "/v1/operator/blocked-questions",
+        response_model=list[BlockedQuestionOut],
+        dependencies=deps,
+    )
+    def blocked_questions() -> list[BlockedQuestionOut]:
+        """Questions the assistant no longer asks, most recently blocked first."""
+        applies = service.blocks_apply
+        return [blocked_question_out(b, applies) for b in service.blocked_questions()]
+
+    @app.post(
+        "/v1/operator/blocked-questions",
+        response_model=BlockedQuestionOut,
+        status_code=201,
+        dependencies=deps,
+    )
+    def block_question(body: BlockQuestion) -> BlockedQuestionOut:
+        """Never ask this question again, in any session, from the next question on (a
+        garbled or off-topic question from the logs; the same wording in any case or spacing)."""
+        question = body.question.strip()
+        if not question:
+            raise ServingError("question: empty")
+        if len(question) > limits.max_message_chars or len(body.reason) > limits.max_message_chars:
+            raise PayloadTooLarge(
+                f"question and reason: at most {limits.max_message_chars} characters each"
+            )
+        blocked = service.block_question(question, body.reason.strip())
+        return blocked_question_out(blocked, service.blocks_apply)
+
+    @app.delete("/v1/operator/blocked-questions/{question_id}", status_code=204, dependencies=deps)
+    def unblock_question(question_id: str) -> Response:
+        """Let a blocked question be asked again; 404 when it is not blocked."""
+        service.unblock_question(question_id)
+        return Response(status_code=204)
 
 
 def _add_pages(app: FastAPI) -> None:

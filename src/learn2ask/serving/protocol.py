@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from learn2ask.serving.service import NextAction
-from learn2ask.serving.store import SessionRecord
+from learn2ask.serving.store import BlockedQuestion, SessionRecord
 
 
 class CreateSession(BaseModel):
@@ -97,6 +97,32 @@ class SessionRow(BaseModel):
     questions: int
     user_turns: int
     reason: str | None
+
+
+class BlockQuestion(BaseModel):
+    """``POST /v1/operator/blocked-questions``: a question never to ask again, as it was
+    asked (case and spacing aside), and why (for the other operators)."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1)
+    reason: str = ""
+
+
+class BlockedQuestionOut(BaseModel):
+    """One entry of the block list. ``applies``: whether this server's policy asks from a
+    question memory, which is what the list filters (a policy that generates every question
+    is not filtered)."""
+
+    id: str
+    question: str
+    reason: str
+    blocked_at: float
+    applies: bool
+
+
+def blocked_question_out(blocked: BlockedQuestion, applies: bool) -> BlockedQuestionOut:
+    """The wire form of a block-list entry."""
+    return BlockedQuestionOut(**blocked.__dict__, applies=applies)
 
 
 def next_action_out(action: NextAction) -> NextActionOut:

@@ -26,6 +26,7 @@ from learn2ask.serving.store import (
     ESCALATION,
     FINISHED,
     HANDOVER,
+    BlockedQuestion,
     NewDecision,
     NewMessage,
     SessionRecord,
@@ -304,6 +305,7 @@ class IntakeService:
         # policy's STOP back until that many questions were asked (red flags still escalate).
         may_stop = record.questions >= self.settings.min_questions
         try:
+            self._apply_block_list()
             action = self.batcher.decide(context, may_stop)
         except Exception as exc:  # noqa: BLE001 - any policy failure is a 503, never a 500
             log.warning("policy failed on session %s: %s", record.id, exc)
@@ -396,6 +398,36 @@ class IntakeService:
                 messages=[NewMessage("expert", "operator", content)],
                 require_states=("operator",),
             )
+
+    # -- the block list ------------------------------------------------------------------
+    def _memory(self) -> Any:
+        return getattr(self.batcher.policy, "memory", None)
+
+    @property
+    def blocks_apply(self) -> bool:
+        """Whether the block list changes what is asked: it is the question memory's (a run
+        whose policy generates every question has none)."""
+        return self._memory() is not None
+
+    def block_question(self, question: str, reason: str = "") -> BlockedQuestion:
+        """Never ask ``question`` again (in any session, from the next decision on)."""
+        return self.store.block_question(question, reason)
+
+    def unblock_question(self, question_id: str) -> None:
+        """Let a blocked question be asked again; :class:`NotFound` when it is not blocked."""
+        if not self.store.unblock_question(question_id):
+            raise NotFound(f"no blocked question '{question_id}'")
+
+    def blocked_questions(self) -> list[BlockedQuestion]:
+        """The block list, most recently blocked first."""
+        return self.store.blocked_questions()
+
+    def _apply_block_list(self) -> None:
+        # Read on every decision: replicas sharing a PostgreSQL store see one list, and a
+        # block takes effect at the next question (one small query).
+        memory = self._memory()
+        if memory is not None:
+            memory.block([b.question for b in self.store.blocked_questions()])
 
 
 def _since(started: float) -> float:

@@ -8,6 +8,7 @@ so two replicas cannot both move one session on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from learn2ask.data.questions import question_key
 from learn2ask.errors import ConfigError
 
 STATES: tuple[str, ...] = ("open", "operator", "stopped", "escalated", "closed")
@@ -39,6 +41,10 @@ _SCHEMA = (
         p_stop DOUBLE PRECISION, latency_s DOUBLE PRECISION NOT NULL, detail TEXT NOT NULL,
         created_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (session_id, seq))""",
     "CREATE INDEX IF NOT EXISTS sessions_updated ON sessions (updated_at)",
+    # questions an operator never wants asked again (the policy's question memory skips them)
+    """CREATE TABLE IF NOT EXISTS blocked_questions (
+        id TEXT PRIMARY KEY, question TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+        blocked_at DOUBLE PRECISION NOT NULL)""",
 )
 _SESSION_COLUMNS = (
     "id, domain, state, created_at, updated_at, questions, user_turns, summary, reason, meta"
@@ -99,6 +105,22 @@ class NewDecision:
     p_stop: float | None
     latency_s: float
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BlockedQuestion:
+    """A question an operator blocked: ``id`` is the same for every wording with the same
+    :func:`~learn2ask.data.questions.question_key`."""
+
+    id: str
+    question: str
+    reason: str
+    blocked_at: float
+
+
+def blocked_question_id(question: str) -> str:
+    """The block list's id of ``question`` (16 hex digits of its key's SHA-256)."""
+    return hashlib.sha256(question_key(question).encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -328,6 +350,35 @@ class SessionStore:
                 self._exec(cur, f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
             self._exec(cur, "DELETE FROM sessions WHERE id = ?", (session_id,))
         return len(ids)
+
+    def block_question(self, question: str, reason: str = "") -> BlockedQuestion:
+        """Add ``question`` to the block list (again: its reason and time are updated)."""
+        blocked = BlockedQuestion(blocked_question_id(question), question, reason, time.time())
+        with self._transaction() as cur:
+            self._exec(
+                cur,
+                "INSERT INTO blocked_questions (id, question, reason, blocked_at) VALUES "
+                "(?,?,?,?) ON CONFLICT (id) DO UPDATE SET question = excluded.question, "
+                "reason = excluded.reason, blocked_at = excluded.blocked_at",
+                (blocked.id, blocked.question, blocked.reason, blocked.blocked_at),
+            )
+        return blocked
+
+    def unblock_question(self, question_id: str) -> bool:
+        """Take a question off the block list; False when it was not on it."""
+        with self._transaction() as cur:
+            cur = self._exec(cur, "DELETE FROM blocked_questions WHERE id = ?", (question_id,))
+            return cur.rowcount > 0
+
+    def blocked_questions(self) -> list[BlockedQuestion]:
+        """The block list, most recently blocked first."""
+        with self._transaction() as cur:
+            rows = self._exec(
+                cur,
+                "SELECT id, question, reason, blocked_at FROM blocked_questions "
+                "ORDER BY blocked_at DESC",
+            ).fetchall()
+        return [BlockedQuestion(*r) for r in rows]
 
     def close(self) -> None:
         """Close this thread's connection."""

@@ -1,0 +1,127 @@
+"""An operator's block list over a real server, SQLite and a real question memory: a blocked
+question is asked in no session from the next decision on, by any replica sharing the store,
+until it is allowed again; bad requests get a clear 4xx."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from learn2ask.data.types import Sample, Turn
+from learn2ask.models.decision import PolicyAction
+from tests.serving.conftest import ScriptedPolicy, start_live_server
+
+pytestmark = pytest.mark.slow
+
+PRESS, SWELL = "Does it hurt when I press here?", "Has the knee been swollen?"
+FALL = "I hurt my knee in a fall."
+
+
+def _point(name: str, user: str, info: list[str]) -> Sample:
+    return Sample(
+        id=f"{name}_0",
+        dialogue_id=name,
+        index=0,
+        context=[Turn("expert", "What brings you in today?"), Turn("user", user)],
+        future=[],
+        info_set=info,
+        decision="continue",
+        items=[],
+    )
+
+
+POINTS = [
+    _point("a", "My knee hurts since I fell.", [PRESS, SWELL]),
+    _point("b", "I fell on my knee and it hurts.", [PRESS]),
+    _point("c", "Knee pain after a fall.", [PRESS]),
+]
+
+
+@pytest.fixture(scope="module")
+def grader():
+    from learn2ask.rewards.graders.embedding import EmbeddingGrader
+
+    return EmbeddingGrader()
+
+
+def _memory(grader: Any) -> Any:
+    from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
+
+    return QuestionMemory.build(POINTS, QuestionMemorySettings(neighbours=3), grader)
+
+
+@dataclass
+class MemoryPolicy(ScriptedPolicy):
+    """The scripted decision (ask, ask, ..., stop) with a real question memory's questions."""
+
+    memory: Any = None
+
+    def decide(self, contexts, may_stop=None):
+        actions = super().decide(contexts, may_stop)
+        questions = self.memory.choose(contexts)
+        return [
+            PolicyAction("ask", q, a.p_stop, q or "") if a.action == "ask" else a
+            for a, q in zip(actions, questions, strict=True)
+        ]
+
+
+def _first_question(url: str) -> str:
+    reply = httpx.post(f"{url}/v1/sessions", json={"content": FALL}, timeout=60).json()
+    return reply["next"]["question"]
+
+
+def test_a_blocked_question_is_not_asked_by_any_replica_until_allowed(tmp_path, grader):
+    db = str(tmp_path / "sessions.sqlite")
+    one = start_live_server(db, MemoryPolicy(asks=3, memory=_memory(grader)))
+    two = start_live_server(db, MemoryPolicy(asks=3, memory=_memory(grader)))
+    try:
+        blocks = f"{one.url}/v1/operator/blocked-questions"
+        assert httpx.get(blocks).json() == []
+        assert _first_question(one.url) == PRESS
+        made = httpx.post(blocks, json={"question": PRESS, "reason": "we cannot examine"})
+        assert made.status_code == 201, made.text
+        entry = made.json()
+        assert (entry["question"], entry["reason"], entry["applies"]) == (
+            PRESS,
+            "we cannot examine",
+            True,
+        )
+        assert _first_question(one.url) == SWELL
+        assert _first_question(two.url) == SWELL  # the other replica reads the same list
+        assert [b["id"] for b in httpx.get(f"{two.url}/v1/operator/blocked-questions").json()] == [
+            entry["id"]
+        ]
+        assert httpx.delete(f"{blocks}/{entry['id']}").status_code == 204
+        gone = httpx.delete(f"{blocks}/{entry['id']}")
+        assert gone.status_code == 404 and "no blocked question" in gone.json()["detail"]
+        assert _first_question(two.url) == PRESS
+    finally:
+        one.stop()
+        two.stop()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({}, 422, "question"),
+        ({"question": ""}, 422, "question"),
+        ({"question": "   "}, 400, "empty"),
+        ({"question": "x" * 2001}, 413, "2000"),
+        ({"question": "Any pain?", "colour": "red"}, 422, "colour"),
+    ],
+)
+def test_bad_block_requests_get_a_clear_4xx_and_the_server_stays_up(live, body, status, words):
+    response = httpx.post(f"{live.url}/v1/operator/blocked-questions", json=body)
+    assert response.status_code == status, response.text
+    assert words in response.json()["detail"]
+    assert httpx.get(f"{live.url}/healthz").status_code == 200
+
+
+def test_a_policy_without_a_memory_says_the_list_does_not_apply(live):
+    # The scripted policy generates its questions: the list is kept (a later run with a
+    # memory serving the same store honours it) and says it does not filter this one.
+    made = httpx.post(f"{live.url}/v1/operator/blocked-questions", json={"question": "Why?"})
+    assert made.status_code == 201 and made.json()["applies"] is False
