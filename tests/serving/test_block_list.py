@@ -10,34 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
-from learn2ask.data.types import Sample, Turn
 from learn2ask.models.decision import PolicyAction
+from tests.models.test_question_memory import KNEE_POINTS, PRESS, SWELL
 from tests.serving.conftest import ScriptedPolicy, start_live_server
 
 pytestmark = pytest.mark.slow
 
-PRESS, SWELL = "Does it hurt when I press here?", "Has the knee been swollen?"
 FALL = "I hurt my knee in a fall."
-
-
-def _point(name: str, user: str, info: list[str]) -> Sample:
-    return Sample(
-        id=f"{name}_0",
-        dialogue_id=name,
-        index=0,
-        context=[Turn("expert", "What brings you in today?"), Turn("user", user)],
-        future=[],
-        info_set=info,
-        decision="continue",
-        items=[],
-    )
-
-
-POINTS = [
-    _point("a", "My knee hurts since I fell.", [PRESS, SWELL]),
-    _point("b", "I fell on my knee and it hurts.", [PRESS]),
-    _point("c", "Knee pain after a fall.", [PRESS]),
-]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +29,7 @@ def grader():
 def _memory(grader: Any) -> Any:
     from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
 
-    return QuestionMemory.build(POINTS, QuestionMemorySettings(neighbours=3), grader)
+    return QuestionMemory.build(KNEE_POINTS, QuestionMemorySettings(neighbours=3), grader)
 
 
 @dataclass
