@@ -4,6 +4,7 @@ never named, drift off the complaint?).
 
     python -m benchmarks.probe_assistant --policy demo_out/runs/decision [--script FILE] [--out DIR]
     python -m benchmarks.probe_assistant --policy demo_out/runs/decision --explain 5
+    python -m benchmarks.probe_assistant --policy demo_out/runs/decision --anchor-weight 0.5
     python -m benchmarks.probe_assistant --policy runs/helpdesk --script \
         benchmarks/probes/support.yaml
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -79,16 +81,18 @@ def verdict(row: dict[str, Any]) -> str:
     return f"skipped: {row['skipped']}" if row["skipped"] else "outvoted"
 
 
-def local_memory(policy: str) -> Any:
-    """The question memory of the run or model ``policy`` on this machine; a one-line
-    ``SystemExit`` when there is none to explain."""
-    from learn2ask.models.question_memory import QuestionMemory
+def local_memory(policy: str, anchor_weight: float | None = None) -> Any:
+    """The question memory of the run or model ``policy`` on this machine (with
+    ``anchor_weight`` when given); a one-line ``SystemExit`` when there is none to explain."""
+    from learn2ask.models.decision import load_question_memory
     from learn2ask.models.registry import resolve_local_model_dir
 
     model_dir = resolve_local_model_dir(policy)
-    memory = QuestionMemory.load(model_dir) if model_dir is not None else None
+    memory = load_question_memory(model_dir, None) if model_dir is not None else None
     if memory is None:
         raise SystemExit(f"{policy}: --explain needs a run with a question memory on this machine")
+    if anchor_weight is not None:
+        memory.settings = replace(memory.settings, anchor_weight=anchor_weight)
     return memory
 
 
@@ -123,11 +127,18 @@ def main(argv: list[str] | None = None) -> None:
         help="under each question, the memory's K best-voted candidates and why each was not "
         "asked (a run with a question memory on this machine)",
     )
+    parser.add_argument(
+        "--anchor-weight",
+        type=float,
+        help="serve with this question-memory anchor weight (learn2ask serve --anchor-weight)",
+    )
     args = parser.parse_args(argv)
     conversations = load_script(args.script)
-    memory = local_memory(args.policy) if args.explain else None
+    memory = local_memory(args.policy, args.anchor_weight) if args.explain else None
     with tempfile.TemporaryDirectory(prefix="l2a-probe-") as tmp:
         flags = ("--domain", args.domain) if args.domain else ()
+        if args.anchor_weight is not None:
+            flags += ("--anchor-weight", str(args.anchor_weight))
         process, url = start_assistant(Path(tmp) / "sessions.sqlite", args.policy, flags)
         try:
             results = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -483,3 +484,56 @@ def test_a_blocked_list_question_stays_blocked_once_narrowed(grader):
     memory.block(["Any vomiting?"])
     assert memory.choose([told]) == ["Is the light bothering you?"]
     assert memory.choose([opening]) == ["Any nausea or vomiting?"]  # whole, it was not blocked
+
+
+URINE = ["Any blood in your urine?"]
+COUGHING = ["Are you coughing anything up?"]
+
+
+def _visit(name: str, complaint: str, asked: str, answer: str, info: list[str]) -> Sample:
+    sample = point(name, complaint, info)
+    sample.context.extend([Turn("expert", asked), Turn("user", answer)])
+    return sample
+
+
+def test_the_anchor_weight_finds_neighbours_that_opened_with_the_same_complaint(
+    grader, tmp_path
+):
+    # Once the complaint has left the last turns, the key alone matches any "No." after a
+    # fever question; anchored on the first message, the urinary visit is the nearest.
+    points = [
+        _visit("u", "It burns when I pee.", "Any fever or chills?", "No, none at all.", URINE),
+        _visit("c", "I have a cough and a sore throat.", "Any fever?", "No.", COUGHING),
+    ]
+    settings = QuestionMemorySettings(neighbours=1, context_turns=2)
+    memory = QuestionMemory.build(points, settings, grader)
+    live = [
+        Turn("user", "It burns when I pee and I go all the time."),
+        Turn("expert", "Any fever?"),
+        Turn("user", "No."),
+    ]
+    assert memory.choose([live]) == COUGHING
+    memory.settings = replace(settings, anchor_weight=1.0)
+    assert memory.choose([live]) == URINE
+    memory.save(tmp_path)  # the anchors travel with the run; the weight is a setting
+    assert QuestionMemory.load(tmp_path, grader).choose([live]) == URINE
+    memory.anchors = None  # a memory saved before anchors were kept
+    memory.settings = replace(settings, anchor_weight=0.5)
+    with pytest.raises(ConfigError, match="anchor_weight needs"):
+        memory.choose([live])
+    with pytest.raises(ConfigError, match="anchor_weight must be >= 0"):
+        QuestionMemorySettings(anchor_weight=-1)
+
+
+def test_evaluate_takes_the_anchor_weight_and_refuses_a_negative_one(
+    model_with_memory, small_test_samples, tmp_path, capsys
+):
+    model, _ = model_with_memory
+    common = ["evaluate", "--model", str(model), "--samples", str(small_test_samples)]
+    common += ["--max-samples", "4", "--max-new-tokens", "6", "--no-references"]
+    assert main([*common, "--out", str(tmp_path / "a"), "--anchor-weight", "0.5"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "a" / "rollouts.jsonl").open()]
+    assert len(rows) == 4 and all(r["response"] for r in rows)
+    assert main([*common, "--out", str(tmp_path / "b"), "--anchor-weight", "-1"]) == 2
+    assert "anchor_weight must be >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "b" / "rollouts.jsonl").exists()

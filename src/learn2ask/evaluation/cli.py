@@ -88,6 +88,13 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         "or memory+generated; default: the model's question memory when it has one",
     )
     parser.add_argument(
+        "--anchor-weight",
+        type=float,
+        default=None,
+        help="how much the user's first message weighs in the question memory's similarity key "
+        "(default: the run's; 0.5 keeps typed intakes nearer their complaint, README)",
+    )
+    parser.add_argument(
         "--assessment",
         choices=ASSESSMENTS,
         default="saved",

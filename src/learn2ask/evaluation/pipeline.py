@@ -71,6 +71,7 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
         questions=args.questions,
         mix=decision_mix(args),
         assessment=args.assessment,
+        anchor_weight=args.anchor_weight,
     )
     override = prompt_override(policy.prompt_config, args.max_context_chars)
     if override is not None:

@@ -447,6 +447,7 @@ def load_deciding_policy(
     questions: str | None = None,
     mix: str = "balanced",
     assessment: str = "saved",
+    anchor_weight: float | None = None,
 ) -> DecidingPolicy:
     """The policy every consumer uses: a local run/bundled name, or a model at an endpoint.
 
@@ -459,6 +460,8 @@ def load_deciding_policy(
     ``assessment``: ``saved`` thresholds the P(stop) the model was calibrated with (fused with
     its stop head when it has one), ``lm`` the language model's own P(stop) alone (for
     comparison: the saved threshold was cut for the fused one).
+    ``anchor_weight`` overrides the question memory's (how much the user's first message
+    weighs in its similarity key).
     A local run directory named as ``model`` also gives an endpoint policy its prompt, rule,
     question memory and stop head.
     """
@@ -501,7 +504,7 @@ def load_deciding_policy(
             sequential_threshold=policy.rule.sequential_threshold if threshold is None else None,
         )
     if policy.rule.rule == "threshold" and questions != "generate":
-        policy.memory = load_question_memory(local_dir, questions)
+        policy.memory = load_question_memory(local_dir, questions, anchor_weight)
     if assessment not in ASSESSMENTS:
         raise ConfigError(f"assessment must be one of {', '.join(ASSESSMENTS)}, got '{assessment}'")
     if assessment == "saved":
@@ -512,15 +515,23 @@ def load_deciding_policy(
     return policy
 
 
-def load_question_memory(model_dir: Path | None, source: str | None) -> Any:
-    """The model's question memory with ``source`` applied (None: the model has none)."""
+def load_question_memory(
+    model_dir: Path | None, source: str | None, anchor_weight: float | None = None
+) -> Any:
+    """The model's question memory with ``source`` and ``anchor_weight`` applied (None: the
+    model has none)."""
     from learn2ask.models.question_memory import QuestionMemory
 
     memory = QuestionMemory.load(model_dir)
     if memory is None:
         if source is not None:
             raise ConfigError(f"--questions {source}: the model has no question memory")
+        if anchor_weight is not None:
+            raise ConfigError("--anchor-weight: the model has no question memory")
         return None
     if source is not None:
         memory.settings = replace(memory.settings, source=source)
+    if anchor_weight is not None:
+        memory.settings = replace(memory.settings, anchor_weight=anchor_weight)
+        memory.search_keys()  # a memory saved without anchors says so now, not mid-request
     return memory

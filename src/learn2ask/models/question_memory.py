@@ -142,6 +142,10 @@ class QuestionMemorySettings:
     unaskable: tuple[str, ...] = ()  # the domain's patterns (learn2ask.domain.Domain)
     shared_referents: tuple[str, ...] = ()  # the domain's (question_fit.definite_mentions)
     synonyms: tuple[tuple[str, ...], ...] = ()  # the domain's (question_fit.synonym_stems)
+    # How much the user's first message weighs in the similarity key (0: the last turns
+    # alone). Typed intakes: 0.5 keeps more questions on the complaint (docs/results.md,
+    # "Staying on the complaint"); the logs' section snippets lose R_a by it, so 0 by default.
+    anchor_weight: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("unaskable", "shared_referents"):  # JSON lists when loaded
@@ -151,6 +155,8 @@ class QuestionMemorySettings:
             raise ConfigError(f"questions.source must be one of {', '.join(SOURCES)}")
         if self.neighbours < 1 or self.context_turns < 1:
             raise ConfigError("questions.neighbours and questions.context_turns must be >= 1")
+        if self.anchor_weight < 0:
+            raise ConfigError("questions.anchor_weight must be >= 0")
 
 
 def domain_checks(domain: Any) -> dict[str, tuple[str, ...]]:
@@ -167,6 +173,13 @@ def domain_checks(domain: Any) -> dict[str, tuple[str, ...]]:
 def context_key(context: Sequence[Turn], turns: int) -> str:
     """The text a context is matched by: its last ``turns`` turns, at most 1,000 characters."""
     return " ".join(t.content for t in context[-turns:])[-KEY_CHARS:]
+
+
+def anchor_text(context: Sequence[Turn], turns: int) -> str:
+    """What a context is anchored on: the user's first message in it (what they came with),
+    or its :func:`context_key` before they wrote."""
+    first = next((t.content for t in context if t.role == "user" and t.content.strip()), None)
+    return first if first is not None else context_key(context, turns)
 
 
 def asked_turns(context: Sequence[Turn]) -> list[str]:
@@ -252,9 +265,14 @@ class QuestionMemory:
         fluency: list[float | None] | None = None,
         references: dict[int, frozenset[str]] | None = None,
         pointing: dict[int, frozenset[int]] | None = None,
+        anchors: Any = None,
     ) -> None:
         self.settings = settings
         self.keys = keys
+        # per training point, the embedding of its anchor_text (None: a memory saved before
+        # they were kept, or built without keys)
+        self.anchors = anchors
+        self._search_keys: tuple[float, Any] | None = None
         self.item_vectors = item_vectors
         self.items = items
         self.point_items = point_items
@@ -297,9 +315,10 @@ class QuestionMemory:
             raise ConfigError("a question memory needs CONTINUE points with I* items")
         items = sorted({text for s in points for text in s.info_set})
         index = {text: i for i, text in enumerate(items)}
-        keys, references, pointing = None, None, None
+        keys, references, pointing, anchors = None, None, None, None
         if with_keys:  # these serve choices in context; best_overall has none
             keys = grader.embed([context_key(s.context, settings.context_turns) for s in points])
+            anchors = grader.embed([anchor_text(s.context, settings.context_turns) for s in points])
             shared = shared_stems(settings.shared_referents)
             references = item_references(points, index, shared, synonym_stems(settings.synonyms))
             pointing = item_pointing(points, items)
@@ -318,6 +337,7 @@ class QuestionMemory:
             grader,
             references=references,
             pointing=pointing,
+            anchors=None if anchors is None else anchors.float().cpu(),
         )
 
     def paraphrased(self) -> list[int]:
@@ -468,11 +488,29 @@ class QuestionMemory:
         """For each context, the ``neighbours`` training points whose keys are most similar."""
         if self.keys is None:
             raise ConfigError("this question memory was built without context keys")
-        queries = self.grader.embed(
-            [context_key(c, self.settings.context_turns) for c in contexts]
-        ).float()
+        turns = self.settings.context_turns
+        queries = self.grader.embed([context_key(c, turns) for c in contexts]).float()
+        weight = self.settings.anchor_weight
+        if weight:
+            anchors = self.grader.embed([anchor_text(c, turns) for c in contexts]).float()
+            queries = _unit(queries + weight * anchors)
         k = min(self.settings.neighbours, len(self.point_items))
-        return (queries @ self.keys.T).topk(k, dim=1).indices.tolist()
+        return (queries @ self.search_keys().T).topk(k, dim=1).indices.tolist()
+
+    def search_keys(self) -> Any:
+        """The training points' keys as :meth:`nearest` compares them: each anchored on its
+        user's first message by ``anchor_weight`` (computed once per weight)."""
+        weight = self.settings.anchor_weight
+        if not weight:
+            return self.keys
+        if self.anchors is None:
+            raise ConfigError(
+                "questions.anchor_weight needs a question memory built with anchors "
+                "(this one was saved before they were kept): train the run again"
+            )
+        if self._search_keys is None or self._search_keys[0] != weight:
+            self._search_keys = (weight, _unit(self.keys + weight * self.anchors))
+        return self._search_keys[1]
 
     def candidates(self, neighbours: Sequence[int]) -> list[int]:
         """The askable I* items of these training points (indices into ``items``), sorted."""
@@ -587,6 +625,8 @@ class QuestionMemory:
             ),
             "offsets": torch.tensor(offsets, dtype=torch.int64),
         }
+        if self.anchors is not None:
+            tensors["anchors"] = self.anchors.half().contiguous()
         with atomic_open(directory / VECTORS_FILE, "wb", encoding=None) as handle:
             handle.write(save(tensors))
         texts: dict[str, Any] = {"items": self.items}
@@ -630,7 +670,13 @@ class QuestionMemory:
             texts.get("fluency"),
             None if references is None else {int(i): frozenset(r) for i, r in references.items()},
             None if pointing is None else {int(i): frozenset(p) for i, p in pointing.items()},
+            tensors["anchors"].float() if "anchors" in tensors else None,
         )
+
+
+def _unit(vectors: Any) -> Any:
+    """Rows scaled to unit length (keys and queries compare by cosine)."""
+    return vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
 def item_references(

@@ -43,6 +43,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "best hindsight R_a in similar contexts) or memory+generated; default: the model's own",
     )
     parser.add_argument(
+        "--anchor-weight",
+        type=float,
+        default=None,
+        help="how much the user's first message weighs in the question memory's similarity key "
+        "(default: the run's; 0.5 keeps typed intakes nearer their complaint, README)",
+    )
+    parser.add_argument(
         "--db", default="sessions.sqlite", help="SQLite file (default) or postgresql://... URL"
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback default)")
@@ -113,7 +120,13 @@ def run_serve(args: argparse.Namespace) -> int:
     domain, settings = load_settings(domain_name)
     store = open_store(config.db)  # a bad --db fails before the model loads
     policy = load_policy(
-        args.policy, args.policy_model, domain, args.decision, args.threshold, args.questions
+        args.policy,
+        args.policy_model,
+        domain,
+        args.decision,
+        args.threshold,
+        args.questions,
+        args.anchor_weight,
     )
     assistant = build_assistant(config, policy, settings, expert=domain.expert, store=store)
     log = logging.getLogger("learn2ask.serving")

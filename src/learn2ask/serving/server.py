@@ -60,8 +60,10 @@ def load_policy(
     rule: str | None = None,
     threshold: float | None = None,
     questions: str | None = None,
+    anchor_weight: float | None = None,
 ) -> Any:
-    """The deciding policy, loaded once: a run dir / bundled name, or an endpoint URL."""
+    """The deciding policy, loaded once: a run dir / bundled name, or an endpoint URL
+    (``anchor_weight`` overrides its question memory's, as ``evaluate --anchor-weight``)."""
     from learn2ask.models.backends import resolve_local_model_dir
     from learn2ask.models.decision import load_deciding_policy
     from learn2ask.models.policy import POLICY_CONFIG_FILE, PolicyPromptConfig, load_prompt_config
@@ -79,6 +81,7 @@ def load_policy(
             prompt=prompt,
             questions=questions,
             mix="sequential",
+            anchor_weight=anchor_weight,
         )
     local = resolve_local_model_dir(policy)
     prompt = _prompt_for(local, domain, POLICY_CONFIG_FILE, load_prompt_config)
@@ -86,7 +89,13 @@ def load_policy(
         prompt = PolicyPromptConfig.from_domain(domain)
     # A live conversation ends at the policy's first STOP: the cut for a walk in order.
     return load_deciding_policy(
-        policy, rule=rule, threshold=threshold, prompt=prompt, questions=questions, mix="sequential"
+        policy,
+        rule=rule,
+        threshold=threshold,
+        prompt=prompt,
+        questions=questions,
+        mix="sequential",
+        anchor_weight=anchor_weight,
     )
 
 

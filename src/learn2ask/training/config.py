@@ -173,6 +173,9 @@ class DecisionSettings(Section):
     memory_source: Literal["memory", "memory+generated"] = "memory"
     memory_neighbours: int = Field(50, ge=1)
     memory_max_points: int | None = Field(None, ge=1)  # a seeded sample of them; None: all
+    # weight of the user's first message in the memory's similarity key (0.5 for assistants
+    # people type to: more questions on the complaint, less R_a on snippet logs; README)
+    memory_anchor_weight: float = Field(0.0, ge=0.0)
     # Fuse the LM's P(stop) with an embedding classifier of s* fitted on this many balanced
     # training points (models/stop_head.py): it carries the stop decision to sources the LM
     # never saw (docs/results.md, "Stop head"); false thresholds the LM's P(stop) alone. 4,000

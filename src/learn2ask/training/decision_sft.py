@@ -618,6 +618,7 @@ def build_question_memory(
         QuestionMemorySettings(
             source=settings.memory_source,
             neighbours=settings.memory_neighbours,
+            anchor_weight=settings.memory_anchor_weight,
             **(domain_checks(domain) if domain is not None else {}),
         ),
         grader=embedder,
