@@ -111,7 +111,13 @@ def run_serve(args: argparse.Namespace) -> int:
     """Load the domain, the policy (once) and the store, then serve until interrupted."""
     import uvicorn
 
-    from learn2ask.serving.server import build_assistant, default_domain, load_policy, load_settings
+    from learn2ask.serving.server import (
+        apply_domain_anchor,
+        build_assistant,
+        default_domain,
+        load_policy,
+        load_settings,
+    )
     from learn2ask.serving.store import open_store, redact_url
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -128,6 +134,8 @@ def run_serve(args: argparse.Namespace) -> int:
         args.questions,
         args.anchor_weight,
     )
+    if args.anchor_weight is None:
+        apply_domain_anchor(policy, settings.anchor_weight)
     assistant = build_assistant(config, policy, settings, expert=domain.expert, store=store)
     log = logging.getLogger("learn2ask.serving")
     log.info(

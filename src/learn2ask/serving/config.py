@@ -91,6 +91,10 @@ class ServingSettings(BaseModel):
     # alone decides). A policy trained on short snippets can rate a bare opening complaint as
     # finished; experts almost always ask first.
     min_questions: int = Field(default=0, ge=0, le=100)
+    # The question memory's anchor weight in live conversations (None: the run's own): how
+    # much what the user came with weighs in finding similar logged contexts
+    # (models/question_memory.py). A run whose memory predates anchors is served without.
+    anchor_weight: float | None = Field(default=None, ge=0.0)
     handover_message: str = "Thank you. An expert will now read this summary and take over."
     operator_message: str = "An expert has joined the conversation."
     urgent_message: str = "This may be urgent. Please seek urgent help now."

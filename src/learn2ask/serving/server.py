@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from learn2ask.errors import ConfigError
@@ -97,6 +97,24 @@ def load_policy(
         mix="sequential",
         anchor_weight=anchor_weight,
     )
+
+
+def apply_domain_anchor(policy: Any, weight: float | None) -> None:
+    """Give the policy's question memory the domain's ``serving.anchor_weight`` (None: keep
+    the run's). A memory saved before anchors were kept is served with its own, and the log
+    says so: the domain's default must not stop an older run from being served
+    (``--anchor-weight`` asks for it strictly)."""
+    memory = getattr(policy, "memory", None)
+    if weight is None or memory is None:
+        return
+    if memory.anchors is None:
+        log.warning(
+            "the domain's serving.anchor_weight %s is not applied: this run's question memory "
+            "predates anchors (train it again to use it)",
+            weight,
+        )
+        return
+    memory.settings = replace(memory.settings, anchor_weight=weight)
 
 
 def _prompt_for(local: Any, domain: Any, config_file: str, load: Any) -> Any:

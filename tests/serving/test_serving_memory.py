@@ -1,6 +1,7 @@
-"""An operator's block list over a real server, SQLite and a real question memory: a blocked
-question is asked in no session from the next decision on, by any replica sharing the store,
-until it is allowed again; bad requests get a clear 4xx."""
+"""The question memory in ``serve``, over a real server, SQLite and a real memory: an
+operator's block list (a blocked question is asked in no session from the next decision on, by
+any replica sharing the store, until it is allowed again; bad requests get a clear 4xx), and
+the domain's anchor weight (applied to a memory with anchors, not to an older one)."""
 
 from __future__ import annotations
 
@@ -104,3 +105,20 @@ def test_a_policy_without_a_memory_says_the_list_does_not_apply(live):
     # memory serving the same store honours it) and says it does not filter this one.
     made = httpx.post(f"{live.url}/v1/operator/blocked-questions", json={"question": "Why?"})
     assert made.status_code == 201 and made.json()["applies"] is False
+
+
+def test_the_domains_anchor_weight_applies_to_a_memory_with_anchors_only(grader, caplog):
+    from learn2ask.serving.server import apply_domain_anchor
+
+    policy = MemoryPolicy(memory=_memory(grader))
+    apply_domain_anchor(policy, None)
+    assert policy.memory.settings.anchor_weight == 0.0  # the run's own
+    apply_domain_anchor(policy, 0.5)
+    assert policy.memory.settings.anchor_weight == 0.5
+    older = MemoryPolicy(memory=_memory(grader))
+    older.memory.anchors = None  # saved before anchors were kept
+    with caplog.at_level("WARNING", logger="learn2ask.serving"):
+        apply_domain_anchor(older, 0.5)
+    assert older.memory.settings.anchor_weight == 0.0
+    assert "predates anchors" in caplog.text
+    apply_domain_anchor(ScriptedPolicy(), 0.5)  # no memory: nothing to anchor
