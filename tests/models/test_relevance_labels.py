@@ -1,0 +1,62 @@
+"""``benchmarks/relevance_labels.py`` counts what a memory asks at labelled contexts: relevant,
+not, unlabelled, and the paired difference between two settings, per label set."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from benchmarks.relevance_labels import LABELS, choices, load_labels, scored, summary
+
+from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
+from tests.models.test_question_memory import KNEE_POINTS, PRESS, SWELL
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_bundled_labels_load_and_name_their_contexts():
+    contexts, labels = load_labels(LABELS)
+    assert len(contexts) == 164 and len(labels) == 865
+    assert {c["set"] for c in contexts} == {"choose", "confirm"}
+    assert {context for context, _ in labels} == {c["id"] for c in contexts}
+    assert set(labels.values()) == {0, 1}
+
+
+def test_relevant_unlabelled_and_the_paired_difference(tmp_path):
+    from learn2ask.rewards.graders.embedding import EmbeddingGrader
+
+    fall = [["user", "I hurt my knee in a fall."]]
+    data = {
+        "context_turns": [
+            {"id": 0, "set": "choose", "conversation": "a", "step": 0, "turns": fall},
+            {"id": 1, "set": "confirm", "conversation": "b", "step": 0, "turns": fall},
+        ],
+        "labels": [
+            {"context": 0, "question": PRESS, "relevant": 0},
+            {"context": 0, "question": SWELL, "relevant": 1},
+            {"context": 1, "question": SWELL, "relevant": 1},
+        ],
+    }
+    path = tmp_path / "labels.json"
+    path.write_text(json.dumps(data))
+    contexts, labels = load_labels(path)
+    memory = QuestionMemory.build(
+        KNEE_POINTS, QuestionMemorySettings(neighbours=3), EmbeddingGrader()
+    )
+    asked = choices(memory, contexts)
+    assert asked == [PRESS, PRESS]  # the press test has the votes
+    plain = scored(contexts, asked, labels)
+    assert plain == [0, None]  # context 1 never had the press test labelled
+    memory.block([PRESS])
+    blocked = scored(contexts, choices(memory, contexts), labels)
+    assert blocked == [1, 1]
+    table = summary(contexts, blocked, plain)
+    assert table["choose"] == {
+        "contexts": 1,
+        "relevant": 1,
+        "unlabelled": 0,
+        "share": 1.0,
+        "difference": table["choose"]["difference"],
+    }
+    assert table["all"]["relevant"] == 2 and table["all"]["difference"]["mean"] == 1.0
+    assert summary(contexts, plain, None)["confirm"]["unlabelled"] == 1
