@@ -1,5 +1,6 @@
 """Command-line options that several stages share, declared once: an OpenAI-compatible
-endpoint, and the reward (grader + fusion) with the :class:`GraderConfig` it describes.
+endpoint, the reward (grader + fusion) with the :class:`GraderConfig` it describes, and the
+question memory's anchor weight.
 
 Choices are read from the registries, so a plug-in name or ``package.module:object`` works
 wherever a built-in does, and a typo gets a "did you mean" when the config is built.
@@ -91,4 +92,16 @@ def grader_config_from_args(
         beta=args.beta,
         domain=domain,
         **endpoint_options(args, endpoint_prefix),
+    )
+
+
+def add_anchor_weight_argument(parser: Any) -> None:
+    """``--anchor-weight W`` (``evaluate`` and ``serve``): override a run's question-memory
+    anchor weight (models/question_memory.py); default None, the run's own."""
+    parser.add_argument(
+        "--anchor-weight",
+        type=float,
+        default=None,
+        help="how much the user's first message weighs in the question memory's similarity key "
+        "(default: the run's; 0.5 keeps typed intakes nearer their complaint, README)",
     )

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from learn2ask.cli_options import add_anchor_weight_argument
 from learn2ask.commands import Command
 from learn2ask.errors import ConfigError
 from learn2ask.models.decision import QUESTION_SOURCES, RULES
@@ -42,13 +43,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="where questions come from: generate, memory (the logged expert question with the "
         "best hindsight R_a in similar contexts) or memory+generated; default: the model's own",
     )
-    parser.add_argument(
-        "--anchor-weight",
-        type=float,
-        default=None,
-        help="how much the user's first message weighs in the question memory's similarity key "
-        "(default: the run's; 0.5 keeps typed intakes nearer their complaint, README)",
-    )
+    add_anchor_weight_argument(parser)
     parser.add_argument(
         "--db", default="sessions.sqlite", help="SQLite file (default) or postgresql://... URL"
     )

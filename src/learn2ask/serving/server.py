@@ -71,25 +71,18 @@ def load_policy(
     if policy.startswith(("http://", "https://")):
         if not policy_model:
             raise ConfigError("--policy URL needs --policy-model NAME (the model at the endpoint)")
-        local = resolve_local_model_dir(policy_model)
-        prompt = _prompt_for(local, domain, POLICY_CONFIG_FILE, load_prompt_config)
-        return load_deciding_policy(
-            policy_model,
-            base_url=policy,
-            rule=rule,
-            threshold=threshold,
-            prompt=prompt,
-            questions=questions,
-            mix="sequential",
-            anchor_weight=anchor_weight,
-        )
-    local = resolve_local_model_dir(policy)
-    prompt = _prompt_for(local, domain, POLICY_CONFIG_FILE, load_prompt_config)
-    if prompt is None:
+        name, base_url = policy_model, policy
+    else:
+        name, base_url = policy, None
+    prompt = _prompt_for(
+        resolve_local_model_dir(name), domain, POLICY_CONFIG_FILE, load_prompt_config
+    )
+    if prompt is None and base_url is None:  # an untrained local model: the domain's prompt
         prompt = PolicyPromptConfig.from_domain(domain)
     # A live conversation ends at the policy's first STOP: the cut for a walk in order.
     return load_deciding_policy(
-        policy,
+        name,
+        base_url=base_url,
         rule=rule,
         threshold=threshold,
         prompt=prompt,
