@@ -7,11 +7,12 @@ intakes labelled by the developer (``benchmarks/results/relevance_labelled/``).
 For every labelled context (the user's first 1-4 messages of a typed intake and the questions
 asked in between) the memory chooses its question, with each ``--anchor-weight`` in turn (the
 run's own when none is given); a choice counts as relevant when its wording was labelled so.
-Prints, per label set (``choose``: the intakes today's settings were chosen on; ``confirm``:
-written afterwards) and for both, the share relevant, how many choices have no label (a
-wording nobody judged: label it before trusting the share) and, for every weight after the
-first, the paired difference with a 95% interval that resamples conversations. Writes
-``DIR/relevance_labels.json`` with ``--out``. The memory only: no language model is loaded.
+Prints, per label set (``choose``: the intakes the 2026-11-29 settings were tried on;
+``confirm``: written after one was chosen; ``fresh``: written after the served anchor weight
+was decided) and for all, the share relevant, how many choices have no label (a wording nobody
+judged: label it before trusting the share) and, for every weight after the first, the paired
+difference with a 95% interval that resamples conversations. Writes ``DIR/relevance_labels.json``
+with ``--out``. The memory only: no language model is loaded.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from learn2ask.data.types import Turn
 from learn2ask.evaluation.metrics import pooled_ci_entry
 
 LABELS = Path(__file__).resolve().parent / "results" / "relevance_labelled" / "labels.json"
-SETS = ("choose", "confirm", "all")
+SETS = ("choose", "confirm", "fresh", "all")
 
 
 def load_labels(path: Path) -> tuple[list[dict[str, Any]], dict[tuple[int, str], int]]:
