@@ -143,3 +143,43 @@ def test_chat_question_stop_escalation_and_operator(tmp_path, browser, serve_pro
     operator.click("#blocked li button")
     operator.wait_for_function("document.querySelectorAll('#blocked li').length === 0")
     assert outside == [], f"pages tried to load from outside the server: {outside}"
+
+
+def test_operator_sees_why_a_question_was_asked_and_blocks_it(tmp_path, browser):
+    from learn2ask.rewards.graders.embedding import EmbeddingGrader
+    from tests.serving.conftest import start_live_server
+    from tests.serving.test_serving_memory import FALL, PRESS, SWELL, MemoryPolicy, _memory
+
+    server = start_live_server(
+        str(tmp_path / "s.sqlite"), MemoryPolicy(memory=_memory(EmbeddingGrader()))
+    )
+    outside: list[str] = []
+    try:
+        page = _offline_page(browser, server.url, outside)
+        page.goto(server.url + "/")
+        page.wait_for_selector("#disclaimer:not([hidden])")
+        page.fill("#input", FALL)
+        page.click("#send")
+        page.wait_for_selector(".msg.expert", timeout=60_000)
+        assert page.inner_text(".msg.expert").strip() == PRESS
+        operator = _offline_page(browser, server.url, outside)
+        operator.goto(server.url + "/operator")
+        operator.wait_for_selector("tr.row")
+        operator.locator("tr.row").first.click()
+        operator.wait_for_selector("details.why")
+        operator.click("details.why summary")
+        why = operator.inner_text("details.why")
+        assert f"3.0 {PRESS} (asked)" in why and f"1.0 {SWELL} (outvoted)" in why
+        operator.wait_for_timeout(3500)  # the transcript is drawn again: the list stays open
+        assert operator.evaluate("document.querySelector('details.why').open")
+        operator.click("#transcript button.block")
+        operator.wait_for_selector("#blocked li")
+        entry = operator.inner_text("#blocked li")
+        assert PRESS in entry and "not applied" not in entry
+        page.fill("#input", "It happened yesterday.")  # the same session asks on
+        page.click("#send")
+        page.wait_for_function("document.querySelectorAll('.msg.expert').length === 2")
+        assert page.locator(".msg.expert").nth(1).inner_text().strip() == SWELL
+    finally:
+        server.stop()
+    assert outside == [], f"pages tried to load from outside the server: {outside}"

@@ -1,7 +1,8 @@
-"""The question memory in ``serve``, over a real server, SQLite and a real memory: an
-operator's block list (a blocked question is asked in no session from the next decision on, by
-any replica sharing the store, until it is allowed again; bad requests get a clear 4xx), and
-the domain's anchor weight (applied to a memory with anchors, not to an older one)."""
+"""The question memory in ``serve``, over a real server, SQLite and a real memory: why each
+question was asked (kept with its decision for the operator view), an operator's block list (a
+blocked question is asked in no session from the next decision on, by any replica sharing the
+store, until it is allowed again; bad requests get a clear 4xx), and the domain's anchor
+weight (applied to a memory with anchors, not to an older one)."""
 
 from __future__ import annotations
 
@@ -122,3 +123,32 @@ def test_the_domains_anchor_weight_applies_to_a_memory_with_anchors_only(grader,
     assert older.memory.settings.anchor_weight == 0.0
     assert "predates anchors" in caplog.text
     apply_domain_anchor(ScriptedPolicy(), 0.5)  # no memory: nothing to anchor
+
+
+def test_each_question_keeps_why_it_was_asked(tmp_path, grader):
+    server = start_live_server(str(tmp_path / "s.sqlite"), MemoryPolicy(memory=_memory(grader)))
+    try:
+        reply = httpx.post(f"{server.url}/v1/sessions", json={"content": FALL}, timeout=60)
+        session = httpx.get(f"{server.url}/v1/sessions/{reply.json()['id']}").json()
+        (ask,) = [d for d in session["decisions"] if d["action"] == "ask"]
+        candidates = ask["detail"]["candidates"]
+        assert [c["question"] for c in candidates] == [PRESS, SWELL]  # by vote
+        assert candidates[0]["asked"] is True and candidates[1]["asked"] is False
+        assert candidates[0]["vote"] > candidates[1]["vote"]
+        blocks = f"{server.url}/v1/operator/blocked-questions"
+        httpx.post(blocks, json={"question": PRESS}).raise_for_status()
+        reply = httpx.post(f"{server.url}/v1/sessions", json={"content": FALL}, timeout=60)
+        session = httpx.get(f"{server.url}/v1/sessions/{reply.json()['id']}").json()
+        (ask,) = [d for d in session["decisions"] if d["action"] == "ask"]
+        assert [(c["question"], c["skipped"], c["asked"]) for c in ask["detail"]["candidates"]] == [
+            (PRESS, "blocked by an operator", False),
+            (SWELL, "", True),
+        ]
+    finally:
+        server.stop()
+
+
+def test_a_policy_without_a_memory_keeps_no_candidates(live):
+    reply = httpx.post(f"{live.url}/v1/sessions", json={"content": "I have a headache"})
+    session = httpx.get(f"{live.url}/v1/sessions/{reply.json()['id']}").json()
+    assert all("candidates" not in d["detail"] for d in session["decisions"])

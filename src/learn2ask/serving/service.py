@@ -37,6 +37,8 @@ from learn2ask.serving.summary import extractive_summary, llm_summary_prompt
 
 log = logging.getLogger("learn2ask.serving")
 _LOCK_STRIPES = 64
+# How many of the question memory's candidates each asked question keeps for the operator view.
+EXPLAINED_CANDIDATES = 5
 
 
 class PolicyBatcher:
@@ -320,6 +322,9 @@ class IntakeService:
                 detail["empty_question"] = True
             return self._stop(full, action.p_stop, "policy", started, detail)
         question = action.question.strip()
+        candidates = self._candidates(context)
+        if candidates:
+            detail["candidates"] = candidates
         self._append(
             record.id,
             messages=[NewMessage("expert", "policy", question)],
@@ -398,6 +403,21 @@ class IntakeService:
                 messages=[NewMessage("expert", "operator", content)],
                 require_states=("operator",),
             )
+
+    def _candidates(self, context: list[Turn]) -> list[dict[str, Any]]:
+        """Why the question memory asked what it asked: its best-voted candidates for this
+        context and what became of each (``QuestionMemory.explain``), kept with the decision
+        for the operator view; [] without a memory, or when explaining fails (the question is
+        asked all the same)."""
+        if self._memory() is None:
+            return []
+        try:
+            return self.batcher.call(
+                lambda policy: policy.memory.explain(context, top=EXPLAINED_CANDIDATES)
+            )
+        except Exception as exc:  # noqa: BLE001 - an explanation never costs the user a reply
+            log.warning("could not explain a question: %s", exc)
+            return []
 
     # -- the block list ------------------------------------------------------------------
     def _memory(self) -> Any:
