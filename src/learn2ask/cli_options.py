@@ -100,8 +100,16 @@ def add_anchor_weight_argument(parser: Any) -> None:
     anchor weight (models/question_memory.py); default None, the run's own."""
     parser.add_argument(
         "--anchor-weight",
-        type=float,
+        type=_non_negative,
         default=None,
         help="how much the user's first message weighs in the question memory's similarity key "
         "(default: the run's; 0.5 keeps typed intakes nearer their complaint, README)",
     )
+
+
+def _non_negative(text: str) -> float:
+    """argparse type: a number >= 0 (argparse names the option in its one-line error)."""
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value

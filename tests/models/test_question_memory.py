@@ -534,6 +534,8 @@ def test_evaluate_takes_the_anchor_weight_and_refuses_a_negative_one(
     assert main([*common, "--out", str(tmp_path / "a"), "--anchor-weight", "0.5"]) == 0
     rows = [json.loads(line) for line in (tmp_path / "a" / "rollouts.jsonl").open()]
     assert len(rows) == 4 and all(r["response"] for r in rows)
-    assert main([*common, "--out", str(tmp_path / "b"), "--anchor-weight", "-1"]) == 2
-    assert "anchor_weight must be >= 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse's one-line error, before any work
+        main([*common, "--out", str(tmp_path / "b"), "--anchor-weight", "-1"])
+    assert refused.value.code == 2
+    assert "--anchor-weight: must be >= 0" in capsys.readouterr().err
     assert not (tmp_path / "b" / "rollouts.jsonl").exists()
