@@ -3,13 +3,15 @@ intakes labelled by the developer (``benchmarks/results/relevance_labelled/``).
 
     python -m benchmarks.relevance_labels --policy demo_out/runs/decision
     python -m benchmarks.relevance_labels --policy RUN --anchor-weight 0 0.5 --out DIR
+    python -m benchmarks.relevance_labels --policy RUN --labels ratings.json  # a deployment's
 
 For every labelled context (the user's first 1-4 messages of a typed intake and the questions
 asked in between) the memory chooses its question, with each ``--anchor-weight`` in turn (the
 run's own when none is given); a choice counts as relevant when its wording was labelled so.
-Prints, per label set (``choose``: the intakes the 2026-11-29 settings were tried on;
-``confirm``: written after one was chosen; ``fresh``: written after the served anchor weight
-was decided) and for all, the share relevant, how many choices have no label (a wording nobody
+Prints, per label set (the bundled file's ``choose``: the intakes the 2026-11-29 settings were
+tried on; ``confirm``: written after one was chosen; ``fresh``: written after the served anchor
+weight was decided; ``served``: an operator's ratings, ``export-sessions --ratings``) and for
+all, the share relevant, how many choices have no label (a wording nobody
 judged: label it before trusting the share) and, for every weight after the first, the paired
 difference with a 95% interval that resamples conversations. Writes ``DIR/relevance_labels.json``
 with ``--out``. The memory only: no language model is loaded.
@@ -28,7 +30,6 @@ from learn2ask.data.types import Turn
 from learn2ask.evaluation.metrics import pooled_ci_entry
 
 LABELS = Path(__file__).resolve().parent / "results" / "relevance_labelled" / "labels.json"
-SETS = ("choose", "confirm", "fresh", "all")
 
 
 def load_labels(path: Path) -> tuple[list[dict[str, Any]], dict[tuple[int, str], int]]:
@@ -65,7 +66,7 @@ def summary(
     """Per label set: relevant share, unlabelled count and the paired difference from
     ``reference`` (the first weight's scores; unlabelled choices count as not relevant)."""
     out: dict[str, Any] = {}
-    for name in SETS:
+    for name in [*sorted({c["set"] for c in contexts}), "all"]:
         keep = [i for i, c in enumerate(contexts) if name in ("all", c["set"])]
         row: dict[str, Any] = {
             "contexts": len(keep),
@@ -87,7 +88,7 @@ def summary(
 def line(row: dict[str, Any]) -> str:
     """One weight's printed cells: relevant / contexts, unlabelled, difference [CI]."""
     cells = []
-    for name in SETS:
+    for name in [key for key in row if key != "anchor_weight"]:
         cell = f"{name} {row[name]['relevant']}/{row[name]['contexts']}"
         if row[name]["unlabelled"]:
             cell += f" ({row[name]['unlabelled']} unlabelled)"

@@ -378,3 +378,27 @@ def test_policy_behind_an_openai_endpoint(tmp_path, faulty_endpoint):
         assert other.status_code == 503 and "policy failed" in other.json()["detail"]
     finally:
         live.stop()
+
+
+def test_operator_rates_the_assistants_questions(live):
+    sid = _post(live, "/v1/sessions", json={"content": "I have a headache"}).json()["id"]
+    transcript = httpx.get(f"{live.url}/v1/sessions/{sid}").json()["transcript"]
+    (question,) = [m for m in transcript if m["author"] == "policy"]
+    (user,) = [m for m in transcript if m["author"] == "user"]
+    rate = f"{live.url}/v1/operator/sessions/{sid}/ratings"
+    rated = httpx.put(f"{rate}/{question['seq']}", json={"relevant": False})
+    assert rated.status_code == 200, rated.text
+    assert [m["relevant"] for m in rated.json()["transcript"] if m["author"] == "policy"] == [False]
+    cleared = httpx.put(f"{rate}/{question['seq']}", json={"relevant": None}).json()
+    assert all(m["relevant"] is None for m in cleared["transcript"])
+    for seq, body, status, words in [
+        (user["seq"], {"relevant": True}, 409, "not a question the assistant asked"),
+        (999, {"relevant": True}, 404, "no message 999"),
+        (question["seq"], {"relevant": "maybe"}, 422, "relevant"),
+        (question["seq"], {}, 422, "relevant"),
+    ]:
+        response = httpx.put(f"{rate}/{seq}", json=body)
+        assert response.status_code == status, response.text
+        assert words in response.json()["detail"]
+    gone = httpx.put(f"{live.url}/v1/operator/sessions/nope/ratings/1", json={"relevant": True})
+    assert gone.status_code == 404

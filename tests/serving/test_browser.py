@@ -145,7 +145,7 @@ def test_chat_question_stop_escalation_and_operator(tmp_path, browser, serve_pro
     assert outside == [], f"pages tried to load from outside the server: {outside}"
 
 
-def test_operator_sees_why_a_question_was_asked_and_blocks_it(tmp_path, browser):
+def test_operator_sees_why_a_question_was_asked_rates_it_and_blocks_it(tmp_path, browser):
     from learn2ask.rewards.graders.embedding import EmbeddingGrader
     from tests.serving.conftest import start_live_server
     from tests.serving.test_serving_memory import FALL, PRESS, SWELL, MemoryPolicy, _memory
@@ -172,6 +172,13 @@ def test_operator_sees_why_a_question_was_asked_and_blocks_it(tmp_path, browser)
         assert f"3.0 {PRESS} (asked)" in why and f"1.0 {SWELL} (outvoted)" in why
         operator.wait_for_timeout(3500)  # the transcript is drawn again: the list stays open
         assert operator.evaluate("document.querySelector('details.why').open")
+        operator.click("#transcript button.rate >> text=off the point")
+        pressed = "#transcript button.rate[aria-pressed=true]"
+        operator.wait_for_selector(pressed)
+        assert operator.inner_text(pressed) == "off the point"
+        operator.reload()  # the rating is stored, not only shown
+        operator.locator("tr.row").first.click()
+        operator.wait_for_selector(pressed)
         operator.click("#transcript button.block")
         operator.wait_for_selector("#blocked li")
         entry = operator.inner_text("#blocked li")

@@ -170,3 +170,29 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and words in lines[0], (args, result.stderr)
+
+
+def test_export_writes_the_operators_ratings_as_relevance_labels(tmp_path):
+    from benchmarks.relevance_labels import load_labels
+
+    db, ids = _served_db(tmp_path)
+    from learn2ask.serving.store import open_store
+
+    store = open_store(db)
+    record = store.get(ids["stopped"])
+    (question,) = [m for m in record.messages if m.author == "policy"]
+    store.rate_question(ids["stopped"], question.seq, True)
+    (unfinished,) = [m for m in store.get(ids["open"]).messages if m.author == "policy"]
+    store.rate_question(ids["open"], unfinished.seq, False)
+    out, ratings = tmp_path / "logs.jsonl", tmp_path / "ratings.json"
+    result = _cli("export-sessions", "--db", db, "--out", str(out), "--ratings", str(ratings))
+    assert result.returncode == 0, result.stderr
+    assert "wrote 1 rated questions" in result.stdout  # finished sessions only, as the logs
+    contexts, labels = load_labels(ratings)
+    assert labels == {(0, question.content): 1}
+    assert contexts[0]["set"] == "served" and contexts[0]["conversation"] == ids["stopped"]
+    assert contexts[0]["turns"] == [["user", "I have a rash"]]
+    every = _cli(
+        "export-sessions", "--db", db, "--out", str(out), "--all", "--ratings", str(ratings)
+    )
+    assert "wrote 2 rated questions" in every.stdout

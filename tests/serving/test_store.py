@@ -145,3 +145,24 @@ def test_block_list_round_trip(store):
     assert store.unblock_question(first.id) is True
     assert store.unblock_question(first.id) is False
     assert [b.question for b in store.blocked_questions()] == ["Do you smoke?"]
+
+
+def test_a_rating_is_kept_with_its_message_taken_back_and_gone_with_the_session(store):
+    _new(store)
+    store.append(
+        "s1", [NewMessage("user", "user", "a rash"), NewMessage("expert", "policy", "Itchy?")]
+    )
+    question = store.get("s1").messages[-1]
+    assert question.relevant is None
+    store.rate_question("s1", question.seq, False)
+    store.rate_question("s1", question.seq, True)  # rating again replaces the rating
+    assert [m.relevant for m in store.get("s1").messages] == [None, None, True]
+    store.rate_question("s1", question.seq, None)
+    assert store.get("s1").messages[-1].relevant is None
+    store.rate_question("s1", question.seq, True)
+    assert store.delete("s1")
+    _new(store)  # the same id again starts unrated
+    store.append(
+        "s1", [NewMessage("user", "user", "a rash"), NewMessage("expert", "policy", "Itchy?")]
+    )
+    assert store.get("s1").messages[-1].relevant is None

@@ -24,6 +24,7 @@ from learn2ask.serving.protocol import (
     CreatedSession,
     CreateSession,
     NextActionOut,
+    RateQuestion,
     SessionOut,
     SessionRow,
     UserMessage,
@@ -232,6 +233,16 @@ def _add_operator_routes(app: FastAPI, service: IntakeService, limits: Limits, g
         """The expert's answer in a taken-over session."""
         service.operator_message(session_id, _check_length(body.content, limits))
         return session_out(service.get(session_id))
+
+    @app.put(
+        "/v1/operator/sessions/{session_id}/ratings/{seq}",
+        response_model=SessionOut,
+        dependencies=deps,
+    )
+    def rate_question(session_id: str, seq: int, body: RateQuestion) -> SessionOut:
+        """Rate a question the assistant asked: on the point (true) or not (false); null takes
+        the rating back. ``export-sessions --ratings`` writes them as relevance labels."""
+        return session_out(service.rate_question(session_id, seq, body.relevant))
 
 
 def _add_block_list_routes(

@@ -155,11 +155,17 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", required=True, help="SQLite file or postgresql://... URL")
     parser.add_argument("--out", type=Path, required=True, help="RealMedConv JSONL to write")
     parser.add_argument("--all", action="store_true", help="every session, not only finished ones")
+    parser.add_argument(
+        "--ratings",
+        type=Path,
+        help="also write the operators' ratings of the assistant's questions as relevance labels "
+        "(python -m benchmarks.relevance_labels --labels FILE)",
+    )
 
 
 def run_export(args: argparse.Namespace) -> int:
     """Write sessions as RealMedConv JSONL that ``learn2ask prepare`` reads."""
-    from learn2ask.serving.export import export_sessions
+    from learn2ask.serving.export import export_ratings, export_sessions
     from learn2ask.serving.store import open_store
 
     if not args.db.startswith(("postgresql://", "postgres://")) and not Path(args.db).is_file():
@@ -168,6 +174,9 @@ def run_export(args: argparse.Namespace) -> int:
     written, skipped = export_sessions(store, args.out, include_all=args.all)
     which = "sessions" if args.all else "finished sessions"
     print(f"wrote {written} {which} to {args.out} ({skipped} without a user message skipped)")
+    if args.ratings is not None:
+        rated = export_ratings(store, args.ratings, include_all=args.all)
+        print(f"wrote {rated} rated questions to {args.ratings}")
     return 0
 
 

@@ -10,6 +10,12 @@ questions are its I*: the hand-over came too early). Other system texts (disclai
 the hand-over's wording and summary) are left out. ``diagn`` is empty (the assistant does not
 diagnose); the outcome is kept under ``served`` (its state, who stopped it: the policy, the
 question budget or the user).
+
+With ``--ratings FILE`` the operators' ratings of the assistant's questions (on the point or
+not) are written as relevance labels, in the format of
+``benchmarks/results/relevance_labelled/labels.json``: each rated question with the
+conversation before it, so ``python -m benchmarks.relevance_labels --labels FILE`` scores any
+run on the deployment's own judgements.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import json
 from pathlib import Path
 
 from learn2ask.errors import OutputError
+from learn2ask.io import write_json_atomic
 from learn2ask.serving.store import ESCALATION, FINISHED, HANDOVER, SessionRecord, SessionStore
 
 # The expert's terminal actions, written where the assistant's part ended (module docstring).
@@ -62,6 +69,47 @@ def _stopped_by(record: SessionRecord) -> str | None:
     or ``user`` ("That's all"); None where nobody did (escalated, taken over, still open)."""
     stops = [d.source for d in record.decisions if d.action == "stop"]
     return stops[-1] if stops else None
+
+
+def rated_questions(record: SessionRecord) -> list[tuple[list[list[str]], str, bool]]:
+    """``(turns before it, question, on the point)`` for each question the assistant asked in
+    a session that an operator rated; turns as ``[role, text]`` (user or expert)."""
+    rated = []
+    for position, m in enumerate(record.messages):
+        if (m.role, m.author) == ("expert", "policy") and m.relevant is not None:
+            before = [
+                [t.role, t.content]
+                for t in record.messages[:position]
+                if t.role in ("user", "expert")
+            ]
+            rated.append((before, m.content, m.relevant))
+    return rated
+
+
+def export_ratings(store: SessionStore, out: Path, include_all: bool = False) -> int:
+    """Write the rated questions of the sessions :func:`export_sessions` takes as relevance
+    labels (module docstring); how many."""
+    contexts, labels = [], []
+    for session_id in store.session_ids(None if include_all else FINISHED):
+        record = store.get(session_id)
+        for turns, question, relevant in rated_questions(record) if record else []:
+            context = {"id": len(contexts), "set": "served", "conversation": session_id}
+            step = sum(role == "user" for role, _ in turns) - 1  # the user's messages before it
+            contexts.append({**context, "step": step, "turns": turns})
+            labels.append(
+                {"context": context["id"], "question": question, "relevant": int(relevant)}
+            )
+    data = {
+        "what": "operators' ratings of the questions the assistant asked (learn2ask serve)",
+        "criterion": "the operators': on the point for this conversation, or not",
+        "context_turns": contexts,
+        "labels": labels,
+    }
+    try:
+        write_json_atomic(out, data)
+    except OSError as exc:
+        raise OutputError(out, f"cannot write ({exc.strerror})") from None
+    return len(labels)
 
 
 def export_sessions(store: SessionStore, out: Path, include_all: bool = False) -> tuple[int, int]:

@@ -47,6 +47,7 @@ class MessageOut(BaseModel):
     author: str
     content: str
     created_at: float
+    relevant: bool | None = None  # an operator's rating of the assistant's question
 
 
 class DecisionOut(BaseModel):
@@ -97,6 +98,14 @@ class SessionRow(BaseModel):
     questions: int
     user_turns: int
     reason: str | None
+
+
+class RateQuestion(BaseModel):
+    """``PUT /v1/operator/sessions/{id}/ratings/{seq}``: is the assistant's question on the
+    point (true), not (false), or not rated after all (null)."""
+
+    model_config = ConfigDict(extra="forbid")
+    relevant: bool | None
 
 
 class BlockQuestion(BaseModel):

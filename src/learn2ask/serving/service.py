@@ -404,6 +404,23 @@ class IntakeService:
                 require_states=("operator",),
             )
 
+    def rate_question(self, session_id: str, seq: int, relevant: bool | None) -> SessionRecord:
+        """An operator's rating of a question the assistant asked (message ``seq``): on the
+        point or not (None takes it back); what ``export-sessions --ratings`` writes as
+        relevance labels. :class:`NotFound` for an unknown session or message,
+        :class:`Conflict` for a message that is not the assistant's question."""
+        record = self.get(session_id)
+        message = next((m for m in record.messages if m.seq == seq), None)
+        if message is None:
+            raise NotFound(f"session '{session_id}' has no message {seq}")
+        if (message.role, message.author) != ("expert", "policy"):
+            raise Conflict(
+                f"message {seq} of session '{session_id}' is not a question the assistant "
+                "asked; only those are rated"
+            )
+        self.store.rate_question(session_id, seq, relevant)
+        return self.get(session_id)
+
     def _candidates(self, context: list[Turn]) -> list[dict[str, Any]]:
         """Why the question memory asked what it asked: its best-voted candidates for this
         context and what became of each (``QuestionMemory.explain``), kept with the decision

@@ -41,6 +41,11 @@ _SCHEMA = (
         p_stop DOUBLE PRECISION, latency_s DOUBLE PRECISION NOT NULL, detail TEXT NOT NULL,
         created_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (session_id, seq))""",
     "CREATE INDEX IF NOT EXISTS sessions_updated ON sessions (updated_at)",
+    # an operator's judgement of a question the assistant asked: on the point (1) or not (0)
+    """CREATE TABLE IF NOT EXISTS question_ratings (
+        session_id TEXT NOT NULL, seq INTEGER NOT NULL, relevant INTEGER NOT NULL,
+        rated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (session_id, seq),
+        FOREIGN KEY (session_id, seq) REFERENCES messages(session_id, seq) ON DELETE CASCADE)""",
     # questions an operator never wants asked again (the policy's question memory skips them)
     """CREATE TABLE IF NOT EXISTS blocked_questions (
         id TEXT PRIMARY KEY, question TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
@@ -72,6 +77,8 @@ class Message:
     author: str
     content: str
     created_at: float
+    # an operator's rating of a question the assistant asked (None: not rated)
+    relevant: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -296,8 +303,15 @@ class SessionStore:
             if row is None:
                 return None
             record = _record(row)
+            ratings = dict(
+                self._exec(
+                    cur,
+                    "SELECT seq, relevant FROM question_ratings WHERE session_id = ?",
+                    (session_id,),
+                ).fetchall()
+            )
             record.messages = [
-                Message(*m)
+                Message(*m, relevant=bool(ratings[m[0]]) if m[0] in ratings else None)
                 for m in self._exec(
                     cur,
                     "SELECT seq, role, author, content, created_at FROM messages "
@@ -346,10 +360,27 @@ class SessionStore:
     def _delete_where(self, cur: Any, where: str, params: tuple) -> int:
         ids = [r[0] for r in self._exec(cur, f"SELECT id FROM sessions WHERE {where}", params)]
         for session_id in ids:
-            for table in ("messages", "decisions"):
+            for table in ("question_ratings", "messages", "decisions"):
                 self._exec(cur, f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
             self._exec(cur, "DELETE FROM sessions WHERE id = ?", (session_id,))
         return len(ids)
+
+    def rate_question(self, session_id: str, seq: int, relevant: bool | None) -> None:
+        """Record an operator's rating of message ``seq`` (a question the assistant asked) as
+        on the point or not; None takes the rating back."""
+        with self._transaction() as cur:
+            self._exec(
+                cur,
+                "DELETE FROM question_ratings WHERE session_id = ? AND seq = ?",
+                (session_id, seq),
+            )
+            if relevant is not None:
+                self._exec(
+                    cur,
+                    "INSERT INTO question_ratings (session_id, seq, relevant, rated_at) "
+                    "VALUES (?,?,?,?)",
+                    (session_id, seq, int(relevant), time.time()),
+                )
 
     def block_question(self, question: str, reason: str = "") -> BlockedQuestion:
         """Add ``question`` to the block list (again: its reason and time are updated)."""
