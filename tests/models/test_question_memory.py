@@ -496,9 +496,7 @@ def _visit(name: str, complaint: str, asked: str, answer: str, info: list[str]) 
     return sample
 
 
-def test_the_anchor_weight_finds_neighbours_that_opened_with_the_same_complaint(
-    grader, tmp_path
-):
+def test_the_anchor_weight_finds_neighbours_that_opened_with_the_same_complaint(grader, tmp_path):
     # Once the complaint has left the last turns, the key alone matches any "No." after a
     # fever question; anchored on the first message, the urinary visit is the nearest.
     points = [
