@@ -143,6 +143,15 @@ def run_serve(args: argparse.Namespace) -> int:
         config.host,
         config.port,
     )
+    memory = getattr(policy, "memory", None)
+    if memory is not None:
+        log.info(
+            "questions from the run's memory (%d logged questions), anchor weight %g; "
+            "%d blocked by operators",
+            len(memory.items),
+            memory.settings.anchor_weight,
+            len(store.blocked_questions()),
+        )
     try:
         uvicorn.run(assistant.app, host=config.host, port=config.port, log_level=args.log_level)
     finally:
