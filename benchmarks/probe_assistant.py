@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,15 +83,17 @@ def verdict(row: dict[str, Any]) -> str:
 def local_memory(policy: str, anchor_weight: float | None = None) -> Any:
     """The question memory of the run or model ``policy`` on this machine (with
     ``anchor_weight`` when given); a one-line ``SystemExit`` when there is none to explain."""
+    from learn2ask.errors import ConfigError
     from learn2ask.models.decision import load_question_memory
     from learn2ask.models.registry import resolve_local_model_dir
 
     model_dir = resolve_local_model_dir(policy)
-    memory = load_question_memory(model_dir, None) if model_dir is not None else None
+    try:
+        memory = load_question_memory(model_dir, None, anchor_weight) if model_dir else None
+    except ConfigError as exc:
+        raise SystemExit(f"{policy}: {exc}") from None
     if memory is None:
         raise SystemExit(f"{policy}: --explain needs a run with a question memory on this machine")
-    if anchor_weight is not None:
-        memory.settings = replace(memory.settings, anchor_weight=anchor_weight)
     return memory
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from learn2ask.data.types import Turn
-from learn2ask.evaluation.metrics import pooled_ci_entry
+from learn2ask.evaluation.metrics import dialogue_sums, pooled_ci_entry
 
 LABELS = Path(__file__).resolve().parent / "results" / "relevance_labelled" / "labels.json"
 
@@ -75,12 +75,11 @@ def summary(
         }
         row["share"] = round(row["relevant"] / len(keep), 4) if keep else None
         if reference is not None:
-            sums: dict[str, tuple[float, int]] = {}
-            for i in keep:
-                total, count = sums.get(contexts[i]["conversation"], (0.0, 0))
-                change = (scores[i] or 0) - (reference[i] or 0)
-                sums[contexts[i]["conversation"]] = (total + change, count + 1)
-            row["difference"] = pooled_ci_entry(sums, n_boot=2000)
+            changes = {
+                (contexts[i]["conversation"], i): (scores[i] or 0) - (reference[i] or 0)
+                for i in keep
+            }
+            row["difference"] = pooled_ci_entry(dialogue_sums(changes), n_boot=2000)
         out[name] = row
     return out
 

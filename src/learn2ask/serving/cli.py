@@ -174,17 +174,16 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write sessions as RealMedConv JSONL that ``learn2ask prepare`` reads."""
-    from learn2ask.serving.export import export_ratings, export_sessions
+    from learn2ask.serving.export import export_sessions
     from learn2ask.serving.store import open_store
 
     if not args.db.startswith(("postgresql://", "postgres://")) and not Path(args.db).is_file():
         raise ConfigError(f"--db {args.db}: no such SQLite file")
     store = open_store(args.db)
-    written, skipped = export_sessions(store, args.out, include_all=args.all)
+    written, skipped, rated = export_sessions(store, args.out, args.all, args.ratings)
     which = "sessions" if args.all else "finished sessions"
     print(f"wrote {written} {which} to {args.out} ({skipped} without a user message skipped)")
     if args.ratings is not None:
-        rated = export_ratings(store, args.ratings, include_all=args.all)
         print(f"wrote {rated} rated questions to {args.ratings}")
     return 0
 

@@ -86,41 +86,41 @@ def rated_questions(record: SessionRecord) -> list[tuple[list[list[str]], str, b
     return rated
 
 
-def export_ratings(store: SessionStore, out: Path, include_all: bool = False) -> int:
-    """Write the rated questions of the sessions :func:`export_sessions` takes as relevance
-    labels (module docstring); how many."""
+def ratings_labels(rated: list[tuple[str, list[tuple[list[list[str]], str, bool]]]]) -> dict:
+    """The relevance labels (module docstring) of ``(session id, its rated_questions)``."""
     contexts, labels = [], []
-    for session_id in store.session_ids(None if include_all else FINISHED):
-        record = store.get(session_id)
-        for turns, question, relevant in rated_questions(record) if record else []:
+    for session_id, questions in rated:
+        for turns, question, relevant in questions:
             context = {"id": len(contexts), "set": "served", "conversation": session_id}
             step = sum(role == "user" for role, _ in turns) - 1  # the user's messages before it
             contexts.append({**context, "step": step, "turns": turns})
             labels.append(
                 {"context": context["id"], "question": question, "relevant": int(relevant)}
             )
-    data = {
+    return {
         "what": "operators' ratings of the questions the assistant asked (learn2ask serve)",
         "criterion": "the operators': on the point for this conversation, or not",
         "context_turns": contexts,
         "labels": labels,
     }
-    try:
-        write_json_atomic(out, data)
-    except OSError as exc:
-        raise OutputError(out, f"cannot write ({exc.strerror})") from None
-    return len(labels)
 
 
-def export_sessions(store: SessionStore, out: Path, include_all: bool = False) -> tuple[int, int]:
-    """Write sessions (finished ones, or all); (written, skipped for having no user message)."""
+def export_sessions(
+    store: SessionStore, out: Path, include_all: bool = False, ratings: Path | None = None
+) -> tuple[int, int, int]:
+    """Write sessions (finished ones, or all), and with ``ratings`` their rated questions as
+    relevance labels, reading each session once; (written, skipped for having no user
+    message, rated questions)."""
     ids = store.session_ids(None if include_all else FINISHED)
     written = skipped = 0
+    rated = []  # (session id, its rated questions): not whole transcripts
     tmp = out.with_name(out.name + ".tmp")
     try:
         with tmp.open("w", encoding="utf-8") as handle:
             for session_id in ids:
                 record = store.get(session_id)
+                if record is not None and ratings is not None:
+                    rated.append((record.id, rated_questions(record)))
                 line = session_to_realmedconv(record) if record else None
                 if line is None:
                     skipped += 1
@@ -130,4 +130,11 @@ def export_sessions(store: SessionStore, out: Path, include_all: bool = False) -
         tmp.replace(out)
     except OSError as exc:
         raise OutputError(out, f"cannot write ({exc.strerror})") from None
-    return written, skipped
+    if ratings is None:
+        return written, skipped, 0
+    labels = ratings_labels(rated)
+    try:
+        write_json_atomic(ratings, labels)
+    except OSError as exc:
+        raise OutputError(ratings, f"cannot write ({exc.strerror})") from None
+    return written, skipped, len(labels["labels"])
