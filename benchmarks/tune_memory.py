@@ -11,8 +11,9 @@ per data source, with the embedding grader the evaluation uses. Fixed generic qu
 the reference a memory must beat; the oracle rows (the best of the neighbours' candidates for
 each point's own I*, which no policy can see) say how much a better choice among the same
 candidates could gain; the rows "the same without ..." what each of the memory's checks
-costs or gains, and how many choices it changes. Writes ``DIR/tune_memory.json`` and prints
-one line per variant.
+costs or gains, and how many choices it changes; "the same anchored ..." what anchoring the
+key on the user's first message (``anchor_weight`` 0.5) costs on logged points. Writes
+``DIR/tune_memory.json`` and prints one line per variant.
 """
 
 from __future__ import annotations
@@ -100,10 +101,10 @@ def compared(
     grader: EmbeddingGrader,
     points: list[Sample],
 ) -> dict:
-    """The row of a variant's ``questions``, and how many of the ``checked`` choices it
-    changes."""
+    """The row of a variant's ``questions`` ("the same" + ``variant``), and how many of the
+    ``checked`` choices it changes."""
     return {
-        "variant": f"  the same without {variant}",
+        "variant": f"  the same {variant}",
         "changed": sum(a != b for a, b in zip(questions, checked, strict=True)),
         **content(grader, questions, points),
     }
@@ -128,7 +129,7 @@ def unchecked(
     setattr(memory, attribute, None)
     questions = [q or "" for q in memory.choose([p.context for p in points])]
     setattr(memory, attribute, kept)
-    return compared(CHECKS[attribute], questions, checked, grader, points)
+    return compared(f"without {CHECKS[attribute]}", questions, checked, grader, points)
 
 
 def without_synonyms(
@@ -143,7 +144,25 @@ def without_synonyms(
     plain = QuestionMemory.build(train, replace(memory.settings, synonyms=()), grader)
     plain.settings = replace(plain.settings, neighbours=memory.settings.neighbours)
     questions = [q or "" for q in plain.choose([p.context for p in points])]
-    return compared("the domain's synonyms", questions, checked, grader, points)
+    return compared("without the domain's synonyms", questions, checked, grader, points)
+
+
+def anchored(
+    memory: QuestionMemory,
+    weight: float,
+    grader: EmbeddingGrader,
+    points: list[Sample],
+    checked: list[str],
+) -> dict:
+    """The row of the same memory with its key anchored on the user's first message at
+    ``weight`` (``anchor_weight``; docs/results.md, "Staying on the complaint")."""
+    kept = memory.settings
+    memory.settings = replace(kept, anchor_weight=weight)
+    questions = [q or "" for q in memory.choose([p.context for p in points])]
+    memory.settings = kept
+    return compared(
+        f"anchored on the first message at {weight:g}", questions, checked, grader, points
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -195,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
                 for attribute in CHECKS:
                     rows.append(unchecked(memory, attribute, grader, validation, questions))
                 rows.append(without_synonyms(memory, train, grader, validation, questions))
+                rows.append(anchored(memory, 0.5, grader, validation, questions))
             if turns == 4 and neighbours in (10, 50):
                 rows.append(
                     {
