@@ -3,23 +3,27 @@ intakes labelled by the developer (``benchmarks/results/relevance_labelled/``).
 
     python -m benchmarks.relevance_labels --policy demo_out/runs/decision
     python -m benchmarks.relevance_labels --policy RUN --anchor-weight 0 0.5 --out DIR
+    python -m benchmarks.relevance_labels --policy RUN --anchor-weight 0.5 --likelihood-weight 0 0.5
     python -m benchmarks.relevance_labels --policy RUN --labels ratings.json  # a deployment's
 
 For every labelled context (the user's first 1-4 messages of a typed intake and the questions
-asked in between) the memory chooses its question, with each ``--anchor-weight`` in turn (the
-run's own when none is given); a choice counts as relevant when its wording was labelled so.
-Prints, per label set (the bundled file's ``choose``: the intakes the 2026-11-29 settings were
-tried on; ``confirm``: written after one was chosen; ``fresh``: written after the served anchor
-weight was decided; ``served``: an operator's ratings, ``export-sessions --ratings``) and for
-all, the share relevant, how many choices have no label (a wording nobody
-judged: label it before trusting the share) and, for every weight after the first, the paired
-difference with a 95% interval that resamples conversations. Writes ``DIR/relevance_labels.json``
-with ``--out``. The memory only: no language model is loaded.
+asked in between) the memory chooses its question, with each ``--anchor-weight`` and
+``--likelihood-weight`` in turn (the run's own when none is given); a choice counts as
+relevant when its wording was labelled so. Prints, per label set (the bundled file's
+``choose``: the intakes the 2026-11-29 settings were tried on; ``confirm``: written after one
+was chosen; ``fresh``: written after the served anchor weight was decided; ``recheck``: written
+to check the likelihood weight, 2026-11-30; ``served``: an operator's ratings,
+``export-sessions --ratings``) and for all, the share relevant, how many choices have no label
+(a wording nobody judged: label it before trusting the share) and, for every setting after the
+first, the paired difference with a 95% interval that resamples conversations. Writes
+``DIR/relevance_labels.json`` with ``--out``. The memory only, unless a likelihood weight above
+0 needs the run's language model to score its questions.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -29,6 +33,7 @@ from typing import Any
 from learn2ask.data.types import Turn
 from learn2ask.evaluation.metrics import dialogue_sums, pooled_ci_entry
 
+SETTINGS = ("anchor_weight", "likelihood_weight")  # the memory's, one row per combination
 LABELS = Path(__file__).resolve().parent / "results" / "relevance_labelled" / "labels.json"
 
 
@@ -87,7 +92,7 @@ def summary(
 def line(row: dict[str, Any]) -> str:
     """One weight's printed cells: relevant / contexts, unlabelled, difference [CI]."""
     cells = []
-    for name in [key for key in row if key != "anchor_weight"]:
+    for name in [key for key in row if key not in SETTINGS]:
         cell = f"{name} {row[name]['relevant']}/{row[name]['contexts']}"
         if row[name]["unlabelled"]:
             cell += f" ({row[name]['unlabelled']} unlabelled)"
@@ -98,32 +103,48 @@ def line(row: dict[str, Any]) -> str:
     return "  ".join(cells)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Score the run at each weight; print the table (and write it with ``--out``)."""
-    from learn2ask.models.decision import load_question_memory
+def load_memory(policy: str, likelihood: bool) -> Any:
+    """The run's question memory; with ``likelihood``, scored by the run's own language model
+    (loaded as ``evaluate`` loads it), else alone (no language model is loaded)."""
+    from learn2ask.models.decision import load_deciding_policy, load_question_memory
     from learn2ask.models.registry import resolve_local_model_dir
 
+    model_dir = resolve_local_model_dir(policy)
+    if model_dir is None:
+        memory = None
+    elif likelihood:
+        memory = load_deciding_policy(policy, device="cpu").memory
+    else:
+        memory = load_question_memory(model_dir, None)
+    if memory is None:
+        raise SystemExit(f"{policy}: needs a run with a question memory on this machine")
+    return memory
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Score the run at each setting; print the table (and write it with ``--out``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policy", required=True, help="a run or model with a question memory")
     parser.add_argument("--labels", type=Path, default=LABELS)
     parser.add_argument("--anchor-weight", type=float, nargs="+", default=[None])
+    parser.add_argument("--likelihood-weight", type=float, nargs="+", default=[None])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    model_dir = resolve_local_model_dir(args.policy)
-    memory = load_question_memory(model_dir, None) if model_dir is not None else None
-    if memory is None:
-        raise SystemExit(f"{args.policy}: needs a run with a question memory on this machine")
+    memory = load_memory(args.policy, any(args.likelihood_weight))
     contexts, labels = load_labels(args.labels)
     rows, reference = [], None
-    for weight in args.anchor_weight:
-        if weight is not None:
-            memory.settings = replace(memory.settings, anchor_weight=weight)
+    for anchor, likelihood in itertools.product(args.anchor_weight, args.likelihood_weight):
+        if anchor is not None:
+            memory.settings = replace(memory.settings, anchor_weight=anchor)
+        if likelihood is not None:
+            memory.settings = replace(memory.settings, likelihood_weight=likelihood)
         scores = scored(contexts, choices(memory, contexts), labels)
-        row = {"anchor_weight": memory.settings.anchor_weight}
+        row = {key: getattr(memory.settings, key) for key in SETTINGS}
         row.update(summary(contexts, scores, reference))
         rows.append(row)
         reference = reference or scores
-        print(f"anchor_weight {row['anchor_weight']:<4} {line(row)}", flush=True)
+        names = "  ".join(f"{key} {row[key]:<4}" for key in SETTINGS)
+        print(f"{names} {line(row)}", flush=True)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         result = {"policy": args.policy, "labels": str(args.labels), "rows": rows}

@@ -28,7 +28,7 @@ from learn2ask.data.samples import load_samples
 from learn2ask.data.types import Sample
 from learn2ask.models.generation import LocalGenerator
 from learn2ask.models.policy import build_policy_messages, load_prompt_config
-from learn2ask.models.question_memory import QuestionMemory, tidy_question
+from learn2ask.models.question_memory import QuestionMemory, standardised, tidy_question
 from learn2ask.training.threshold import split_validation
 
 LAMBDAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -54,35 +54,14 @@ def candidate_rows(
 def log_likelihoods(
     generator: LocalGenerator, messages: list[dict[str, str]], questions: list[str]
 ) -> tuple[list[float], list[float]]:
-    """``(summed, per-token)`` log P(question as the whole reply | prompt) for each question."""
-    import torch
-
-    tokenizer = generator.tokenizer
-    prompt = tokenizer(generator.render(messages), add_special_tokens=False)["input_ids"]
-    end = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    replies = [tokenizer(q, add_special_tokens=False)["input_ids"] + end for q in questions]
-    longest = max(len(r) for r in replies)
-    pad = tokenizer.pad_token_id or 0
-    ids = torch.tensor([prompt + r + [pad] * (longest - len(r)) for r in replies])
-    mask = torch.tensor([[1] * (len(prompt) + len(r)) + [0] * (longest - len(r)) for r in replies])
-    with torch.inference_mode():
-        logits = generator.model(
-            input_ids=ids.to(generator.device), attention_mask=mask.to(generator.device)
-        ).logits.float()
-    logprobs = torch.log_softmax(logits[:, len(prompt) - 1 : -1, :], dim=-1).cpu()
-    summed, per_token = [], []
-    for row, reply in enumerate(replies):
-        picked = logprobs[row, torch.arange(len(reply)), torch.tensor(reply)]
-        summed.append(float(picked.sum()))
-        per_token.append(float(picked.mean()))
-    return summed, per_token
-
-
-def standardised(values: list[float]) -> list[float]:
-    """Zero mean, unit spread within one point (all zeros when the values are equal)."""
-    mean = sum(values) / len(values)
-    spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
-    return [(v - mean) / spread if spread > 0 else 0.0 for v in values]
+    """``(summed, per-token)`` log P(question as the whole reply | prompt) for each question
+    (:meth:`LocalGenerator.reply_logprobs`, what the memory's ``likelihood_weight`` uses)."""
+    summed = generator.reply_logprobs(messages, questions)
+    end = 1 if generator.tokenizer.eos_token_id is not None else 0
+    lengths = [
+        len(generator.tokenizer(q, add_special_tokens=False)["input_ids"]) + end for q in questions
+    ]
+    return summed, [s / n for s, n in zip(summed, lengths, strict=True)]
 
 
 def chosen_r_a(rows: list[dict[str, Any]], score: str, lam: float) -> float:

@@ -1,6 +1,6 @@
 """Command-line options that several stages share, declared once: an OpenAI-compatible
 endpoint, the reward (grader + fusion) with the :class:`GraderConfig` it describes, and the
-question memory's anchor weight.
+question memory's settings.
 
 Choices are read from the registries, so a plug-in name or ``package.module:object`` works
 wherever a built-in does, and a typo gets a "did you mean" when the config is built.
@@ -95,15 +95,23 @@ def grader_config_from_args(
     )
 
 
-def add_anchor_weight_argument(parser: Any) -> None:
-    """``--anchor-weight W`` (``evaluate`` and ``serve``): override a run's question-memory
-    anchor weight (models/question_memory.py); default None, the run's own."""
+def add_question_memory_arguments(parser: Any) -> None:
+    """``--anchor-weight W`` and ``--likelihood-weight W`` (``evaluate`` and ``serve``):
+    override a run's question-memory settings (models/question_memory.py); default None, the
+    run's own."""
     parser.add_argument(
         "--anchor-weight",
         type=_non_negative,
         default=None,
         help="how much the user's first message weighs in the question memory's similarity key "
         "(default: the run's; 0.5 keeps typed intakes nearer their complaint, README)",
+    )
+    parser.add_argument(
+        "--likelihood-weight",
+        type=_non_negative,
+        default=None,
+        help="how much the policy's own likelihood of a question weighs against the memory's "
+        "vote among its 5 best-voted (default: the run's; a local policy only, README)",
     )
 
 

@@ -537,3 +537,81 @@ def test_evaluate_takes_the_anchor_weight_and_refuses_a_negative_one(
     assert refused.value.code == 2
     assert "--anchor-weight: must be >= 0" in capsys.readouterr().err
     assert not (tmp_path / "b" / "rollouts.jsonl").exists()
+
+
+def test_the_policys_likelihood_reranks_the_best_voted_questions(grader):
+    # PRESS has the vote (3 neighbours asked it, 1 SWELL); a policy that finds SWELL far more
+    # likely in this conversation asks it once its likelihood weighs enough.
+    settings = QuestionMemorySettings(neighbours=3)
+    memory = QuestionMemory.build(KNEE_POINTS, settings, grader)
+    context = [Turn("user", "My knee hurts since I fell.")]
+    scored: list[list[str]] = []
+
+    def likelihood(ctx, questions):
+        scored.append(list(questions))
+        return [-1.0 if q == SWELL else -50.0 for q in questions]
+
+    memory.likelihood = likelihood
+    assert memory.choose([context]) == [PRESS]  # weight 0: the vote alone, nothing scored
+    assert scored == []
+    memory.settings = replace(settings, likelihood_weight=0.5)
+    assert memory.choose([context]) == [PRESS]  # the vote still outweighs it
+    memory.settings = replace(settings, likelihood_weight=2.0)
+    assert memory.choose([context]) == [SWELL]
+    assert sorted(scored[-1]) == sorted([PRESS, SWELL])  # as each would be asked
+    assert len(scored) == 1  # the same questions in the same context are scored once
+    explained = {c["question"]: c["asked"] for c in memory.explain(context)}
+    assert explained == {SWELL: True, PRESS: False}  # the re-ranked winner, not the vote's
+    assert len(scored) == 1
+    memory.settings = replace(settings, likelihood_weight=2.0, likelihood_top=1)
+    assert memory.choose([context]) == [PRESS]  # only the best-voted is considered
+    memory.likelihood = None  # no local policy to score (an endpoint): the vote decides
+    memory.settings = replace(settings, likelihood_weight=2.0)
+    assert memory.choose([context]) == [PRESS]
+    with pytest.raises(ConfigError, match="likelihood_weight must be >= 0"):
+        QuestionMemorySettings(likelihood_weight=-1)
+
+
+def test_reply_logprobs_equal_a_full_pass_per_reply(bundled_model_dir):
+    import torch
+
+    from learn2ask.models.generation import LocalGenerator
+
+    generator = LocalGenerator.from_pretrained(bundled_model_dir, device="cpu")
+    messages = [{"role": "user", "content": "My knee hurts when I climb stairs."}]
+    replies = ["How long has it hurt?", "Any chest pain?", "Did you injure it, or did it come on?"]
+    tokenizer = generator.tokenizer
+    prompt = tokenizer(generator.render(messages), add_special_tokens=False)["input_ids"]
+    expected = []
+    for reply in replies:
+        answer = tokenizer(reply, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        with torch.inference_mode():
+            logits = generator.model(input_ids=torch.tensor([prompt + answer])).logits[0].float()
+        logprobs = torch.log_softmax(logits[len(prompt) - 1 : -1], dim=-1)
+        expected.append(float(logprobs[torch.arange(len(answer)), torch.tensor(answer)].sum()))
+    assert generator.reply_logprobs(messages, replies) == pytest.approx(expected, abs=1e-3)
+    assert generator.reply_logprobs(messages, []) == []
+
+
+def test_a_local_policy_scores_its_memorys_questions_and_evaluate_takes_the_weight(
+    model_with_memory, small_test_samples, tmp_path, capsys
+):
+    model, _ = model_with_memory
+    policy = load_deciding_policy(str(model), likelihood_weight=0.5)
+    assert policy.memory.settings.likelihood_weight == 0.5
+    context = [Turn("user", "I have had a cough for a week.")]
+    scores = policy.memory.likelihood(context, ["Any fever?", "Any fever at all, or chills?"])
+    assert len(scores) == 2 and all(s < 0 for s in scores)
+    common = ["evaluate", "--model", str(model), "--samples", str(small_test_samples)]
+    common += ["--max-samples", "4", "--max-new-tokens", "6", "--no-references"]
+    out = tmp_path / "a"
+    assert main([*common, "--out", str(out)]) == 0
+    # another weight is another evaluation: refused into the same --out without --overwrite
+    assert main([*common, "--out", str(out), "--likelihood-weight", "2"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*common, "--out", str(out), "--likelihood-weight", "2", "--overwrite"]) == 0
+    with pytest.raises(SystemExit) as refused:
+        main([*common, "--out", str(tmp_path / "b"), "--likelihood-weight", "-1"])
+    assert refused.value.code == 2
+    with pytest.raises(ConfigError, match="needs a local policy"):
+        load_deciding_policy(str(model), base_url="http://127.0.0.1:9/v1", likelihood_weight=0.5)

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.slow
 
 def test_the_bundled_labels_load_and_name_their_contexts():
     contexts, labels = load_labels(LABELS)
-    assert len(contexts) == 228 and len(labels) == 1023
-    assert {c["set"] for c in contexts} == {"choose", "confirm", "fresh"}
+    assert len(contexts) == 292 and len(labels) == 1132
+    assert {c["set"] for c in contexts} == {"choose", "confirm", "fresh", "recheck"}
     assert {context for context, _ in labels} == {c["id"] for c in contexts}
     assert set(labels.values()) == {0, 1}
 

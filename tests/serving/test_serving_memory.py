@@ -1,8 +1,8 @@
 """The question memory in ``serve``, over a real server, SQLite and a real memory: why each
 question was asked (kept with its decision for the operator view), an operator's block list (a
 blocked question is asked in no session from the next decision on, by any replica sharing the
-store, until it is allowed again; bad requests get a clear 4xx), and the domain's anchor
-weight (applied to a memory with anchors, not to an older one)."""
+store, until it is allowed again; bad requests get a clear 4xx), and the domain's memory
+settings (the anchor weight applied to a memory with anchors, not to an older one)."""
 
 from __future__ import annotations
 
@@ -108,21 +108,27 @@ def test_a_policy_without_a_memory_says_the_list_does_not_apply(live):
     assert made.status_code == 201 and made.json()["applies"] is False
 
 
-def test_the_domains_anchor_weight_applies_to_a_memory_with_anchors_only(grader, caplog):
-    from learn2ask.serving.server import apply_domain_anchor
+def test_the_domains_memory_settings_apply_and_an_older_memory_keeps_its_anchor(grader, caplog):
+    from learn2ask.serving.server import apply_domain_memory, describe_memory
 
     policy = MemoryPolicy(memory=_memory(grader))
-    apply_domain_anchor(policy, None)
+    apply_domain_memory(policy, None, None)
     assert policy.memory.settings.anchor_weight == 0.0  # the run's own
-    apply_domain_anchor(policy, 0.5)
+    assert policy.memory.settings.likelihood_weight == 0.0
+    apply_domain_memory(policy, 0.5, 0.5)
     assert policy.memory.settings.anchor_weight == 0.5
+    assert policy.memory.settings.likelihood_weight == 0.5
+    # without a local policy to score its questions the log says the weight is not applied
+    assert "likelihood weight 0.5 not applied" in describe_memory(policy.memory)
+    policy.memory.likelihood = lambda context, questions: [0.0] * len(questions)
+    assert describe_memory(policy.memory) == "anchor weight 0.5, likelihood weight 0.5"
     older = MemoryPolicy(memory=_memory(grader))
     older.memory.anchors = None  # saved before anchors were kept
     with caplog.at_level("WARNING", logger="learn2ask.serving"):
-        apply_domain_anchor(older, 0.5)
+        apply_domain_memory(older, 0.5, None)
     assert older.memory.settings.anchor_weight == 0.0
     assert "predates anchors" in caplog.text
-    apply_domain_anchor(ScriptedPolicy(), 0.5)  # no memory: nothing to anchor
+    apply_domain_memory(ScriptedPolicy(), 0.5, 0.5)  # no memory: nothing to apply
 
 
 def test_each_question_keeps_why_it_was_asked(tmp_path, grader):

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from learn2ask.cli_options import add_anchor_weight_argument, add_reward_arguments
+from learn2ask.cli_options import add_question_memory_arguments, add_reward_arguments
 from learn2ask.commands import Command
 from learn2ask.models.decision import MIXES, QUESTION_SOURCES, RULES
 from learn2ask.models.stop_head import ASSESSMENTS
@@ -87,7 +87,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         "memory (the logged expert question with the best hindsight R_a in similar contexts) "
         "or memory+generated; default: the model's question memory when it has one",
     )
-    add_anchor_weight_argument(parser)
+    add_question_memory_arguments(parser)
     parser.add_argument(
         "--assessment",
         choices=ASSESSMENTS,

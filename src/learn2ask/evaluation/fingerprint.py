@@ -115,6 +115,12 @@ def evaluation_fingerprint(args: argparse.Namespace) -> dict[str, Any]:
             "mix": getattr(args, "decision_mix", None),
             "questions": getattr(args, "questions", None),
             "assessment": getattr(args, "assessment", "saved"),
+            # only when set, so evaluations made before the options existed still resume
+            **{
+                name: getattr(args, name)
+                for name in ("anchor_weight", "likelihood_weight")
+                if getattr(args, name, None) is not None
+            },
         },
         samples={
             "digest": file_digest(require_file(args.samples)),

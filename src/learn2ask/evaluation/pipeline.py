@@ -72,6 +72,7 @@ def evaluate_from_args(args: argparse.Namespace) -> dict[str, Any]:
         mix=decision_mix(args),
         assessment=args.assessment,
         anchor_weight=args.anchor_weight,
+        likelihood_weight=args.likelihood_weight,
     )
     override = prompt_override(policy.prompt_config, args.max_context_chars)
     if override is not None:

@@ -313,6 +313,11 @@ class LocalDecidingPolicy(_DecidingBase):
         """Batched local generation."""
         return self.generator.generate(messages, config) if messages else []
 
+    def question_likelihoods(self, context: Sequence[Turn], questions: list[str]) -> list[float]:
+        """log P(each question as the whole reply) to this policy's prompt for ``context``: the
+        question memory's ``likelihood`` (one prompt pass for all of them)."""
+        return self.generator.reply_logprobs(self.messages([list(context)])[0], questions)
+
 
 @dataclass
 class RemoteDecidingPolicy(_DecidingBase):
@@ -448,6 +453,7 @@ def load_deciding_policy(
     mix: str = "balanced",
     assessment: str = "saved",
     anchor_weight: float | None = None,
+    likelihood_weight: float | None = None,
 ) -> DecidingPolicy:
     """The policy every consumer uses: a local run/bundled name, or a model at an endpoint.
 
@@ -461,13 +467,19 @@ def load_deciding_policy(
     its stop head when it has one), ``lm`` the language model's own P(stop) alone (for
     comparison: the saved threshold was cut for the fused one).
     ``anchor_weight`` overrides the question memory's (how much the user's first message
-    weighs in its similarity key).
+    weighs in its similarity key), ``likelihood_weight`` its re-rank of the best-voted
+    questions by a local policy's likelihood (through an endpoint it is not applied).
     A local run directory named as ``model`` also gives an endpoint policy its prompt, rule,
     question memory and stop head.
     """
     from learn2ask.models.backends import resolve_local_model_dir
     from learn2ask.models.policy import load_prompt_config
 
+    if base_url and likelihood_weight:
+        raise ConfigError(
+            "--likelihood-weight needs a local policy to score its questions: through an "
+            "endpoint the question memory's vote alone decides"
+        )
     generation = generation or GenerationConfig()
     local_dir = resolve_local_model_dir(model)
     prompt = prompt or load_prompt_config(local_dir)
@@ -504,7 +516,9 @@ def load_deciding_policy(
             sequential_threshold=policy.rule.sequential_threshold if threshold is None else None,
         )
     if policy.rule.rule == "threshold" and questions != "generate":
-        policy.memory = load_question_memory(local_dir, questions, anchor_weight)
+        policy.memory = load_question_memory(local_dir, questions, anchor_weight, likelihood_weight)
+        if policy.memory is not None and isinstance(policy, LocalDecidingPolicy):
+            policy.memory.likelihood = policy.question_likelihoods
     if assessment not in ASSESSMENTS:
         raise ConfigError(f"assessment must be one of {', '.join(ASSESSMENTS)}, got '{assessment}'")
     if assessment == "saved":
@@ -516,10 +530,13 @@ def load_deciding_policy(
 
 
 def load_question_memory(
-    model_dir: Path | None, source: str | None, anchor_weight: float | None = None
+    model_dir: Path | None,
+    source: str | None,
+    anchor_weight: float | None = None,
+    likelihood_weight: float | None = None,
 ) -> Any:
-    """The model's question memory with ``source`` and ``anchor_weight`` applied (None: the
-    model has none)."""
+    """The model's question memory with ``source``, ``anchor_weight`` and
+    ``likelihood_weight`` applied (None: the model has none)."""
     from learn2ask.models.question_memory import QuestionMemory
 
     memory = QuestionMemory.load(model_dir)
@@ -528,10 +545,14 @@ def load_question_memory(
             raise ConfigError(f"--questions {source}: the model has no question memory")
         if anchor_weight is not None:
             raise ConfigError("--anchor-weight: the model has no question memory")
+        if likelihood_weight is not None:
+            raise ConfigError("--likelihood-weight: the model has no question memory")
         return None
     if source is not None:
         memory.settings = replace(memory.settings, source=source)
     if anchor_weight is not None:
         memory.settings = replace(memory.settings, anchor_weight=anchor_weight)
         memory.search_keys()  # a memory saved without anchors says so now, not mid-request
+    if likelihood_weight is not None:
+        memory.settings = replace(memory.settings, likelihood_weight=likelihood_weight)
     return memory

@@ -167,6 +167,39 @@ class LocalGenerator:
                 scores[index] = float(value)
         return scores
 
+    def reply_logprobs(self, messages: Messages, replies: Sequence[str]) -> list[float]:
+        """log P(each of ``replies`` as the whole reply | the prompt ``messages``): its tokens
+        and the end-of-turn token, summed. One forward pass for all of them: the prompt once,
+        then every reply after it, each attending to the prompt and to itself only (a 4D
+        attention mask; positions restart after the prompt), so scoring five replies costs
+        about one pass of the prompt (a pass costs about the same at these lengths on a CPU)."""
+        import torch
+
+        if not replies:
+            return []
+        prompt = self._prompt_ids(messages)
+        end = [self.tokenizer.eos_token_id] if self.tokenizer.eos_token_id is not None else []
+        answers = [self.tokenizer(r, add_special_tokens=False)["input_ids"] + end for r in replies]
+        starts = [len(prompt) + sum(len(a) for a in answers[:k]) for k in range(len(answers))]
+        tokens = prompt + [token for answer in answers for token in answer]
+        positions = list(range(len(prompt)))
+        for answer in answers:
+            positions += range(len(prompt), len(prompt) + len(answer))
+        mask = _reply_tree_mask(len(prompt), [len(a) for a in answers], self.model.dtype)
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=torch.tensor([tokens], device=self.device),
+                attention_mask=mask.to(self.device),
+                position_ids=torch.tensor([positions], device=self.device),
+            ).logits[0]
+        logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
+        scores = []
+        for start, answer in zip(starts, answers, strict=True):
+            # the prompt's last position predicts each reply's first token
+            rows = [len(prompt) - 1, *range(start, start + len(answer) - 1)]
+            scores.append(float(logprobs[rows, answer].sum()))
+        return scores
+
     def _prompt_ids(self, messages: Messages) -> list[int]:
         return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]
 
@@ -223,3 +256,22 @@ class LocalGenerator:
         self.tokens_generated += int((new_tokens != self.tokenizer.pad_token_id).sum())
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [cut_at_stop(t, config.stop).strip() for t in texts]
+
+
+def _reply_tree_mask(prompt: int, replies: Sequence[int], dtype: Any) -> Any:
+    """The additive 4D attention mask of a prompt of length ``prompt`` followed by replies of
+    the given lengths: causal within the prompt and within each reply, and every reply sees
+    the whole prompt but no other reply."""
+    import torch
+
+    length = prompt + sum(replies)
+    allowed = torch.zeros(length, length, dtype=torch.bool)
+    allowed[:prompt, :prompt] = torch.ones(prompt, prompt, dtype=torch.bool).tril()
+    start = prompt
+    for size in replies:
+        allowed[start : start + size, :prompt] = True
+        own = torch.ones(size, size, dtype=torch.bool).tril()
+        allowed[start : start + size, start : start + size] = own
+        start += size
+    mask = torch.zeros(1, 1, length, length, dtype=dtype)
+    return mask.masked_fill(~allowed, torch.finfo(dtype).min)

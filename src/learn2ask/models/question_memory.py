@@ -85,7 +85,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,7 @@ KEY_CHARS = 1000
 NEAR_TIE_SHARE = 0.05
 PARAPHRASE_COSINE = 0.8
 _SIMILARITY_ROWS = 2048
+LIKELIHOOD_MEMO_LIMIT = 256
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,12 @@ class QuestionMemorySettings:
     # alone). Typed intakes: 0.5 keeps more questions on the complaint (docs/results.md,
     # "Staying on the complaint"); the logs' section snippets lose R_a by it, so 0 by default.
     anchor_weight: float = 0.0
+    # How much the policy's own likelihood of a question, given the conversation, weighs
+    # against the vote among the ``likelihood_top`` best-voted candidates (0: the vote alone;
+    # needs a local policy: QuestionMemory.likelihood). Typed intakes: 0.5 among 5 keeps more
+    # questions on the point (docs/results.md, "The policy's likelihood among the best-voted").
+    likelihood_weight: float = 0.0
+    likelihood_top: int = 5
 
     def __post_init__(self) -> None:
         for name in ("unaskable", "shared_referents"):  # JSON lists when loaded
@@ -157,6 +164,10 @@ class QuestionMemorySettings:
             raise ConfigError("questions.neighbours and questions.context_turns must be >= 1")
         if self.anchor_weight < 0:
             raise ConfigError("questions.anchor_weight must be >= 0")
+        if self.likelihood_weight < 0 or self.likelihood_top < 1:
+            raise ConfigError(
+                "questions.likelihood_weight must be >= 0 and questions.likelihood_top >= 1"
+            )
 
 
 def domain_checks(domain: Any) -> dict[str, tuple[str, ...]]:
@@ -291,6 +302,10 @@ class QuestionMemory:
         self._topics: dict[int, frozenset[str]] = {}
         # question_key of each question an operator blocked (the assistant sets it: block())
         self.blocked: frozenset[str] = frozenset()
+        # (context, questions) -> log P(each question as the policy's whole reply): set by a
+        # local deciding policy (models/decision.py); None: the likelihood_weight is not applied
+        self.likelihood: Callable[[Sequence[Turn], list[str]], list[float]] | None = None
+        self._likelihoods: dict[tuple[Any, ...], list[float]] = {}  # explain() after choose()
 
     def block(self, questions: Sequence[str]) -> None:
         """Never ask these (an operator's block list, as they saw the questions asked): a
@@ -389,7 +404,9 @@ class QuestionMemory:
                 or question_key(own) in self.blocked
             ):
                 own, own_vector = None, None
-            best = self._best(neighbours, own, own_vector, torch, asked_vectors, said, named)
+            best = self._best(
+                neighbours, own, own_vector, torch, asked_vectors, said, named, context
+            )
             chosen.append(without_said(best, said, self.synonyms) if best else best)
         return chosen
 
@@ -418,9 +435,10 @@ class QuestionMemory:
         asked, said, named = self._read(context, asked_turns(context))
         dropped = self.skipped(candidates, neighbours, asked, said, named)
         votes = self.grades_against(self.item_vectors[candidates], neighbours).sum(dim=1)
-        chosen = self._best(neighbours, None, None, torch, asked, said, named)
-        kept = [k for k, c in enumerate(candidates) if c not in dropped]
-        winner = candidates[max(kept, key=lambda k: votes[k])] if kept else None
+        chosen = self._best(neighbours, None, None, torch, asked, said, named, context)
+        kept = [candidates[k] for k, c in enumerate(candidates) if c not in dropped]
+        kept_votes = votes[[k for k, c in enumerate(candidates) if c not in dropped]]
+        winner = kept[self._reranked(kept, kept_votes, None, said, context)] if kept else None
         ranked = sorted(zip(candidates, votes.tolist(), strict=True), key=lambda cv: -cv[1])
         asked_as = (
             "narrowed" if chosen and without_said(chosen, said, self.synonyms) != chosen else True
@@ -543,10 +561,12 @@ class QuestionMemory:
         asked: Any = None,
         said: frozenset[str] = frozenset(),
         named: frozenset[str] | None = None,
+        context: Sequence[Turn] | None = None,
     ) -> Any:
         """The candidate with the highest summed R_a against the neighbours' I*, among those
         no check drops (:meth:`skipped`: ``asked`` holds the expert turns' vectors, ``said``
-        and ``named`` the content stems of what the user said and what either side named)."""
+        and ``named`` the content stems of what the user said and what either side named),
+        re-ranked with the policy's likelihood in ``context`` (:meth:`_reranked`)."""
         candidates = self.candidates(neighbours)
         dropped = self.skipped(candidates, neighbours, asked, said, named)
         candidates = [c for c in candidates if c not in dropped]
@@ -562,11 +582,48 @@ class QuestionMemory:
         if not ids:
             return None
         votes = self.grades_against(vectors, neighbours).sum(dim=1)
-        best = int(votes.argmax())
+        best = self._reranked(ids, votes, own, said, context)
         chosen = ids[best]
         if chosen is None:
             return own
         return self.shown(self._best_worded(chosen, votes, vectors, ids))
+
+    def _reranked(
+        self,
+        ids: list[int | None],
+        votes: Any,
+        own: str | None,
+        said: frozenset[str],
+        context: Sequence[Turn] | None,
+    ) -> int:
+        """Which of ``ids`` to ask (an index): the best vote, or, with a ``likelihood_weight``
+        and a policy to score them, the best of the ``likelihood_top`` best-voted by vote +
+        weight x the policy's log-likelihood of each as it would be asked, both standardised
+        among them. The vote counts what similar experts went on to elicit; the likelihood
+        reads this conversation, where a neighbour's review of systems may be off the point."""
+        weight = self.settings.likelihood_weight
+        if not weight or self.likelihood is None or context is None or len(ids) < 2:
+            return int(votes.argmax())
+        top = votes.argsort(descending=True, stable=True)[: self.settings.likelihood_top].tolist()
+        texts = [
+            own if ids[k] is None else without_said(self.shown(ids[k]), said, self.synonyms)
+            for k in top
+        ]
+        vote_z = standardised([float(votes[k]) for k in top])
+        likelihood_z = standardised(self._likelihood_of(context, texts))
+        combined = [v + weight * p for v, p in zip(vote_z, likelihood_z, strict=True)]
+        return top[combined.index(max(combined))]
+
+    def _likelihood_of(self, context: Sequence[Turn], texts: list[str]) -> list[float]:
+        """:attr:`likelihood` of ``texts`` in ``context``, remembered for the last contexts: the
+        assistant explains each question right after choosing it (:meth:`explain`)."""
+        key = (tuple((t.role, t.content) for t in context), tuple(texts))
+        if key not in self._likelihoods:
+            if len(self._likelihoods) >= LIKELIHOOD_MEMO_LIMIT:
+                self._likelihoods = {}  # replaced, not cleared: a reader keeps the old one
+            assert self.likelihood is not None
+            self._likelihoods[key] = self.likelihood(context, texts)
+        return self._likelihoods[key]
 
     def points_here(self, item: int, neighbours: Sequence[int]) -> bool:
         """Whether ``item`` may be asked among these ``neighbours``: it names what it asks
@@ -672,6 +729,13 @@ class QuestionMemory:
             None if pointing is None else {int(i): frozenset(p) for i, p in pointing.items()},
             tensors["anchors"].float() if "anchors" in tensors else None,
         )
+
+
+def standardised(values: Sequence[float]) -> list[float]:
+    """Zero mean and unit spread (all zeros when the values are equal)."""
+    mean = sum(values) / len(values)
+    spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return [(v - mean) / spread if spread > 0 else 0.0 for v in values]
 
 
 def _unit(vectors: Any) -> Any:

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from learn2ask.cli_options import add_anchor_weight_argument
+from learn2ask.cli_options import add_question_memory_arguments
 from learn2ask.commands import Command
 from learn2ask.errors import ConfigError
 from learn2ask.models.decision import QUESTION_SOURCES, RULES
@@ -43,7 +43,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="where questions come from: generate, memory (the logged expert question with the "
         "best hindsight R_a in similar contexts) or memory+generated; default: the model's own",
     )
-    add_anchor_weight_argument(parser)
+    add_question_memory_arguments(parser)
     parser.add_argument(
         "--db", default="sessions.sqlite", help="SQLite file (default) or postgresql://... URL"
     )
@@ -107,9 +107,10 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from learn2ask.serving.server import (
-        apply_domain_anchor,
+        apply_domain_memory,
         build_assistant,
         default_domain,
+        describe_memory,
         load_policy,
         load_settings,
     )
@@ -128,9 +129,13 @@ def run_serve(args: argparse.Namespace) -> int:
         args.threshold,
         args.questions,
         args.anchor_weight,
+        args.likelihood_weight,
     )
-    if args.anchor_weight is None:
-        apply_domain_anchor(policy, settings.anchor_weight)
+    apply_domain_memory(
+        policy,
+        settings.anchor_weight if args.anchor_weight is None else None,
+        settings.likelihood_weight if args.likelihood_weight is None else None,
+    )
     assistant = build_assistant(config, policy, settings, expert=domain.expert, store=store)
     log = logging.getLogger("learn2ask.serving")
     log.info(
@@ -146,10 +151,9 @@ def run_serve(args: argparse.Namespace) -> int:
     memory = getattr(policy, "memory", None)
     if memory is not None:
         log.info(
-            "questions from the run's memory (%d logged questions), anchor weight %g; "
-            "%d blocked by operators",
+            "questions from the run's memory (%d logged questions), %s; %d blocked by operators",
             len(memory.items),
-            memory.settings.anchor_weight,
+            describe_memory(memory),
             len(store.blocked_questions()),
         )
     try:

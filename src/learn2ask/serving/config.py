@@ -95,6 +95,9 @@ class ServingSettings(BaseModel):
     # much what the user came with weighs in finding similar logged contexts
     # (models/question_memory.py). A run whose memory predates anchors is served without.
     anchor_weight: float | None = Field(default=None, ge=0.0)
+    # How much the policy's likelihood of a question weighs against the memory's vote among its
+    # best-voted (None: the run's own; a local policy only; models/question_memory.py).
+    likelihood_weight: float | None = Field(default=None, ge=0.0)
     handover_message: str = "Thank you. An expert will now read this summary and take over."
     operator_message: str = "An expert has joined the conversation."
     urgent_message: str = "This may be urgent. Please seek urgent help now."

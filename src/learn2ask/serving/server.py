@@ -61,9 +61,11 @@ def load_policy(
     threshold: float | None = None,
     questions: str | None = None,
     anchor_weight: float | None = None,
+    likelihood_weight: float | None = None,
 ) -> Any:
     """The deciding policy, loaded once: a run dir / bundled name, or an endpoint URL
-    (``anchor_weight`` overrides its question memory's, as ``evaluate --anchor-weight``)."""
+    (``anchor_weight`` and ``likelihood_weight`` override its question memory's, as
+    ``evaluate --anchor-weight`` and ``--likelihood-weight``)."""
     from learn2ask.models.backends import resolve_local_model_dir
     from learn2ask.models.decision import load_deciding_policy
     from learn2ask.models.policy import POLICY_CONFIG_FILE, PolicyPromptConfig, load_prompt_config
@@ -89,25 +91,44 @@ def load_policy(
         questions=questions,
         mix="sequential",
         anchor_weight=anchor_weight,
+        likelihood_weight=likelihood_weight,
     )
 
 
-def apply_domain_anchor(policy: Any, weight: float | None) -> None:
-    """Give the policy's question memory the domain's ``serving.anchor_weight`` (None: keep
-    the run's). A memory saved before anchors were kept is served with its own, and the log
-    says so: the domain's default must not stop an older run from being served
-    (``--anchor-weight`` asks for it strictly)."""
+def apply_domain_memory(
+    policy: Any, anchor_weight: float | None, likelihood_weight: float | None
+) -> None:
+    """Give the policy's question memory the domain's ``serving.anchor_weight`` and
+    ``serving.likelihood_weight`` (None: keep the run's). A memory saved before anchors were
+    kept is served with its own anchor weight, and the log says so: the domain's default must
+    not stop an older run from being served (``--anchor-weight`` asks for it strictly)."""
     memory = getattr(policy, "memory", None)
-    if weight is None or memory is None:
+    if memory is None:
+        return
+    if likelihood_weight is not None:
+        memory.settings = replace(memory.settings, likelihood_weight=likelihood_weight)
+    if anchor_weight is None:
         return
     if memory.anchors is None:
         log.warning(
             "the domain's serving.anchor_weight %s is not applied: this run's question memory "
             "predates anchors (train it again to use it)",
-            weight,
+            anchor_weight,
         )
         return
-    memory.settings = replace(memory.settings, anchor_weight=weight)
+    memory.settings = replace(memory.settings, anchor_weight=anchor_weight)
+
+
+def describe_memory(memory: Any) -> str:
+    """The start-up log's words for how the question memory chooses."""
+    settings = memory.settings
+    words = f"anchor weight {settings.anchor_weight:g}"
+    if settings.likelihood_weight and memory.likelihood is None:
+        return words + (
+            f", likelihood weight {settings.likelihood_weight:g} not applied (it needs a local "
+            "policy; an endpoint's questions are ranked by the vote alone)"
+        )
+    return words + f", likelihood weight {settings.likelihood_weight:g}"
 
 
 def _prompt_for(local: Any, domain: Any, config_file: str, load: Any) -> Any:
