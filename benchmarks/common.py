@@ -115,3 +115,34 @@ def conversation(
             if reply.json()["action"] != "ask":
                 break
     return sid, turns
+
+
+def run_memory(
+    policy: str, anchor_weight: float | None = None, likelihood_weight: float | None = None
+) -> Any:
+    """The question memory of the run or model ``policy`` on this machine, with the weights
+    given (None: the run's own); with a likelihood weight above 0 it is scored by the run's own
+    language model, loaded as ``evaluate`` loads it, else no model is loaded. A one-line
+    ``SystemExit`` when there is none."""
+    from learn2ask.errors import ConfigError
+    from learn2ask.models.decision import load_deciding_policy, load_question_memory
+    from learn2ask.models.registry import resolve_local_model_dir
+
+    model_dir = resolve_local_model_dir(policy)
+    try:
+        if model_dir is None:
+            memory = None
+        elif likelihood_weight:
+            memory = load_deciding_policy(
+                policy,
+                device="cpu",
+                anchor_weight=anchor_weight,
+                likelihood_weight=likelihood_weight,
+            ).memory
+        else:
+            memory = load_question_memory(model_dir, None, anchor_weight, likelihood_weight)
+    except ConfigError as exc:
+        raise SystemExit(f"{policy}: {exc}") from None
+    if memory is None:
+        raise SystemExit(f"{policy}: needs a run with a question memory on this machine")
+    return memory

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks.common import conversation, start_assistant
+from benchmarks.common import conversation, run_memory, start_assistant
 
 DEFAULT_SCRIPT = Path(__file__).resolve().parent / "probes" / "medical.yaml"
 
@@ -80,23 +80,6 @@ def verdict(row: dict[str, Any]) -> str:
     return f"skipped: {row['skipped']}" if row["skipped"] else "outvoted"
 
 
-def local_memory(policy: str, anchor_weight: float | None = None) -> Any:
-    """The question memory of the run or model ``policy`` on this machine (with
-    ``anchor_weight`` when given); a one-line ``SystemExit`` when there is none to explain."""
-    from learn2ask.errors import ConfigError
-    from learn2ask.models.decision import load_question_memory
-    from learn2ask.models.registry import resolve_local_model_dir
-
-    model_dir = resolve_local_model_dir(policy)
-    try:
-        memory = load_question_memory(model_dir, None, anchor_weight) if model_dir else None
-    except ConfigError as exc:
-        raise SystemExit(f"{policy}: {exc}") from None
-    if memory is None:
-        raise SystemExit(f"{policy}: --explain needs a run with a question memory on this machine")
-    return memory
-
-
 def explain(memory: Any, exchanges: list[dict[str, Any]], top: int) -> None:
     """Add to each question of a conversation the memory's ``top`` candidates for the
     context it was asked in (``why``: question, vote, skipped, asked), as the assistant saw
@@ -133,13 +116,21 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         help="serve with this question-memory anchor weight (learn2ask serve --anchor-weight)",
     )
+    parser.add_argument(
+        "--likelihood-weight",
+        type=float,
+        help="serve with this likelihood weight (learn2ask serve --likelihood-weight)",
+    )
     args = parser.parse_args(argv)
     conversations = load_script(args.script)
-    memory = local_memory(args.policy, args.anchor_weight) if args.explain else None
+    memory = None
+    if args.explain:
+        memory = run_memory(args.policy, args.anchor_weight, args.likelihood_weight)
     with tempfile.TemporaryDirectory(prefix="l2a-probe-") as tmp:
         flags = ("--domain", args.domain) if args.domain else ()
-        if args.anchor_weight is not None:
-            flags += ("--anchor-weight", str(args.anchor_weight))
+        for name in ("anchor_weight", "likelihood_weight"):
+            if getattr(args, name) is not None:
+                flags += ("--" + name.replace("_", "-"), str(getattr(args, name)))
         process, url = start_assistant(Path(tmp) / "sessions.sqlite", args.policy, flags)
         try:
             results = [

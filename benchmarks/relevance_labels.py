@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import run_memory
 from learn2ask.data.types import Turn
 from learn2ask.evaluation.metrics import dialogue_sums, pooled_ci_entry
 
@@ -103,24 +104,6 @@ def line(row: dict[str, Any]) -> str:
     return "  ".join(cells)
 
 
-def load_memory(policy: str, likelihood: bool) -> Any:
-    """The run's question memory; with ``likelihood``, scored by the run's own language model
-    (loaded as ``evaluate`` loads it), else alone (no language model is loaded)."""
-    from learn2ask.models.decision import load_deciding_policy, load_question_memory
-    from learn2ask.models.registry import resolve_local_model_dir
-
-    model_dir = resolve_local_model_dir(policy)
-    if model_dir is None:
-        memory = None
-    elif likelihood:
-        memory = load_deciding_policy(policy, device="cpu").memory
-    else:
-        memory = load_question_memory(model_dir, None)
-    if memory is None:
-        raise SystemExit(f"{policy}: needs a run with a question memory on this machine")
-    return memory
-
-
 def main(argv: list[str] | None = None) -> None:
     """Score the run at each setting; print the table (and write it with ``--out``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -130,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--likelihood-weight", type=float, nargs="+", default=[None])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    memory = load_memory(args.policy, any(args.likelihood_weight))
+    first_scored = next((w for w in args.likelihood_weight if w), None)  # loads the LM if any
+    memory = run_memory(args.policy, likelihood_weight=first_scored)
     contexts, labels = load_labels(args.labels)
     rows, reference = [], None
     for anchor, likelihood in itertools.product(args.anchor_weight, args.likelihood_weight):

@@ -24,13 +24,6 @@ from learn2ask.models.question_memory import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def grader():
-    from learn2ask.rewards.graders.embedding import EmbeddingGrader
-
-    return EmbeddingGrader()
-
-
 def point(name: str, last_user: str, info: list[str]) -> Sample:
     return Sample(
         id=f"{name}_0",
@@ -268,19 +261,6 @@ def test_tidy_question_cleans_speech_transcripts():
     assert tidy_question("Any follow- up since then?") == "Any follow- up since then?"
     unchanged = "Is it a sharp pain or a dull pain?"
     assert tidy_question(unchanged) == unchanged
-
-
-@pytest.fixture()
-def model_with_memory(tiny_model_dir, small_test_samples, tmp_path, grader):
-    from learn2ask.data.samples import load_samples
-
-    model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)
-    save_decision_rule(model, DecisionRule(threshold=1.0, stop_token_id=44, stop_token="<"))
-    train = load_samples(small_test_samples.parent / "train.jsonl")
-    memory = QuestionMemory.build(train, grader=grader)
-    memory.save(model)
-    return model, memory
 
 
 def test_evaluate_asks_from_the_memory_and_generate_overrides_it(

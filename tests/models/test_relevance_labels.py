@@ -8,6 +8,7 @@ import json
 import pytest
 from benchmarks.relevance_labels import LABELS, choices, load_labels, scored, summary
 
+from learn2ask.data.types import Turn
 from learn2ask.models.question_memory import QuestionMemory, QuestionMemorySettings
 from tests.models.test_question_memory import KNEE_POINTS, PRESS, SWELL
 
@@ -60,3 +61,26 @@ def test_relevant_unlabelled_and_the_paired_difference(tmp_path):
     }
     assert table["all"]["relevant"] == 2 and table["all"]["difference"]["mean"] == 1.0
     assert summary(contexts, plain, None)["confirm"]["unlabelled"] == 1
+
+
+def test_the_command_scores_a_run_at_each_setting(model_with_memory, tmp_path, capsys):
+    from benchmarks.relevance_labels import main
+
+    model, memory = model_with_memory
+    turns = [["user", "I have had a cough for a week."]]
+    asked = memory.choose([[Turn(*t) for t in turns]])[0]
+    data = {
+        "context_turns": [
+            {"id": 0, "set": "served", "conversation": "a", "step": 0, "turns": turns}
+        ],
+        "labels": [{"context": 0, "question": asked, "relevant": 1}],
+    }
+    path = tmp_path / "labels.json"
+    path.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    argv = ["--policy", str(model), "--labels", str(path), "--out", str(out)]
+    main([*argv, "--anchor-weight", "0", "--likelihood-weight", "0", "0.5"])
+    rows = json.loads((out / "relevance_labels.json").read_text())["rows"]
+    assert [(r["anchor_weight"], r["likelihood_weight"]) for r in rows] == [(0.0, 0.0), (0.0, 0.5)]
+    assert rows[0]["served"]["relevant"] == 1  # the vote's own choice was labelled on the point
+    assert "likelihood_weight 0.5" in capsys.readouterr().out

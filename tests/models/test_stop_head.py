@@ -30,13 +30,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def grader():
-    from learn2ask.rewards.graders.embedding import EmbeddingGrader
-
-    return EmbeddingGrader()
-
-
-@pytest.fixture(scope="module")
 def splits(small_test_samples):
     from learn2ask.data.samples import load_samples
 

@@ -13,13 +13,6 @@ from tests.models.test_question_memory import HEADACHES, PRESSURE_POINTS, REFILL
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def grader():
-    from learn2ask.rewards.graders.embedding import EmbeddingGrader
-
-    return EmbeddingGrader()
-
-
 def test_a_checks_row_says_what_the_check_changes_and_leaves_it_on(grader):
     settings = QuestionMemorySettings(neighbours=3, **domain_checks(load_domain("medical")))
     memory = QuestionMemory.build(PRESSURE_POINTS, settings, grader)

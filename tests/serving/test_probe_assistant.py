@@ -4,12 +4,12 @@ each exchange until the assistant stops asking, and refuses a probe file without
 from __future__ import annotations
 
 import pytest
+from benchmarks.common import run_memory
 from benchmarks.probe_assistant import (
     DEFAULT_SCRIPT,
     converse,
     explain,
     load_script,
-    local_memory,
     transcript,
 )
 
@@ -63,5 +63,5 @@ def test_explain_shows_each_questions_candidates_as_the_assistant_saw_them(tmp_p
     assert f"    - 3.0 skipped: refers back to lisinopril, not named here: {REFILL}" in text
     assert f"    - 1.0 asked: {HEADACHES}" in text
     # a policy without a memory on this machine has nothing to explain
-    with pytest.raises(SystemExit, match="--explain needs a run with a question memory"):
-        local_memory(str(tmp_path))
+    with pytest.raises(SystemExit, match="needs a run with a question memory"):
+        run_memory(str(tmp_path))

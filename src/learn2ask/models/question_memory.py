@@ -128,6 +128,7 @@ NEAR_TIE_SHARE = 0.05
 PARAPHRASE_COSINE = 0.8
 _SIMILARITY_ROWS = 2048
 LIKELIHOOD_MEMO_LIMIT = 256
+Scorer = Callable[[Sequence[Turn], list[str]], list[float]]
 
 
 @dataclass(frozen=True)
@@ -302,10 +303,19 @@ class QuestionMemory:
         self._topics: dict[int, frozenset[str]] = {}
         # question_key of each question an operator blocked (the assistant sets it: block())
         self.blocked: frozenset[str] = frozenset()
-        # (context, questions) -> log P(each question as the policy's whole reply): set by a
-        # local deciding policy (models/decision.py); None: the likelihood_weight is not applied
-        self.likelihood: Callable[[Sequence[Turn], list[str]], list[float]] | None = None
+        self._likelihood: Scorer | None = None
         self._likelihoods: dict[tuple[Any, ...], list[float]] = {}  # explain() after choose()
+
+    @property
+    def likelihood(self) -> Scorer | None:
+        """(context, questions) -> log P(each question as the policy's whole reply): set by a
+        local deciding policy (models/decision.py); None: the likelihood_weight is not applied."""
+        return self._likelihood
+
+    @likelihood.setter
+    def likelihood(self, scorer: Scorer | None) -> None:
+        self._likelihood = scorer
+        self._likelihoods = {}  # what another scorer said no longer holds
 
     def block(self, questions: Sequence[str]) -> None:
         """Never ask these (an operator's block list, as they saw the questions asked): a
@@ -618,11 +628,10 @@ class QuestionMemory:
         """:attr:`likelihood` of ``texts`` in ``context``, remembered for the last contexts: the
         assistant explains each question right after choosing it (:meth:`explain`)."""
         key = (tuple((t.role, t.content) for t in context), tuple(texts))
-        if key not in self._likelihoods:
+        if key not in self._likelihoods and self._likelihood is not None:
             if len(self._likelihoods) >= LIKELIHOOD_MEMO_LIMIT:
                 self._likelihoods = {}  # replaced, not cleared: a reader keeps the old one
-            assert self.likelihood is not None
-            self._likelihoods[key] = self.likelihood(context, texts)
+            self._likelihoods[key] = self._likelihood(context, texts)
         return self._likelihoods[key]
 
     def points_here(self, item: int, neighbours: Sequence[int]) -> bool:
