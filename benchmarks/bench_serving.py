@@ -1,8 +1,9 @@
 """Load on the deployed assistant: 8 concurrent simulated patients x 6 messages against
 ``learn2ask serve`` on loopback; p50/p95 latency of the next action, turns/s, and whether any
-acknowledged message was lost. Two policies side by side: the bundled model with the threshold
-rule (it generates every question) and a trained ``decision_sft`` run, the policy one deploys
-(P(stop) fused with its stop head, questions from its memory: no generation). The run is
+acknowledged message was lost. Policies side by side: the bundled model with the threshold
+rule (it generates every question), a trained ``decision_sft`` run, the policy one deploys
+(P(stop) fused with its stop head, questions from its memory: no generation), and the same run
+with ``--likelihood-weight 0.5`` (one more forward pass per question). The run is
 ``LEARN2ASK_BENCH_RUN``, else ``demo_out/runs/decision`` (what ``make demo`` trains); without
 one its rows say so. Also the red-flag rule set's recall and false-alarm rate on the test set
 shipped in ``tests/serving``.
@@ -73,6 +74,12 @@ def run() -> list[dict]:
         )
     else:
         rows += _load_rows(str(trained), "trained run", f"{trained}: stop head, memory questions")
+        rows += _load_rows(
+            str(trained),
+            "trained run, likelihood re-rank",
+            f"{trained}: the same, its memory's 5 best-voted re-ranked by the policy's likelihood",
+            ("--likelihood-weight", "0.5"),
+        )
     return rows + _red_flag_rows()
 
 
@@ -114,10 +121,12 @@ def _lost(url: str, results: list) -> int:
     return lost
 
 
-def _load_rows(policy: str, kind: str, detail: str) -> list[dict]:
-    """The load run against ``learn2ask serve --policy policy``: latency, throughput, losses."""
+def _load_rows(policy: str, kind: str, detail: str, flags: tuple[str, ...] = ()) -> list[dict]:
+    """The load run against ``learn2ask serve --policy policy`` (plus ``flags``): latency,
+    throughput, losses."""
     with tempfile.TemporaryDirectory(prefix="l2a-bench-serve-") as tmp:
-        process, url = start_assistant(Path(tmp) / "sessions.sqlite", policy, LOAD_FLAGS)
+        db = Path(tmp) / "sessions.sqlite"
+        process, url = start_assistant(db, policy, (*LOAD_FLAGS, *flags))
         try:
             conversation(url, WARM_UP)  # warm-up, not timed
             started = time.perf_counter()
