@@ -136,6 +136,7 @@ def run_memory(
             memory = load_deciding_policy(
                 policy,
                 device="cpu",
+                assessment="lm",  # the memory is wanted, not the stop head
                 anchor_weight=anchor_weight,
                 likelihood_weight=likelihood_weight,
             ).memory

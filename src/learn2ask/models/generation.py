@@ -186,17 +186,21 @@ class LocalGenerator:
         for answer in answers:
             positions += range(len(prompt), len(prompt) + len(answer))
         mask = _reply_tree_mask(len(prompt), [len(a) for a in answers], self.model.dtype)
+        # Logits only from the prompt's last position on: the prompt's own are never read.
+        kept = len(tokens) - len(prompt) + 1
         with torch.inference_mode():
             logits = self.model(
                 input_ids=torch.tensor([tokens], device=self.device),
                 attention_mask=mask.to(self.device),
                 position_ids=torch.tensor([positions], device=self.device),
+                logits_to_keep=kept,
             ).logits[0]
         logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
+        offset = len(prompt) - 1  # row 0 of the kept logits is the prompt's last position
         scores = []
         for start, answer in zip(starts, answers, strict=True):
             # the prompt's last position predicts each reply's first token
-            rows = [len(prompt) - 1, *range(start, start + len(answer) - 1)]
+            rows = [0, *range(start - offset, start - offset + len(answer) - 1)]
             scores.append(float(logprobs[rows, answer].sum()))
         return scores
 

@@ -446,9 +446,11 @@ class QuestionMemory:
         dropped = self.skipped(candidates, neighbours, asked, said, named)
         votes = self.grades_against(self.item_vectors[candidates], neighbours).sum(dim=1)
         chosen = self._best(neighbours, None, None, torch, asked, said, named, context)
-        kept = [candidates[k] for k, c in enumerate(candidates) if c not in dropped]
-        kept_votes = votes[[k for k, c in enumerate(candidates) if c not in dropped]]
-        winner = kept[self._reranked(kept, kept_votes, None, said, context)] if kept else None
+        kept = [k for k, c in enumerate(candidates) if c not in dropped]
+        winner = None
+        if kept:  # the choice _best made, before rewording: scored once (remembered)
+            ids = [candidates[k] for k in kept]
+            winner = ids[self._reranked(ids, votes[kept], None, said, context)]
         ranked = sorted(zip(candidates, votes.tolist(), strict=True), key=lambda cv: -cv[1])
         asked_as = (
             "narrowed" if chosen and without_said(chosen, said, self.synonyms) != chosen else True
