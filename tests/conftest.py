@@ -151,7 +151,8 @@ def faulty_endpoint():
                     {
                         "choices": [
                             {"index": 0, "message": {"role": "assistant", "content": state.content}}
-                        ]
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
                     }
                 ).encode()
                 status = 200

@@ -111,7 +111,8 @@ def add_question_memory_arguments(parser: Any) -> None:
         type=_non_negative,
         default=None,
         help="how much the policy's own likelihood of a question weighs against the memory's "
-        "vote among its 5 best-voted (default: the run's; a local policy only, README)",
+        "vote among its 5 best-voted (default: the run's; through an endpoint it needs "
+        "vLLM's prompt_logprobs, which serve-model returns; README)",
     )
 
 

@@ -1,5 +1,6 @@
 """The decision rule gives the same decisions locally and through `serve-model` (P(stop) from
-`top_logprobs`, the ask with the stop token banned through `logit_bias`)."""
+`top_logprobs`, the ask with the stop token banned through `logit_bias`), and the question
+memory's likelihood re-rank the same questions (the likelihoods from `prompt_logprobs`)."""
 
 from __future__ import annotations
 
@@ -89,11 +90,15 @@ def test_local_and_endpoint_decide_the_same(ruled_model, small_test_samples, tmp
         assert main(["evaluate", "--model", str(run), "--out", str(tmp_path / "a"), *common]) == 0
         args = ["evaluate", "--model", str(run), "--base-url", url]
         assert main([*args, "--out", str(tmp_path / "b"), *common]) == 0
+        rerank = ["--likelihood-weight", "5", *common]
+        local = ["evaluate", "--model", str(run), "--out", str(tmp_path / "c")]
+        assert main([*local, *rerank]) == 0
+        assert main([*args, "--out", str(tmp_path / "d"), *rerank]) == 0
     finally:
         process.terminate()
         process.wait(timeout=20)
     rows = {}
-    for name in ("a", "b"):
+    for name in ("a", "b", "c", "d"):
         lines = (tmp_path / name / "rollouts.jsonl").read_text().splitlines()
         rows[name] = {r["sample_id"]: r for r in map(json.loads, lines)}
     assert rows["a"].keys() == rows["b"].keys()
@@ -105,3 +110,7 @@ def test_local_and_endpoint_decide_the_same(ruled_model, small_test_samples, tmp
         assert other["response"] == row["response"]  # the same question from the memory
         # Also when the stop token is not among the 20 top_logprobs (read by forcing it).
         assert other["p_stop"] == pytest.approx(row["p_stop"], rel=1e-3, abs=1e-7)
+    # The re-rank chose other questions than the vote alone, the same ones either way.
+    asked = [k for k, r in rows["c"].items() if r["assessment"] == "continue"]
+    assert any(rows["c"][k]["response"] != rows["a"][k]["response"] for k in asked)
+    assert all(rows["d"][k]["response"] == rows["c"][k]["response"] for k in asked)

@@ -573,7 +573,7 @@ def test_reply_logprobs_equal_a_full_pass_per_reply(bundled_model_dir):
     assert generator.reply_logprobs(messages, []) == []
 
 
-def test_a_local_policy_scores_its_memorys_questions_and_evaluate_takes_the_weight(
+def test_a_policy_scores_its_memorys_questions_and_evaluate_takes_the_weight(
     model_with_memory, small_test_samples, tmp_path, capsys
 ):
     model, _ = model_with_memory
@@ -593,5 +593,3 @@ def test_a_local_policy_scores_its_memorys_questions_and_evaluate_takes_the_weig
     with pytest.raises(SystemExit) as refused:
         main([*common, "--out", str(tmp_path / "b"), "--likelihood-weight", "-1"])
     assert refused.value.code == 2
-    with pytest.raises(ConfigError, match="needs a local policy"):
-        load_deciding_policy(str(model), base_url="http://127.0.0.1:9/v1", likelihood_weight=0.5)

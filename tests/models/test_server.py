@@ -81,6 +81,13 @@ def test_unknown_fields_are_named_in_a_400(server):
         ({"logit_bias": {"5": 101}}, "[-100, 100]"),
         ({"response_format": {"type": "xml"}}, "response_format"),
         ({"temperature": 3}, "temperature"),
+        ({"prompt_logprobs": 21}, "prompt_logprobs"),
+        ({"prompt_logprobs": 0, "stream": True}, "not returned when stream"),
+        ({"continue_final_message": True}, "cannot both be true"),
+        (
+            {"continue_final_message": True, "add_generation_prompt": False},
+            "last message to be the assistant's",
+        ),
     ],
 )
 def test_invalid_values_are_400_naming_the_field(server, body, fragment):
@@ -235,6 +242,56 @@ def _token_id(tokenizer: object, raw: list[int]) -> int:
 
     encoder = {byte: char for char, byte in byte_decoder().items()}
     return tokenizer.get_vocab()["".join(encoder[b] for b in raw)]
+
+
+def test_prompt_logprobs_have_vllms_shape_and_score_a_given_reply(server, generator):
+    """vLLM's ``prompt_logprobs``: None for the first token, then each prompt token's raw
+    logprob keyed by its id (with the ``k`` most likely beside it); a closed assistant turn
+    sent with ``add_generation_prompt: false`` is scored as the local model scores the reply."""
+    reply = "How long has it hurt?"
+    closed = [*HELLO, {"role": "assistant", "content": reply}]
+    body = post(
+        server,
+        messages=closed,
+        add_generation_prompt=False,
+        prompt_logprobs=2,
+        max_tokens=1,
+        temperature=0,
+    ).json()
+    scored = body["prompt_logprobs"]
+    assert len(scored) == body["usage"]["prompt_tokens"] and scored[0] is None
+    tokens = generator.tokenizer(
+        generator.render(closed, add_generation_prompt=False), add_special_tokens=False
+    )["input_ids"]
+    for token, entry in zip(tokens[1:], scored[1:], strict=True):
+        assert str(token) in entry and 2 <= len(entry) <= 3  # its own, the two most likely
+        assert sorted(e["rank"] for e in entry.values())[:2] == [1, 2]
+        assert all(e["logprob"] <= 0 for e in entry.values())
+    # The reply starts where the assistant would speak; its tokens and the end of turn are
+    # what the local scorer sums.
+    start = post(server, max_tokens=1, temperature=0).json()["usage"]["prompt_tokens"]
+    length = len(generator.tokenizer(reply, add_special_tokens=False)["input_ids"]) + 1
+    served = sum(scored[k][str(tokens[k])]["logprob"] for k in range(start, start + length))
+    assert served == pytest.approx(generator.reply_logprobs(HELLO, [reply])[0], abs=1e-3)
+
+
+def test_continue_final_message_leaves_the_last_turn_open(server):
+    """An open assistant turn is continued: its prompt is the closed turn's minus what closes
+    it, and the reply goes on from the given words."""
+    turn = [*HELLO, {"role": "assistant", "content": "Hello! How"}]
+    open_ = post(
+        server,
+        messages=turn,
+        add_generation_prompt=False,
+        continue_final_message=True,
+        max_tokens=3,
+        temperature=0,
+    ).json()
+    closed = post(
+        server, messages=turn, add_generation_prompt=False, max_tokens=1, temperature=0
+    ).json()
+    assert open_["usage"]["prompt_tokens"] < closed["usage"]["prompt_tokens"]
+    assert open_["choices"][0]["message"]["content"].strip()
 
 
 def test_logit_bias_bans_and_forces_tokens(server, generator):

@@ -1,6 +1,7 @@
 """Finding 2: an endpoint that returns fewer choices than ``n`` is an error, not a partial
 result. (``evaluate`` now asks one choice per rollout; ``RemotePolicy.generate_n`` is the path
-that still asks for ``n``.)"""
+that still asks for ``n``.) Likewise an endpoint without vLLM's ``prompt_logprobs`` cannot
+score the question memory's candidates: an error naming what is needed, not a silent vote."""
 
 from __future__ import annotations
 
@@ -52,3 +53,23 @@ def test_an_unreachable_policy_endpoint_is_one_line_exit_2(tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "eval"), "--no-references"]) == 2
     err = capsys.readouterr().err.strip()  # the grader's loading bars may come before it
     assert "Traceback" not in err and f"{url}: policy endpoint failed" in err.splitlines()[-1]
+
+
+def test_an_endpoint_without_prompt_logprobs_cannot_rerank_questions(faulty_endpoint):
+    """An OpenAI-style server answers without ``prompt_logprobs``: the likelihood re-rank says
+    what it needs instead of ranking by a made-up score."""
+    from learn2ask.data.types import Turn
+    from learn2ask.models.decision import DecisionRule, RemoteDecidingPolicy
+
+    faulty_endpoint.mode, faulty_endpoint.content = "reply", "ok"
+    policy = RemoteDecidingPolicy(
+        name="m",
+        prompt_config=PolicyPromptConfig(),
+        rule=DecisionRule(threshold=0.5, stop_token_id=44, stop_token="<"),
+        generation=GenerationConfig(),
+        client_config=ClientConfig(base_url=faulty_endpoint.base_url, model="m", max_attempts=1),
+    )
+    context = [Turn("user", "My knee hurts.")]
+    with pytest.raises(EndpointError, match="no prompt_logprobs.*vLLM or serve-model"):
+        policy.question_likelihoods(context, ["How long?", "Any swelling?"])
+    assert faulty_endpoint.requests == 4  # the prompt, an empty turn and each question once

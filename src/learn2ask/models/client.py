@@ -169,7 +169,7 @@ class ChatClient:
             payload.update(extra)
         return payload
 
-    async def _post_once(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _post_once(self, payload: dict[str, Any]) -> dict[str, Any]:
         http = self._open()
         self.calls += 1
         try:
@@ -181,13 +181,13 @@ class ChatClient:
         if response.status_code != 200:
             raise LLMHTTPError(response.status_code, _error_message(response))
         try:
-            choices = response.json()["choices"]
-            texts = [choice["message"]["content"] for choice in choices]
+            body = response.json()
+            texts = [choice["message"]["content"] for choice in body["choices"]]
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise LLMResponseError(f"not a chat completion: {response.text[:200]!r}") from exc
         if not texts or not all(isinstance(t, str) for t in texts):
             raise LLMResponseError("chat completion without message content")
-        return choices
+        return body
 
     async def complete_choices(
         self,
@@ -202,6 +202,28 @@ class ChatClient:
         """The raw choices of one chat completion (``message``, ``logprobs``, ...), retried on
         transient failures up to the cap. ``response_format`` is sent as given (e.g.
         :func:`json_schema_format`); ``json_schema`` is the shorthand for it."""
+        body = await self.completion(
+            messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            json_schema=json_schema,
+            extra=extra,
+            response_format=response_format,
+        )
+        return body["choices"]
+
+    async def completion(
+        self,
+        messages: Messages,
+        *,
+        temperature: float = 0.0,
+        max_tokens: int = 256,
+        json_schema: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One chat completion's whole body (``choices``, ``usage``, vLLM's ``prompt_logprobs``
+        when asked for), retried on transient failures up to the cap."""
         payload = self._payload(
             messages, temperature, max_tokens, json_schema, extra, response_format
         )

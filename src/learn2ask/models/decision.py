@@ -24,7 +24,8 @@ natural-mix evaluation uses the natural cut, the live assistant, replay and whol
 evaluation the sequential one.
 
 The same rule works through any OpenAI-compatible endpoint (``serve-model``, vLLM): P(stop)
-comes from ``top_logprobs`` of the first generated token, and the ban is ``logit_bias`` -100.
+comes from ``top_logprobs`` of the first generated token, and the ban is ``logit_bias`` -100;
+the question memory's likelihood re-rank reads vLLM's ``prompt_logprobs``.
 """
 
 from __future__ import annotations
@@ -378,12 +379,43 @@ class RemoteDecidingPolicy(_DecidingBase):
 
         return self._run_all(one, messages) if messages else []
 
-    def _run_all(self, job: Any, messages: list[Messages]) -> list[Any]:
+    def question_likelihoods(self, context: Sequence[Turn], questions: list[str]) -> list[float]:
+        """log P(each question as the whole reply), as :class:`LocalDecidingPolicy` scores it,
+        from vLLM's ``prompt_logprobs`` (``serve-model`` and vLLM return them): each question
+        sent as a closed assistant turn after this policy's prompt, its tokens and the
+        end-of-turn token summed. Two more requests measure where the reply starts (the prompt
+        alone) and how many tokens close a turn (an empty one); a server with a prefix cache
+        answers all of them for about one prompt pass."""
+        if not questions:
+            return []
+        prompt = self.messages([list(context)])[0]
+        closed = {"add_generation_prompt": False}
+        requests = [
+            (prompt, {}),
+            ([*prompt, {"role": "assistant", "content": ""}], closed),
+            *(
+                ([*prompt, {"role": "assistant", "content": q}], {**closed, "prompt_logprobs": 0})
+                for q in questions
+            ),
+        ]
+
+        async def one(client: Any, request: tuple[Messages, dict[str, Any]]) -> dict[str, Any]:
+            messages, extra = request
+            return await client.completion(
+                messages, temperature=0.0, max_tokens=1, extra={"seed": 0, **extra}
+            )
+
+        bare, empty, *scored = self._run_all(one, requests)
+        start = prompt_token_count(bare)
+        closing = prompt_token_count(empty) - start
+        return [reply_logprob(body, start, closing) for body in scored]
+
+    def _run_all(self, job: Any, items: list[Any]) -> list[Any]:
         from learn2ask.models.client import ChatClient, LLMError
 
         async def run() -> list[Any]:
             async with ChatClient(self.client_config) as client:
-                return list(await asyncio.gather(*(job(client, m) for m in messages)))
+                return list(await asyncio.gather(*(job(client, item) for item in items)))
 
         try:
             return asyncio.run(run())
@@ -402,6 +434,32 @@ def first_logprobs(choice: dict[str, Any]) -> dict[str, Any]:
             "the endpoint returned no logprobs: the threshold decision needs an OpenAI-compatible "
             "server that honours logprobs/top_logprobs (serve-model, vLLM)"
         ) from None
+
+
+def prompt_token_count(body: dict[str, Any]) -> int:
+    """``usage.prompt_tokens`` of a chat completion."""
+    try:
+        return int(body["usage"]["prompt_tokens"])
+    except (KeyError, TypeError, ValueError):
+        raise EndpointError("the endpoint reports no usage.prompt_tokens") from None
+
+
+def reply_logprob(body: dict[str, Any], start: int, closing: int) -> float:
+    """The summed logprob of a closed assistant turn's content and its first closing token
+    (end of turn), read from vLLM's ``prompt_logprobs`` of ``body``: positions ``start`` (where
+    the reply begins) to the last ``closing`` tokens' first."""
+    entries = body.get("prompt_logprobs")
+    if not isinstance(entries, list) or len(entries) != prompt_token_count(body):
+        raise EndpointError(
+            "the endpoint returned no prompt_logprobs: the question memory's likelihood re-rank "
+            "through an endpoint needs vLLM or serve-model (or --likelihood-weight 0)"
+        )
+    span = entries[start : len(entries) - closing + 1]
+    if not span or not all(isinstance(e, dict) and len(e) == 1 for e in span):
+        raise EndpointError(
+            "the endpoint's prompt_logprobs do not hold one token a position where the reply is"
+        )
+    return sum(float(next(iter(entry.values()))["logprob"]) for entry in span)
 
 
 def stop_probability_from_logprobs(choice: dict[str, Any], stop_token: str) -> float | None:
@@ -468,18 +526,14 @@ def load_deciding_policy(
     comparison: the saved threshold was cut for the fused one).
     ``anchor_weight`` overrides the question memory's (how much the user's first message
     weighs in its similarity key), ``likelihood_weight`` its re-rank of the best-voted
-    questions by a local policy's likelihood (through an endpoint it is not applied).
+    questions by the policy's own likelihood (through an endpoint, from its
+    ``prompt_logprobs``).
     A local run directory named as ``model`` also gives an endpoint policy its prompt, rule,
     question memory and stop head.
     """
     from learn2ask.models.backends import resolve_local_model_dir
     from learn2ask.models.policy import load_prompt_config
 
-    if base_url and likelihood_weight:
-        raise ConfigError(
-            "--likelihood-weight needs a local policy to score its questions: through an "
-            "endpoint the question memory's vote alone decides"
-        )
     generation = generation or GenerationConfig()
     local_dir = resolve_local_model_dir(model)
     prompt = prompt or load_prompt_config(local_dir)
@@ -517,7 +571,7 @@ def load_deciding_policy(
         )
     if policy.rule.rule == "threshold" and questions != "generate":
         policy.memory = load_question_memory(local_dir, questions, anchor_weight, likelihood_weight)
-        if policy.memory is not None and isinstance(policy, LocalDecidingPolicy):
+        if policy.memory is not None:
             policy.memory.likelihood = policy.question_likelihoods
     if assessment not in ASSESSMENTS:
         raise ConfigError(f"assessment must be one of {', '.join(ASSESSMENTS)}, got '{assessment}'")

@@ -85,10 +85,19 @@ class LocalGenerator:
         """The device the model's weights are on."""
         return next(self.model.parameters()).device
 
-    def render(self, messages: Messages) -> str:
-        """The prompt text for one conversation, ending where the assistant speaks."""
+    def render(
+        self,
+        messages: Messages,
+        add_generation_prompt: bool = True,
+        continue_final_message: bool = False,
+    ) -> str:
+        """The prompt text for one conversation, ending where the assistant speaks (or, as
+        vLLM's options of the same names ask, after a closed or still open last turn)."""
         return self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=False
+            messages,
+            add_generation_prompt=add_generation_prompt,
+            continue_final_message=continue_final_message,
+            tokenize=False,
         )
 
     def generate(self, batch: Sequence[Messages], config: GenerationConfig) -> list[str]:

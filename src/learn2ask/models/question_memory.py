@@ -150,7 +150,7 @@ class QuestionMemorySettings:
     anchor_weight: float = 0.0
     # How much the policy's own likelihood of a question, given the conversation, weighs
     # against the vote among the ``likelihood_top`` best-voted candidates (0: the vote alone;
-    # needs a local policy: QuestionMemory.likelihood). Typed intakes: 0.5 among 5 keeps more
+    # needs the policy's scorer: QuestionMemory.likelihood). Typed intakes: 0.5 among 5 keeps more
     # questions on the point (docs/results.md, "The policy's likelihood among the best-voted").
     likelihood_weight: float = 0.0
     likelihood_top: int = 5
@@ -309,7 +309,8 @@ class QuestionMemory:
     @property
     def likelihood(self) -> Scorer | None:
         """(context, questions) -> log P(each question as the policy's whole reply): set by a
-        local deciding policy (models/decision.py); None: the likelihood_weight is not applied."""
+        deciding policy, local or at an endpoint (models/decision.py); None: the
+        likelihood_weight is not applied."""
         return self._likelihood
 
     @likelihood.setter

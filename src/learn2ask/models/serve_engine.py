@@ -54,6 +54,8 @@ class Sequence:
     sink: Callable[[Event], None]
     deadline: float
     constraint: Constraint | None = None
+    # vLLM's ``prompt_logprobs``: None, or how many top tokens to list beside each prompt token's
+    prompt_logprobs: int | None = None
     cancelled: bool = False
     token_ids: list[int] = field(default_factory=list)
     emitted: int = 0
@@ -101,9 +103,14 @@ class ServeEngine:
         self._queue.put(None)
         self._thread.join(timeout=30)
 
-    def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+    def prompt_ids(
+        self,
+        messages: list[dict[str, str]],
+        add_generation_prompt: bool = True,
+        continue_final_message: bool = False,
+    ) -> list[int]:
         """The prompt's token ids, exactly as ``LocalGenerator`` tokenizes it."""
-        text = self.render(messages)
+        text = self.render(messages, add_generation_prompt, continue_final_message)
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def submit(self, sequence: Sequence) -> None:
@@ -172,6 +179,10 @@ class ServeEngine:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = None
         with torch.inference_mode():
+            for seq in rows:
+                if seq.prompt_logprobs is not None:
+                    scored = self.prompt_logprobs(seq.prompt_ids, seq.prompt_logprobs)
+                    seq.sink(("prompt_logprobs", scored))
             while True:
                 logits, cache = self._forward(ids, mask, positions, cache)
                 next_ids = self._step(rows, logits)
@@ -180,6 +191,36 @@ class ServeEngine:
                 ids = torch.tensor(next_ids, dtype=torch.long, device=mask.device).unsqueeze(-1)
                 mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
                 positions = positions[:, -1:] + 1
+
+    def prompt_logprobs(self, prompt_ids: list[int], top: int) -> list[dict[str, Any] | None]:
+        """vLLM's ``prompt_logprobs``: for each prompt token after the first, its raw logprob
+        given the tokens before it, its rank, and the ``top`` most likely tokens there, keyed by
+        token id (the first token has no context: None)."""
+        device = next(self.model.parameters()).device
+        logits = self.model(input_ids=torch.tensor([prompt_ids], device=device)).logits[0]
+        scored: list[dict[str, Any] | None] = [None]
+        # A few hundred positions at a time: float32 copies of every row at once would double
+        # the logits' memory on a long prompt.
+        for start in range(0, len(prompt_ids) - 1, 256):
+            rows = torch.log_softmax(logits[start : start + 256].float(), dim=-1).cpu()
+            targets = prompt_ids[start + 1 : start + 1 + len(rows)]
+            rows = rows[: len(targets)]
+            for row, token in zip(rows, targets, strict=True):
+                scored.append(self._prompt_entry(row, token, top))
+        return scored
+
+    def _prompt_entry(self, row: torch.Tensor, token: int, top: int) -> dict[str, Any]:
+        chosen = float(row[token])
+        entry = {str(token): self._ranked(token, chosen, int((row > row[token]).sum()) + 1)}
+        if top:
+            values, indices = torch.topk(row, top)
+            ranked = enumerate(zip(values.tolist(), indices.tolist(), strict=True), 1)
+            for rank, (value, index) in ranked:
+                entry.setdefault(str(index), self._ranked(index, value, rank))
+        return entry
+
+    def _ranked(self, token: int, logprob: float, rank: int) -> dict[str, Any]:
+        return {"logprob": logprob, "rank": rank, "decoded_token": self.tokenizer.decode([token])}
 
     def _forward(
         self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any

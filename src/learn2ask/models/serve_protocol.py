@@ -95,6 +95,11 @@ class ChatCompletionRequest(BaseModel):
     top_logprobs: int | None = Field(default=None, ge=0, le=MAX_TOP_LOGPROBS)
     logit_bias: dict[str, float] | None = None
     response_format: ResponseFormat | None = None
+    # vLLM's extensions for scoring a given text: the prompt's own token logprobs, and how the
+    # chat template ends the prompt (a closed assistant turn, or one left open to continue).
+    prompt_logprobs: int | None = Field(default=None, ge=0, le=MAX_TOP_LOGPROBS)
+    add_generation_prompt: bool = True
+    continue_final_message: bool = False
 
     @field_validator("stop")
     @classmethod
@@ -138,7 +143,28 @@ def parse_request(raw: bytes) -> ChatCompletionRequest:
         raise ServeError(400, describe_validation_error(exc)) from exc
     if request.top_logprobs is not None and not request.logprobs:
         raise ServeError(400, "top_logprobs requires logprobs: true", param="top_logprobs")
+    _check_template_options(request)
     return request
+
+
+def _check_template_options(request: ChatCompletionRequest) -> None:
+    """The combinations vLLM refuses, refused the same way (400 naming the field)."""
+    if request.prompt_logprobs is not None and request.stream:
+        raise ServeError(
+            400, "prompt_logprobs are not returned when stream is true", param="prompt_logprobs"
+        )
+    if request.continue_final_message and request.add_generation_prompt:
+        raise ServeError(
+            400,
+            "continue_final_message and add_generation_prompt cannot both be true",
+            param="continue_final_message",
+        )
+    if request.continue_final_message and request.messages[-1].role != "assistant":
+        raise ServeError(
+            400,
+            "continue_final_message needs the last message to be the assistant's",
+            param="continue_final_message",
+        )
 
 
 def describe_validation_error(exc: ValidationError) -> str:

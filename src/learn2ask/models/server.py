@@ -2,8 +2,9 @@
 
 A thin router in vLLM's layout: :mod:`serve_protocol` (request/response types, typed errors),
 :mod:`serve_engine` (batched generation), :mod:`constrained` (``response_format``). It serves
-``POST /v1/chat/completions`` (plain or ``stream: true`` Server-Sent Events), ``GET /v1/models``
-and ``GET /health``.
+``POST /v1/chat/completions`` (plain or ``stream: true`` Server-Sent Events; vLLM's
+``prompt_logprobs``, ``add_generation_prompt`` and ``continue_final_message`` for scoring a given
+text), ``GET /v1/models`` and ``GET /health``.
 
 Limits, so one request cannot block the others: a body over ``max_body_bytes`` is refused with
 413 before it is read in full; a prompt that with its ``max_tokens`` does not fit the model's
@@ -88,9 +89,11 @@ class Completion:
                 sink=self._sink(loop, index),
                 deadline=deadline,
                 constraint=grammars.constraint(grammar) if grammars and grammar else None,
+                prompt_logprobs=request.prompt_logprobs if index == 0 else None,
             )
             for index in range(request.n)
         ]
+        self.prompt_logprobs: list[dict[str, Any] | None] | None = None
 
     def _max_tokens(self, context: int, limits: ServerLimits) -> int:
         asked = self.request.requested_max_tokens()
@@ -159,6 +162,8 @@ class Completion:
             elif kind == "finish":
                 out[index]["finish"], out[index]["tokens"] = payload
                 done += 1
+            elif kind == "prompt_logprobs":
+                self.prompt_logprobs = payload
             else:
                 raise ServeError(503, f"generation failed: {payload}", kind="server_error")
         return out
@@ -183,7 +188,7 @@ def _response(model: str, completion: Completion, choices: list[dict[str, Any]])
         }
         body_choices.append(item)
     completion_tokens = sum(c["tokens"] for c in choices)
-    return {
+    body = {
         "id": completion_id(),
         "object": "chat.completion",
         "created": int(time.time()),
@@ -191,6 +196,9 @@ def _response(model: str, completion: Completion, choices: list[dict[str, Any]])
         "choices": body_choices,
         "usage": usage(len(completion.prompt_ids), completion_tokens),
     }
+    if completion.request.prompt_logprobs is not None:
+        body["prompt_logprobs"] = completion.prompt_logprobs
+    return body
 
 
 async def _stream(
@@ -300,7 +308,12 @@ def create_app(
             )
         messages = [m.model_dump(exclude_none=True) for m in parsed.messages]
         # Off the event loop: a long prompt takes a while to render and tokenize.
-        prompt_ids = await asyncio.to_thread(engine.prompt_ids, messages)
+        prompt_ids = await asyncio.to_thread(
+            engine.prompt_ids,
+            messages,
+            parsed.add_generation_prompt,
+            parsed.continue_final_message,
+        )
         completion = Completion(engine, grammars, parsed, limits, prompt_ids)
         if parsed.stream:
             return StreamingResponse(

@@ -122,13 +122,10 @@ def apply_domain_memory(
 def describe_memory(memory: Any) -> str:
     """The start-up log's words for how the question memory chooses."""
     settings = memory.settings
-    words = f"anchor weight {settings.anchor_weight:g}"
-    if settings.likelihood_weight and memory.likelihood is None:
-        return words + (
-            f", likelihood weight {settings.likelihood_weight:g} not applied (it needs a local "
-            "policy; an endpoint's questions are ranked by the vote alone)"
-        )
-    return words + f", likelihood weight {settings.likelihood_weight:g}"
+    return (
+        f"anchor weight {settings.anchor_weight:g}, "
+        f"likelihood weight {settings.likelihood_weight:g}"
+    )
 
 
 def _prompt_for(local: Any, domain: Any, config_file: str, load: Any) -> Any:
