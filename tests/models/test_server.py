@@ -275,6 +275,23 @@ def test_prompt_logprobs_have_vllms_shape_and_score_a_given_reply(server, genera
     assert served == pytest.approx(generator.reply_logprobs(HELLO, [reply])[0], abs=1e-3)
 
 
+def test_a_prompt_scored_in_pieces_scores_as_in_one_pass(generator, monkeypatch):
+    """A long prompt is scored a piece at a time through the KV cache (memory); the pieces
+    give what one pass gives."""
+    from learn2ask.models import serve_engine
+
+    engine = serve_engine.ServeEngine(generator)
+    ids = engine.prompt_ids([*HELLO, {"role": "assistant", "content": "Hello! How are you?"}])
+    whole = engine.prompt_logprobs(ids, 1)
+    monkeypatch.setattr(serve_engine, "PROMPT_PIECE", 5)
+    pieces = engine.prompt_logprobs(ids, 1)
+    assert len(ids) > 10 and len(pieces) == len(whole) == len(ids)
+    for one, other in zip(whole[1:], pieces[1:], strict=True):
+        assert one.keys() == other.keys()
+        for token, entry in one.items():
+            assert other[token]["logprob"] == pytest.approx(entry["logprob"], abs=1e-4)
+
+
 def test_continue_final_message_leaves_the_last_turn_open(server):
     """An open assistant turn is continued: its prompt is the closed turn's minus what closes
     it, and the reply goes on from the given words."""

@@ -29,6 +29,7 @@ from learn2ask.models.constrained import Constraint
 from learn2ask.models.generation import cut_at_stop
 
 Event = tuple[str, Any]
+PROMPT_PIECE = 512  # prompt tokens per forward pass when scoring a prompt (prompt_logprobs)
 
 
 @dataclass(frozen=True)
@@ -197,15 +198,18 @@ class ServeEngine:
         given the tokens before it, its rank, and the ``top`` most likely tokens there, keyed by
         token id (the first token has no context: None)."""
         device = next(self.model.parameters()).device
-        logits = self.model(input_ids=torch.tensor([prompt_ids], device=device)).logits[0]
         scored: list[dict[str, Any] | None] = [None]
-        # A few hundred positions at a time: float32 copies of every row at once would double
-        # the logits' memory on a long prompt.
-        for start in range(0, len(prompt_ids) - 1, 256):
-            rows = torch.log_softmax(logits[start : start + 256].float(), dim=-1).cpu()
+        cache = None
+        # The prompt in pieces through the KV cache: the logits of a whole 8k-token prompt at
+        # once would take 1.6 GB (49k-token vocabulary, float32); a piece's take 100 MB.
+        for start in range(0, len(prompt_ids), PROMPT_PIECE):
+            piece = torch.tensor([prompt_ids[start : start + PROMPT_PIECE]], device=device)
+            with torch.inference_mode():
+                out = self.model(input_ids=piece, use_cache=True, **{self._cache_argument: cache})
+            cache = getattr(out, self._cache_argument)
+            rows = torch.log_softmax(out.logits[0].float(), dim=-1).cpu()
             targets = prompt_ids[start + 1 : start + 1 + len(rows)]
-            rows = rows[: len(targets)]
-            for row, token in zip(rows, targets, strict=True):
+            for row, token in zip(rows[: len(targets)], targets, strict=True):
                 scored.append(self._prompt_entry(row, token, top))
         return scored
 
