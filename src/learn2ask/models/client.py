@@ -189,29 +189,6 @@ class ChatClient:
             raise LLMResponseError("chat completion without message content")
         return body
 
-    async def complete_choices(
-        self,
-        messages: Messages,
-        *,
-        temperature: float = 0.0,
-        max_tokens: int = 256,
-        json_schema: dict[str, Any] | None = None,
-        extra: dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        """The raw choices of one chat completion (``message``, ``logprobs``, ...), retried on
-        transient failures up to the cap. ``response_format`` is sent as given (e.g.
-        :func:`json_schema_format`); ``json_schema`` is the shorthand for it."""
-        body = await self.completion(
-            messages,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            json_schema=json_schema,
-            extra=extra,
-            response_format=response_format,
-        )
-        return body["choices"]
-
     async def completion(
         self,
         messages: Messages,
@@ -222,8 +199,10 @@ class ChatClient:
         extra: dict[str, Any] | None = None,
         response_format: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """One chat completion's whole body (``choices``, ``usage``, vLLM's ``prompt_logprobs``
-        when asked for), retried on transient failures up to the cap."""
+        """One chat completion's whole body (``choices`` with their ``message`` and
+        ``logprobs``, ``usage``, vLLM's ``prompt_logprobs`` when asked for), retried on transient
+        failures up to the cap. ``response_format`` is sent as given (e.g.
+        :func:`json_schema_format`); ``json_schema`` is the shorthand for it."""
         payload = self._payload(
             messages, temperature, max_tokens, json_schema, extra, response_format
         )
@@ -254,7 +233,7 @@ class ChatClient:
         response_format: dict[str, Any] | None = None,
     ) -> list[str]:
         """All choices' texts of one chat completion, retried on transient failures."""
-        choices = await self.complete_choices(
+        body = await self.completion(
             messages,
             temperature=temperature,
             max_tokens=max_tokens,
@@ -262,7 +241,7 @@ class ChatClient:
             extra=extra,
             response_format=response_format,
         )
-        return [choice["message"]["content"] for choice in choices]
+        return [choice["message"]["content"] for choice in body["choices"]]
 
     async def chat(
         self,

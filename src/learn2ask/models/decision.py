@@ -344,19 +344,18 @@ class RemoteDecidingPolicy(_DecidingBase):
 
         async def one(client: Any, prompt: Messages) -> float:
             extra = {"logprobs": True, "top_logprobs": TOP_LOGPROBS, "seed": 0}
-            choices = await client.complete_choices(
-                prompt, temperature=0.0, max_tokens=1, extra=extra
-            )
+            body = await client.completion(prompt, temperature=0.0, max_tokens=1, extra=extra)
+            choices = body["choices"]
             found = stop_probability_from_logprobs(choices[0], token or "")
             if found is not None:
                 return found
-            forced = await client.complete_choices(
+            forced = await client.completion(
                 prompt,
                 temperature=0.0,
                 max_tokens=1,
                 extra={**extra, "logit_bias": {str(token_id): 100}},
             )
-            return forced_stop_probability(forced[0], token or "", choices[0])
+            return forced_stop_probability(forced["choices"][0], token or "", choices[0])
 
         return self._run_all(one, messages)
 
