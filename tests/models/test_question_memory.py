@@ -593,3 +593,36 @@ def test_a_policy_scores_its_memorys_questions_and_evaluate_takes_the_weight(
     with pytest.raises(SystemExit) as refused:
         main([*common, "--out", str(tmp_path / "b"), "--likelihood-weight", "-1"])
     assert refused.value.code == 2
+
+
+def test_with_the_rerank_on_p_stop_and_the_candidates_take_one_pass(
+    model_with_memory, small_test_samples, monkeypatch
+):
+    """A local policy scores a new prompt's P(stop) and the re-rank's candidates in one pass:
+    the same decisions and questions as passing the prompt twice, and no second pass."""
+    from learn2ask.data.samples import load_samples
+
+    model, _ = model_with_memory
+    contexts = [s.context for s in load_samples(small_test_samples)[:6]]
+    twice = load_deciding_policy(str(model), likelihood_weight=5)
+    monkeypatch.setattr(twice, "_score_with_candidates", lambda contexts, messages: None)
+    expected = twice.decide(contexts)
+    once = load_deciding_policy(str(model), likelihood_weight=5)
+    passes = []
+    scorer = once.generator.reply_logprobs
+    monkeypatch.setattr(once.generator, "reply_logprobs", lambda *a: passes.append(a) or scorer(*a))
+    actions = once.decide(contexts)
+    assert passes == []  # the memory's own scorer was never needed
+    assert [a.question for a in actions] == [a.question for a in expected]
+    assert all(a.action == "ask" for a in actions)  # the rule's threshold is 1
+    for action, reference in zip(actions, expected, strict=True):
+        assert action.p_stop == pytest.approx(reference.p_stop, abs=1e-5)
+    # Off (weight 0), nothing is scored beside P(stop).
+    off = load_deciding_policy(str(model))
+    joint = off.generator.next_token_and_replies
+    calls = []
+    monkeypatch.setattr(
+        off.generator, "next_token_and_replies", lambda *a: calls.append(a) or joint(*a)
+    )
+    off.decide(contexts)
+    assert calls == []

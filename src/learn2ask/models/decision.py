@@ -319,6 +319,33 @@ class LocalDecidingPolicy(_DecidingBase):
         question memory's ``likelihood`` (one prompt pass for all of them)."""
         return self.generator.reply_logprobs(self.messages([list(context)])[0], questions)
 
+    def assess(self, contexts: Sequence[list[Turn]], messages: list[Messages]) -> list[float]:
+        """As :meth:`_DecidingBase.assess`; with the question memory's likelihood re-rank on,
+        each new prompt's P(stop) and its candidates' likelihoods come from one pass (the
+        re-rank would otherwise pass the prompt again for every context that asks)."""
+        self._score_with_candidates(contexts, messages)
+        return super().assess(contexts, messages)
+
+    def _score_with_candidates(
+        self, contexts: Sequence[list[Turn]], messages: list[Messages]
+    ) -> None:
+        memory = self.memory
+        if memory is None or memory.likelihood != self.question_likelihoods:
+            return
+        keys = [prompt_digest(m) for m in messages]
+        new = [i for i, key in enumerate(keys) if key not in self.p_stop_memo]
+        texts = memory.rerank_texts([contexts[i] for i in new]) if new else []
+        scored = [(i, t) for i, t in zip(new, texts, strict=True) if t]
+        if len(self.p_stop_memo) + len(scored) > P_STOP_MEMO_LIMIT:
+            self.p_stop_memo = {}  # replaced, not cleared: a reader keeps the old one
+        token = self.stop_token_id()
+        for i, questions in scored:
+            p_stop, likelihoods = self.generator.next_token_and_replies(
+                messages[i], questions, token
+            )
+            self.p_stop_memo[keys[i]] = p_stop
+            memory.remember_likelihoods(contexts[i], questions, likelihoods)
+
 
 @dataclass
 class RemoteDecidingPolicy(_DecidingBase):

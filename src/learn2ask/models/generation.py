@@ -182,10 +182,16 @@ class LocalGenerator:
         then every reply after it, each attending to the prompt and to itself only (a 4D
         attention mask; positions restart after the prompt), so scoring five replies costs
         about one pass of the prompt (a pass costs about the same at these lengths on a CPU)."""
+        return self.next_token_and_replies(messages, replies)[1] if replies else []
+
+    def next_token_and_replies(
+        self, messages: Messages, replies: Sequence[str], token_id: int | None = None
+    ) -> tuple[float | None, list[float]]:
+        """P(the reply's first token is ``token_id``) (None without one) and
+        :meth:`reply_logprobs` of ``replies``, from the same single pass: the prompt's last
+        position gives both the first and each reply's first token."""
         import torch
 
-        if not replies:
-            return []
         prompt = self._prompt_ids(messages)
         end = [self.tokenizer.eos_token_id] if self.tokenizer.eos_token_id is not None else []
         answers = [self.tokenizer(r, add_special_tokens=False)["input_ids"] + end for r in replies]
@@ -211,7 +217,8 @@ class LocalGenerator:
             # the prompt's last position predicts each reply's first token
             rows = [0, *range(start - offset, start - offset + len(answer) - 1)]
             scores.append(float(logprobs[rows, answer].sum()))
-        return scores
+        first = None if token_id is None else float(logprobs[0, token_id].exp())
+        return first, scores
 
     def _prompt_ids(self, messages: Messages) -> list[int]:
         return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]

@@ -580,18 +580,7 @@ class QuestionMemory:
         no check drops (:meth:`skipped`: ``asked`` holds the expert turns' vectors, ``said``
         and ``named`` the content stems of what the user said and what either side named),
         re-ranked with the policy's likelihood in ``context`` (:meth:`_reranked`)."""
-        candidates = self.candidates(neighbours)
-        dropped = self.skipped(candidates, neighbours, asked, said, named)
-        candidates = [c for c in candidates if c not in dropped]
-        if own_vector is not None and not self.not_asked(own_vector.unsqueeze(0), asked)[0]:
-            own, own_vector = None, None
-        ids: list[int | None] = list(candidates)
-        vectors = self.item_vectors[candidates] if candidates else None
-        if own is not None and own_vector is not None:
-            # the generated question goes first: it wins ties with logged ones
-            ids = [None, *ids]
-            own_row = own_vector.unsqueeze(0)
-            vectors = own_row if vectors is None else torch.cat([own_row, vectors])
+        ids, vectors, own = self._kept(neighbours, own, own_vector, torch, asked, said, named)
         if not ids:
             return None
         votes = self.grades_against(vectors, neighbours).sum(dim=1)
@@ -600,6 +589,60 @@ class QuestionMemory:
         if chosen is None:
             return own
         return self.shown(self._best_worded(chosen, votes, vectors, ids))
+
+    def _kept(
+        self,
+        neighbours: list[int],
+        own: str | None,
+        own_vector: Any,
+        torch: Any,
+        asked: Any,
+        said: frozenset[str],
+        named: frozenset[str] | None,
+    ) -> tuple[list[int | None], Any, str | None]:
+        """The candidates no check drops (None for ``own``, the generated question, first: it
+        wins ties with logged ones), their vectors, and ``own`` (None when it was asked)."""
+        candidates = self.candidates(neighbours)
+        dropped = self.skipped(candidates, neighbours, asked, said, named)
+        candidates = [c for c in candidates if c not in dropped]
+        if own_vector is not None and not self.not_asked(own_vector.unsqueeze(0), asked)[0]:
+            own, own_vector = None, None
+        ids: list[int | None] = list(candidates)
+        vectors = self.item_vectors[candidates] if candidates else None
+        if own is not None and own_vector is not None:
+            ids = [None, *ids]
+            own_row = own_vector.unsqueeze(0)
+            vectors = own_row if vectors is None else torch.cat([own_row, vectors])
+        return ids, vectors, own
+
+    def rerank_texts(self, contexts: Sequence[Sequence[Turn]]) -> list[list[str]]:
+        """For each context, the questions the likelihood re-rank will score when the memory
+        chooses from itself alone (``[]`` where it will not: no weight, fewer than two kept):
+        a policy that scores them in the same pass as its P(stop) hands the scores back with
+        :meth:`remember_likelihoods`, and choosing then costs no pass of its own."""
+        import torch
+
+        if not self.settings.likelihood_weight or self.settings.source != "memory":
+            return [[] for _ in contexts]
+        texts = []
+        for context, neighbours in zip(contexts, self.nearest(contexts), strict=True):
+            asked, said, named = self._read(context, asked_turns(context))
+            ids, vectors, _ = self._kept(neighbours, None, None, torch, asked, said, named)
+            if len(ids) < 2:
+                texts.append([])
+                continue
+            votes = self.grades_against(vectors, neighbours).sum(dim=1)
+            texts.append(self._rerank_texts(ids, votes, None, said)[1])
+        return texts
+
+    def remember_likelihoods(
+        self, context: Sequence[Turn], texts: list[str], scores: list[float]
+    ) -> None:
+        """Keep ``scores`` (:attr:`likelihood` of ``texts`` in ``context``, computed by the
+        policy elsewhere) for the next choice or explanation in ``context``."""
+        if len(self._likelihoods) >= LIKELIHOOD_MEMO_LIMIT:
+            self._likelihoods = {}  # replaced, not cleared: a reader keeps the old one
+        self._likelihoods[_likelihood_key(context, texts)] = list(scores)
 
     def _reranked(
         self,
@@ -617,24 +660,30 @@ class QuestionMemory:
         weight = self.settings.likelihood_weight
         if not weight or self.likelihood is None or context is None or len(ids) < 2:
             return int(votes.argmax())
-        top = votes.argsort(descending=True, stable=True)[: self.settings.likelihood_top].tolist()
-        texts = [
-            own if ids[k] is None else without_said(self.shown(ids[k]), said, self.synonyms)
-            for k in top
-        ]
+        top, texts = self._rerank_texts(ids, votes, own, said)
         vote_z = standardised([float(votes[k]) for k in top])
         likelihood_z = standardised(self._likelihood_of(context, texts))
         combined = [v + weight * p for v, p in zip(vote_z, likelihood_z, strict=True)]
         return top[combined.index(max(combined))]
 
+    def _rerank_texts(
+        self, ids: list[int | None], votes: Any, own: str | None, said: frozenset[str]
+    ) -> tuple[list[int], list[str]]:
+        """The ``likelihood_top`` best-voted of ``ids`` (indices) and their wordings as they
+        would be asked (without what the user already named)."""
+        top = votes.argsort(descending=True, stable=True)[: self.settings.likelihood_top].tolist()
+        texts = [
+            own if ids[k] is None else without_said(self.shown(ids[k]), said, self.synonyms)
+            for k in top
+        ]
+        return top, texts
+
     def _likelihood_of(self, context: Sequence[Turn], texts: list[str]) -> list[float]:
         """:attr:`likelihood` of ``texts`` in ``context``, remembered for the last contexts: the
         assistant explains each question right after choosing it (:meth:`explain`)."""
-        key = (tuple((t.role, t.content) for t in context), tuple(texts))
+        key = _likelihood_key(context, texts)
         if key not in self._likelihoods and self._likelihood is not None:
-            if len(self._likelihoods) >= LIKELIHOOD_MEMO_LIMIT:
-                self._likelihoods = {}  # replaced, not cleared: a reader keeps the old one
-            self._likelihoods[key] = self._likelihood(context, texts)
+            self.remember_likelihoods(context, texts, self._likelihood(context, texts))
         return self._likelihoods[key]
 
     def points_here(self, item: int, neighbours: Sequence[int]) -> bool:
@@ -741,6 +790,10 @@ class QuestionMemory:
             None if pointing is None else {int(i): frozenset(p) for i, p in pointing.items()},
             tensors["anchors"].float() if "anchors" in tensors else None,
         )
+
+
+def _likelihood_key(context: Sequence[Turn], texts: list[str]) -> tuple[Any, ...]:
+    return (tuple((t.role, t.content) for t in context), tuple(texts))
 
 
 def standardised(values: Sequence[float]) -> list[float]:
