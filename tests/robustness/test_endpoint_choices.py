@@ -73,3 +73,25 @@ def test_an_endpoint_without_prompt_logprobs_cannot_rerank_questions(faulty_endp
     with pytest.raises(EndpointError, match="no prompt_logprobs.*vLLM or serve-model"):
         policy.question_likelihoods(context, ["How long?", "Any swelling?"])
     assert faulty_endpoint.requests == 4  # the prompt, an empty turn and each question once
+
+
+def _scored(tokens: list[tuple[str, float]], prompt: int) -> dict:
+    """A chat completion body whose prompt is ``prompt`` tokens and then ``tokens`` (the text
+    and logprob of each, as vLLM's ``prompt_logprobs`` give them)."""
+    entries = [None] + [{"7": {"logprob": -1.0, "decoded_token": "x"}}] * (prompt - 1)
+    entries += [{str(k): {"logprob": lp, "decoded_token": t}} for k, (t, lp) in enumerate(tokens)]
+    return {"prompt_logprobs": entries, "usage": {"prompt_tokens": len(entries)}}
+
+
+def test_a_reply_is_read_only_where_the_endpoint_says_it_is():
+    """The sum covers the reply's tokens and the end of turn; where the decoded tokens there do
+    not read as the reply (a template that closes a turn unlike its generation prompt), it is
+    an error, not a sum over the wrong tokens."""
+    from learn2ask.models.decision import reply_logprob
+
+    body = _scored([("Any", -1.0), (" fever", -2.0), ("?", -0.5), ("<|im_end|>", -0.25)], 5)
+    body["prompt_logprobs"].append({"9": {"logprob": -3.0, "decoded_token": "\n"}})
+    body["usage"]["prompt_tokens"] += 1
+    assert reply_logprob(body, 5, 2, "Any fever?") == -3.75
+    with pytest.raises(EndpointError, match="read ' fever.<.im_end.>' where the reply"):
+        reply_logprob(body, 6, 1, "Any fever?")

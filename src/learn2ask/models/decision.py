@@ -434,7 +434,10 @@ class RemoteDecidingPolicy(_DecidingBase):
         bare, empty, *scored = self._run_all(one, requests)
         start = prompt_token_count(bare)
         closing = prompt_token_count(empty) - start
-        return [reply_logprob(body, start, closing) for body in scored]
+        return [
+            reply_logprob(body, start, closing, question)
+            for body, question in zip(scored, questions, strict=True)
+        ]
 
     def _run_all(self, job: Any, items: list[Any]) -> list[Any]:
         from learn2ask.models.client import ChatClient, LLMError
@@ -470,10 +473,12 @@ def prompt_token_count(body: dict[str, Any]) -> int:
         raise EndpointError("the endpoint reports no usage.prompt_tokens") from None
 
 
-def reply_logprob(body: dict[str, Any], start: int, closing: int) -> float:
-    """The summed logprob of a closed assistant turn's content and its first closing token
-    (end of turn), read from vLLM's ``prompt_logprobs`` of ``body``: positions ``start`` (where
-    the reply begins) to the last ``closing`` tokens' first."""
+def reply_logprob(body: dict[str, Any], start: int, closing: int, reply: str) -> float:
+    """The summed logprob of a closed assistant turn's content, ``reply``, and its first
+    closing token (end of turn), read from vLLM's ``prompt_logprobs`` of ``body``: positions
+    ``start`` (where the reply begins) to the last ``closing`` tokens' first. Where the
+    endpoint decodes its tokens, they must read as ``reply``: a chat template that does not
+    close a turn the way its generation prompt opens one would put the sum elsewhere."""
     entries = body.get("prompt_logprobs")
     if not isinstance(entries, list) or len(entries) != prompt_token_count(body):
         raise EndpointError(
@@ -485,7 +490,18 @@ def reply_logprob(body: dict[str, Any], start: int, closing: int) -> float:
         raise EndpointError(
             "the endpoint's prompt_logprobs do not hold one token a position where the reply is"
         )
-    return sum(float(next(iter(entry.values()))["logprob"]) for entry in span)
+    tokens = [next(iter(entry.values())) for entry in span]
+    read = "".join(str(t.get("decoded_token", "")) for t in tokens[:-1])
+    # Only what the endpoint decodes, and whole characters (a byte-level piece of a character
+    # decodes alone as U+FFFD); spaces aside (a SentencePiece token decoded alone loses its own).
+    decoded = all("decoded_token" in t for t in tokens) and "\ufffd" not in read
+    if decoded and "".join(read.split()) != "".join(reply.split()):
+        raise EndpointError(
+            f"the endpoint's prompt_logprobs read {read!r} where the reply {reply!r} should "
+            "be: its chat template does not close a turn the way its generation prompt "
+            "opens one"
+        )
+    return sum(float(t["logprob"]) for t in tokens)
 
 
 def stop_probability_from_logprobs(choice: dict[str, Any], stop_token: str) -> float | None:
