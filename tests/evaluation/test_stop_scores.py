@@ -52,7 +52,7 @@ def test_p_stop_is_the_first_token_softmax_batched_or_not(tiny_model_dir):
         with torch.inference_mode():
             logits = generator.model(input_ids=torch.tensor([ids["input_ids"]])).logits[0, -1]
         expected = float(torch.softmax(logits.float(), dim=-1)[token])
-        # packing, and the shared system prompt run once as a KV cache, change nothing
+        # left padding, and the shared system prompt run once as a KV cache, change nothing
         assert value == pytest.approx(expected, rel=1e-4)
 
 
