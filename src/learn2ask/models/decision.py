@@ -279,10 +279,15 @@ class _DecidingBase:
         known = {k: memo[k] for k in keys if k in memo}
         todo = {k: m for k, m in zip(keys, messages, strict=True) if k not in known}
         fresh = dict(zip(todo, self.p_stop(list(todo.values())), strict=True)) if todo else {}
-        if len(memo) + len(fresh) > P_STOP_MEMO_LIMIT:
-            memo = self.p_stop_memo = {}  # replaced, not cleared: a reader keeps the old one
-        memo.update(fresh)
+        self.remember_p_stop(fresh)
         return [known[k] if k in known else fresh[k] for k in keys]
+
+    def remember_p_stop(self, fresh: dict[str, float]) -> None:
+        """Add ``fresh`` (prompt digest -> the LM's P(stop)) to the memo, starting it over
+        past ``P_STOP_MEMO_LIMIT`` prompts."""
+        if len(self.p_stop_memo) + len(fresh) > P_STOP_MEMO_LIMIT:
+            self.p_stop_memo = {}  # replaced, not cleared: a reader keeps the old one
+        self.p_stop_memo.update(fresh)
 
     def stop_token_id(self) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -335,16 +340,15 @@ class LocalDecidingPolicy(_DecidingBase):
         keys = [prompt_digest(m) for m in messages]
         new = [i for i, key in enumerate(keys) if key not in self.p_stop_memo]
         texts = memory.rerank_texts([contexts[i] for i in new]) if new else []
-        scored = [(i, t) for i, t in zip(new, texts, strict=True) if t]
-        if len(self.p_stop_memo) + len(scored) > P_STOP_MEMO_LIMIT:
-            self.p_stop_memo = {}  # replaced, not cleared: a reader keeps the old one
         token = self.stop_token_id()
-        for i, questions in scored:
-            p_stop, likelihoods = self.generator.next_token_and_replies(
-                messages[i], questions, token
-            )
-            self.p_stop_memo[keys[i]] = p_stop
-            memory.remember_likelihoods(contexts[i], questions, likelihoods)
+        fresh = {}
+        for i, questions in zip(new, texts, strict=True):
+            if questions:
+                fresh[keys[i]], likelihoods = self.generator.next_token_and_replies(
+                    messages[i], questions, token
+                )
+                memory.remember_likelihoods(contexts[i], questions, likelihoods)
+        self.remember_p_stop(fresh)
 
 
 @dataclass

@@ -580,10 +580,11 @@ class QuestionMemory:
         no check drops (:meth:`skipped`: ``asked`` holds the expert turns' vectors, ``said``
         and ``named`` the content stems of what the user said and what either side named),
         re-ranked with the policy's likelihood in ``context`` (:meth:`_reranked`)."""
-        ids, vectors, own = self._kept(neighbours, own, own_vector, torch, asked, said, named)
+        ids, vectors, votes, own = self._kept(
+            neighbours, own, own_vector, torch, asked, said, named
+        )
         if not ids:
             return None
-        votes = self.grades_against(vectors, neighbours).sum(dim=1)
         best = self._reranked(ids, votes, own, said, context)
         chosen = ids[best]
         if chosen is None:
@@ -599,9 +600,10 @@ class QuestionMemory:
         asked: Any,
         said: frozenset[str],
         named: frozenset[str] | None,
-    ) -> tuple[list[int | None], Any, str | None]:
+    ) -> tuple[list[int | None], Any, Any, str | None]:
         """The candidates no check drops (None for ``own``, the generated question, first: it
-        wins ties with logged ones), their vectors, and ``own`` (None when it was asked)."""
+        wins ties with logged ones), their vectors and votes (summed R_a against the
+        neighbours' I*; None when none is kept), and ``own`` (None when it was asked)."""
         candidates = self.candidates(neighbours)
         dropped = self.skipped(candidates, neighbours, asked, said, named)
         candidates = [c for c in candidates if c not in dropped]
@@ -613,7 +615,8 @@ class QuestionMemory:
             ids = [None, *ids]
             own_row = own_vector.unsqueeze(0)
             vectors = own_row if vectors is None else torch.cat([own_row, vectors])
-        return ids, vectors, own
+        votes = self.grades_against(vectors, neighbours).sum(dim=1) if ids else None
+        return ids, vectors, votes, own
 
     def rerank_texts(self, contexts: Sequence[Sequence[Turn]]) -> list[list[str]]:
         """For each context, the questions the likelihood re-rank will score when the memory
@@ -627,12 +630,8 @@ class QuestionMemory:
         texts = []
         for context, neighbours in zip(contexts, self.nearest(contexts), strict=True):
             asked, said, named = self._read(context, asked_turns(context))
-            ids, vectors, _ = self._kept(neighbours, None, None, torch, asked, said, named)
-            if len(ids) < 2:
-                texts.append([])
-                continue
-            votes = self.grades_against(vectors, neighbours).sum(dim=1)
-            texts.append(self._rerank_texts(ids, votes, None, said)[1])
+            ids, _, votes, _ = self._kept(neighbours, None, None, torch, asked, said, named)
+            texts.append(self._rerank_texts(ids, votes, None, said)[1] if len(ids) > 1 else [])
         return texts
 
     def remember_likelihoods(
