@@ -36,7 +36,7 @@ from learn2ask.training.threshold import (
     stop_auc,
 )
 
-DEMO_CONFIG = Path(__file__).parents[1] / "src/learn2ask/resources/configs/demo_decision.yaml"
+DEMO_CONFIG = "demo_decision"  # the shipped config, by name
 
 # name -> --set overrides on the demo config. Costs on 2 CPU cores scale with points x layers.
 VARIANTS: dict[str, list[str]] = {
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--train-file", required=True)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--model", default="smollm2-135m-instruct")
-    parser.add_argument("--config", default=str(DEMO_CONFIG))
+    parser.add_argument("--config", default=DEMO_CONFIG)
     parser.add_argument("--variants", nargs="*", default=["base", *VARIANTS])
     parser.add_argument("--validation-fraction", type=float, default=0.2)
     parser.add_argument("--validation-points", type=int, default=600)

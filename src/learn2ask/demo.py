@@ -16,7 +16,6 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,11 +29,11 @@ if TYPE_CHECKING:
     from learn2ask.training.config import TrainConfig
 
 DEMO_CONFIGS = {
-    "decision": "resources/configs/demo_decision.yaml",
-    "full": "resources/configs/full_decision.yaml",
-    "gpu": "resources/configs/gpu_decision.yaml",
-    "sft": "resources/configs/demo_sft.yaml",
-    "grpo": "resources/configs/demo_grpo.yaml",
+    "decision": "demo_decision",
+    "full": "full_decision",
+    "gpu": "gpu_decision",
+    "sft": "demo_sft",
+    "grpo": "demo_grpo",
 }
 
 
@@ -103,7 +102,9 @@ def _say(message: str, started: float) -> None:
 
 def bundled_config(method: str) -> Path:
     """Path of a demo training config shipped with the package."""
-    return Path(str(files("learn2ask").joinpath(DEMO_CONFIGS[method])))
+    from learn2ask.training.config import config_path
+
+    return config_path(DEMO_CONFIGS[method])
 
 
 def prepare_data(out: Path, started: float, test_fraction: float) -> tuple[Path, Path, Path]:

@@ -5,6 +5,7 @@ files live in ``resources/domains/``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from functools import lru_cache
 from importlib.resources import files
@@ -81,22 +82,39 @@ class Domain(BaseModel):
         return groups
 
 
+def bundled_names(folder: str) -> list[str]:
+    """Names of the YAML files shipped with the package in ``folder`` (under ``learn2ask/``)."""
+    root = Path(str(files("learn2ask").joinpath(folder)))
+    return sorted(p.stem for p in root.glob("*.yaml"))
+
+
 def bundled_domain_names() -> list[str]:
     """Names of the domain files shipped with the package."""
-    root = Path(str(files("learn2ask").joinpath(BUNDLED_DOMAINS)))
-    return sorted(p.stem for p in root.glob("*.yaml"))
+    return bundled_names(BUNDLED_DOMAINS)
+
+
+def bundled_yaml(name_or_file: str | Path, folder: str, what: str) -> Path:
+    """The shipped ``folder/NAME.yaml`` for a bare name, or ``name_or_file`` itself when it is a
+    path (a ``.yaml``/``.yml`` suffix or an existing file). A pip-installed package has no
+    source tree to point at, so its files are reachable by name; ``what`` names the kind in the
+    error ("domain", "config"), which has a "did you mean" for a near miss."""
+    candidate = Path(name_or_file)
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
+        return candidate
+    path = Path(str(files("learn2ask").joinpath(folder, f"{name_or_file}.yaml")))
+    if not path.is_file():
+        known = bundled_names(folder)
+        close = difflib.get_close_matches(str(name_or_file), known, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(
+            f"unknown {what} '{name_or_file}'{hint} (bundled: {', '.join(known)}; or a YAML file)"
+        )
+    return path
 
 
 def domain_path(name_or_file: str | Path) -> Path:
     """The file of a bundled domain name, or ``name_or_file`` itself when it is a path."""
-    candidate = Path(name_or_file)
-    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
-        return candidate
-    path = Path(str(files("learn2ask").joinpath(BUNDLED_DOMAINS, f"{name_or_file}.yaml")))
-    if not path.is_file():
-        known = ", ".join(bundled_domain_names())
-        raise ConfigError(f"unknown domain '{name_or_file}' (bundled: {known}; or a YAML file)")
-    return path
+    return bundled_yaml(name_or_file, BUNDLED_DOMAINS, "domain")
 
 
 def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:

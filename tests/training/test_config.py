@@ -136,10 +136,22 @@ def test_prompt_comes_from_the_domain():
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_shipped_configs_start_with_their_command_and_load(path):
     first = path.read_text().splitlines()[0]
-    assert first.startswith("# learn2ask ") and f"--config {path.parent}/{path.name}" in (
-        first.replace("src/learn2ask/resources/configs", str(path.parent))
+    # By name: the command works where the package is installed, not only in this checkout.
+    assert first.startswith("# learn2ask ") and f"--config {path.stem} " in first
+    assert load_train_config(path.stem) == config_from_dict(
+        yaml.safe_load(path.read_text()), str(path)
     )
-    config_from_dict(yaml.safe_load(path.read_text()), str(path))
+
+
+def test_a_shipped_config_is_named_and_a_near_miss_is_answered(tmp_path, capsys):
+    assert load_train_config("demo_decision").method == "decision_sft"
+    with pytest.raises(ConfigError, match=r"unknown config 'demo_decison' \(did you mean 'demo_"):
+        load_train_config("demo_decison")
+    assert main(["train", "--config", "nope", "--output", str(tmp_path / "r")]) == 2
+    assert "unknown config 'nope'" in capsys.readouterr().err
+    # A path is read as a path even where a shipped config has its name.
+    (tmp_path / "demo_sft").write_text("method: sft\n")
+    assert load_train_config(tmp_path / "demo_sft").method == "sft"
 
 
 def test_a_natural_stop_share_outside_zero_one_is_refused():

@@ -6,13 +6,15 @@ import argparse
 from pathlib import Path
 
 from learn2ask.commands import Command
-from learn2ask.domain import bundled_domain_names
+from learn2ask.domain import bundled_domain_names, bundled_names
 from learn2ask.plugins import METHODS
 from learn2ask.runs import TrainRun
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``learn2ask train``."""
+    from learn2ask.training.config import BUNDLED_CONFIGS
+
     parser.add_argument(
         "--method",
         default=None,
@@ -21,9 +23,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--config",
-        type=Path,
         default=None,
-        help="YAML training config (see configs/); defaults otherwise",
+        help="YAML training config: a file, or a shipped one by name "
+        f"({', '.join(bundled_names(BUNDLED_CONFIGS))}); defaults otherwise",
     )
     parser.add_argument("--train-file", default=None, help="samples JSONL (overrides config)")
     parser.add_argument("--output", default=None, help="run directory (overrides output_dir)")

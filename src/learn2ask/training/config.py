@@ -14,7 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from learn2ask.domain import DEFAULT_DOMAIN, Domain, cached_domain, read_yaml_mapping
+from learn2ask.domain import (
+    DEFAULT_DOMAIN,
+    Domain,
+    bundled_yaml,
+    cached_domain,
+    read_yaml_mapping,
+)
 from learn2ask.errors import ConfigError, Learn2AskError
 from learn2ask.models.policy import PolicyPromptConfig
 from learn2ask.plugins import FUSIONS, GRADERS
@@ -23,6 +29,8 @@ from learn2ask.rewards.scorer import GraderConfig
 
 # The built-in recipes (CLIs list these; a plug-in recipe is named by its dotted path).
 METHODS: tuple[str, ...] = METHOD_REGISTRY.names()
+# Where the shipped recipes' YAML lives (``--config demo_decision`` reads demo_decision.yaml).
+BUNDLED_CONFIGS = "resources/configs"
 
 
 class Section(BaseModel):
@@ -333,11 +341,19 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+def config_path(name_or_file: str | Path) -> Path:
+    """The file of a shipped training config's name (``demo_decision``), else the path given."""
+    return bundled_yaml(name_or_file, BUNDLED_CONFIGS, "config")
+
+
 def load_train_config(
     path: str | Path | None, overrides: list[str] | None = None, **options: Any
 ) -> TrainConfig:
-    """Read a YAML config (or start from defaults), apply ``--set`` overrides and the non-None
-    ``options`` (command-line flags), then validate everything at once."""
+    """Read a YAML config (a file, or the name of a shipped one such as ``demo_decision``; else
+    the defaults), apply ``--set`` overrides and the non-None ``options`` (command-line flags),
+    then validate everything at once."""
+    if path is not None:
+        path = config_path(path)
     data = read_yaml_mapping(path, "config") if path is not None else {}
     apply_overrides(data, list(overrides or []))
     data.update({k: v for k, v in options.items() if v is not None})
