@@ -1,4 +1,5 @@
-"""Time and peak memory of the GPU recipes (``configs/gpu``) at their models' real shapes.
+"""Time and peak memory of the GPU recipes (the shipped ``qwen2.5-*`` configs) at their models'
+real shapes.
 
     python -m benchmarks.gpu_recipes --train-file demo_out/data/train_mix.jsonl \
         --tokenizer DIR --out DIR [--recipes qwen2.5-0.5b_decision ...] [--set key=value ...]
@@ -22,14 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from learn2ask.io import write_json_atomic
 from learn2ask.training import run_training
-from learn2ask.training.config import load_train_config
+from learn2ask.training.config import BUNDLED_CONFIGS, load_train_config
 
-RECIPES_DIR = Path(__file__).parents[1] / "configs" / "gpu"
+RECIPES_DIR = Path(str(files("learn2ask").joinpath(BUNDLED_CONFIGS)))
 
 # Qwen2.5-*-Instruct's config.json sizes (the hub's, 2024-09); the rest is transformers' qwen2
 # defaults, which match those files (silu, rms_norm_eps 1e-6 aside, set here).
@@ -244,7 +246,7 @@ def main() -> None:
         "--recipes",
         nargs="*",
         default=None,
-        help="recipe file stems in configs/gpu (default: all)",
+        help="recipe names, e.g. qwen2.5-0.5b_decision (default: every qwen2.5-* config)",
     )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     parser.add_argument("--tiny", action="store_true", help="10-layer model, tiny sizes (CPU)")
@@ -253,7 +255,7 @@ def main() -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     train_file = args.train_file or demo_training_mix(args.out)
-    recipes = sorted(RECIPES_DIR.glob("*.yaml"))
+    recipes = sorted(RECIPES_DIR.glob("qwen2.5-*.yaml"))
     if args.recipes:
         recipes = [p for p in recipes if p.stem in args.recipes]
     results_path = args.out / "gpu_recipes.json"

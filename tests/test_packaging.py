@@ -18,13 +18,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tracked_files() -> list[str]:
-    """The files git tracks in this checkout, relative to its root."""
+    """The files of this checkout, relative to its root: what git tracks, and new files it
+    does not ignore (what the next commit would hold)."""
     if shutil.which("git") is None or not (REPO / ".git").exists():
         pytest.skip("not a git checkout")
     listed = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO, check=True, capture_output=True
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
     ).stdout.decode()
-    return [name for name in listed.split("\0") if name]
+    return [name for name in listed.split("\0") if name and (REPO / name).is_file()]
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +36,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel built offline from a copy of the tracked files (the checkout stays clean)."""
     source = tmp_path_factory.mktemp("source")
     for name in tracked_files():
-        if (REPO / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, source / name)
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
     out = tmp_path_factory.mktemp("dist")
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     subprocess.run([*command, "-q", "-w", str(out), str(source)], check=True)

@@ -1,7 +1,7 @@
-"""The GPU recipes (``configs/gpu/*.yaml``, Qwen2.5 shapes) as shipped: each starts with the
-command that runs it, loads, and trains one step through the CLI on a randomly initialised
-Qwen2-architecture model (Qwen2.5's layer classes, its q/k/v biases, 10 layers so the 0.5B
-recipe's top 8 are a strict subset), only the sizes overridden with ``--set``.
+"""The GPU recipes (``resources/configs/qwen2.5-*.yaml``, Qwen2.5 shapes) as shipped: each
+starts with the command that runs it, loads, and trains one step through the CLI on a randomly
+initialised Qwen2-architecture model (Qwen2.5's layer classes, its q/k/v biases, 10 layers so
+the 0.5B recipe's top 8 are a strict subset), only the sizes overridden with ``--set``.
 
 No Qwen weights are reachable here and nothing in CI has a GPU: what this checks is that the
 recipes' settings (top-layer caching, LoRA on all linear layers, gradient checkpointing, the
@@ -12,19 +12,20 @@ architecture they name. vLLM generation is switched off (not installed on the CP
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 import yaml
 
 from learn2ask.cli import main
-from learn2ask.training.config import config_from_dict
+from learn2ask.training.config import BUNDLED_CONFIGS, config_from_dict
 from tests.conftest import save_tiny_causal_lm
 
 pytestmark = pytest.mark.slow
 
-GPU_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "gpu"
-RECIPES = sorted(GPU_CONFIGS.glob("*.yaml"))
+REPO = Path(__file__).resolve().parents[2]
+RECIPES = sorted(Path(str(files("learn2ask").joinpath(BUNDLED_CONFIGS))).glob("qwen2.5-*.yaml"))
 # Sizes only: steps, points and batch shrink; every method and architecture setting stays.
 SMALL = [
     "max_samples=16",
@@ -61,9 +62,9 @@ def test_there_are_gpu_recipes_for_each_method():
 def test_gpu_recipe_starts_with_its_command_and_loads(path):
     first = path.read_text().splitlines()[0]
     assert first.startswith(("# learn2ask train ", "# accelerate launch ")), first
-    assert f"--config configs/gpu/{path.name}" in first and " train " in first
+    assert f"--config {path.stem} " in first and " train " in first
     launcher = first.split("--config_file ")[1].split()[0] if "--config_file" in first else None
-    assert launcher is None or (GPU_CONFIGS.parents[1] / launcher).is_file(), launcher
+    assert launcher is None or (REPO / launcher).is_file(), launcher
     config_from_dict(yaml.safe_load(path.read_text()), str(path))
 
 
@@ -73,7 +74,7 @@ def test_gpu_recipe_trains_a_step_on_the_qwen2_architecture(
 ):
     shipped = config_from_dict(yaml.safe_load(path.read_text()), str(path))
     out = tmp_path / "run"
-    argv = ["train", "--config", str(path), "--model", str(tiny_qwen_dir)]
+    argv = ["train", "--config", path.stem, "--model", str(tiny_qwen_dir)]
     argv += ["--train-file", str(small_samples), "--output", str(out)]
     for override in SMALL:
         argv += ["--set", override]

@@ -1,5 +1,6 @@
 """The thin HTTP layer: FastAPI routes over :class:`IntakeService`, API keys, rate and size
-limits, and the static chat/operator pages. Every error is a 4xx/503 with ``{"detail": ...}``.
+limits, the static chat/operator pages and Prometheus metrics. Every error is a 4xx/503 with
+``{"detail": ...}``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from learn2ask.serving.config import Limits, ServerConfig
 from learn2ask.serving.errors import PayloadTooLarge, RateLimited, ServingError, Unauthorized
+from learn2ask.serving.metrics import ServingMetrics
 from learn2ask.serving.protocol import (
     BlockedQuestionOut,
     BlockQuestion,
@@ -33,7 +35,7 @@ from learn2ask.serving.protocol import (
     session_out,
     session_row,
 )
-from learn2ask.serving.service import IntakeService
+from learn2ask.serving.service import IntakeService, NextAction
 
 log = logging.getLogger("learn2ask.serving")
 PAGES = ("chat.html", "operator.html")
@@ -109,21 +111,27 @@ def _page(name: str) -> str:
     return files("learn2ask.serving").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def create_app(service: IntakeService, config: ServerConfig) -> FastAPI:
-    """The application: sessions API under ``/v1``, pages at ``/`` and ``/operator``."""
+def create_app(
+    service: IntakeService, config: ServerConfig, metrics: ServingMetrics | None = None
+) -> FastAPI:
+    """The application: sessions API under ``/v1``, pages at ``/`` and ``/operator``,
+    ``/metrics`` (``metrics``, or a registry of its own)."""
     app = FastAPI(
         title="learn2ask intake assistant",
         description="Proactive intake: asks what the expert needs, then hands over.",
         version="1",
     )
     app.state.service = service
+    metrics = app.state.metrics = metrics or ServingMetrics()
     limiter = RateLimiter(config.limits.rate_per_minute)
     _add_error_handlers(app)
+    _count_responses(app, metrics)
     guard = _guard(config, limiter)
-    _add_session_routes(app, service, config.limits, guard)
+    _add_session_routes(app, service, config.limits, guard, metrics)
     _add_operator_routes(app, service, config.limits, guard)
     _add_block_list_routes(app, service, config.limits, guard)
     _add_pages(app)
+    _add_metrics_route(app, metrics, guard)
     return BodyLimit(app, config.limits.max_body_bytes)  # type: ignore[return-value]
 
 
@@ -159,8 +167,14 @@ def _check_length(content: str, limits: Limits) -> str:
     return content
 
 
-def _add_session_routes(app: FastAPI, service: IntakeService, limits: Limits, guard: Any) -> None:
+def _add_session_routes(
+    app: FastAPI, service: IntakeService, limits: Limits, guard: Any, metrics: ServingMetrics
+) -> None:
     deps = [Depends(guard)]
+
+    def answered(reply: NextAction) -> NextActionOut:
+        metrics.decided(reply)
+        return next_action_out(reply)
 
     @app.post("/v1/sessions", response_model=CreatedSession, status_code=201, dependencies=deps)
     def create_session(body: CreateSession | None = None) -> CreatedSession:
@@ -168,27 +182,26 @@ def _add_session_routes(app: FastAPI, service: IntakeService, limits: Limits, gu
         body = body or CreateSession()
         content = _check_length(body.content, limits) if body.content else None
         record, reply = service.create(body.domain, content)
+        metrics.session_created()
         settings = service.settings
         return CreatedSession(
             id=record.id,
             state=reply.state if reply else record.state,
             disclaimer=settings.disclaimer,
             greeting=settings.greeting,
-            next=next_action_out(reply) if reply else None,
+            next=answered(reply) if reply else None,
         )
 
     @app.post("/v1/sessions/{session_id}/messages", response_model=NextActionOut, dependencies=deps)
     def post_message(session_id: str, body: UserMessage) -> NextActionOut:
         """The user's message -> the next action: ask, stop (with summary) or escalate."""
-        return next_action_out(
-            service.post_message(session_id, _check_length(body.content, limits))
-        )
+        return answered(service.post_message(session_id, _check_length(body.content, limits)))
 
     @app.post("/v1/sessions/{session_id}/finish", response_model=NextActionOut, dependencies=deps)
     def finish_session(session_id: str) -> NextActionOut:
         """The user has nothing more to add: hand over now with the summary (a STOP whose
         decision's source is ``user``); 409 before the first message or once handed over."""
-        return next_action_out(service.finish(session_id))
+        return answered(service.finish(session_id))
 
     @app.get("/v1/sessions/{session_id}", response_model=SessionOut, dependencies=deps)
     def get_session(session_id: str) -> SessionOut:
@@ -298,6 +311,31 @@ def _add_pages(app: FastAPI) -> None:
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+
+def _add_metrics_route(app: FastAPI, metrics: ServingMetrics, guard: Any) -> None:
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(guard)])
+    def scrape() -> Response:
+        """Prometheus metrics of this process (behind the API keys when there are any)."""
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+
+def _count_responses(app: FastAPI, metrics: ServingMetrics) -> None:
+    @app.middleware("http")
+    async def count(request: Request, call_next: Any) -> Response:
+        try:
+            response = await call_next(request)
+        except Exception:
+            metrics.responded(_route_of(request), 500)  # the 500 handler answers outside
+            raise
+        metrics.responded(_route_of(request), response.status_code)
+        return response
+
+
+def _route_of(request: Request) -> str:
+    """The matched route's template (``/v1/sessions/{session_id}``), else ``unmatched``."""
+    return getattr(request.scope.get("route"), "path", "unmatched")
 
 
 def _add_error_handlers(app: FastAPI) -> None:

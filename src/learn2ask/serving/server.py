@@ -155,16 +155,18 @@ def build_assistant(
     """The service and app over ``store`` (opened from ``config.db`` when None); starts the
     retention purger."""
     from learn2ask.serving.app import create_app
+    from learn2ask.serving.metrics import ServingMetrics
 
     store = store or open_store(config.db)
-    batcher = PolicyBatcher(policy, wait_s=config.batch_wait_s)
+    metrics = ServingMetrics()
+    batcher = PolicyBatcher(policy, wait_s=config.batch_wait_s, observe=metrics.policy_pass)
     service = IntakeService(store, batcher, settings, config, expert=expert)
     stop = threading.Event()
     thread = threading.Thread(
         target=_purge_loop, args=(service, config.purge_interval_s, stop), daemon=True
     )
     thread.start()
-    return Assistant(service, create_app(service, config), stop)
+    return Assistant(service, create_app(service, config, metrics), stop)
 
 
 def _purge_loop(service: IntakeService, interval: float, stop: threading.Event) -> None:

@@ -48,10 +48,17 @@ class PolicyBatcher:
     sessions wait at most ``wait_s`` to be decided in one batched call.
     """
 
-    def __init__(self, policy: Any, wait_s: float = 0.005, max_batch: int = 8) -> None:
+    def __init__(
+        self,
+        policy: Any,
+        wait_s: float = 0.005,
+        max_batch: int = 8,
+        observe: Callable[[int, float], None] | None = None,
+    ) -> None:
         self.policy = policy
         self.wait_s = wait_s
         self.max_batch = max_batch
+        self.observe = observe  # (batch size, seconds) of each policy pass: the metrics
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="policy", daemon=True)
         self._thread.start()
@@ -92,6 +99,7 @@ class PolicyBatcher:
             self._decide_batch(batch)
 
     def _decide_batch(self, batch: list[tuple]) -> None:
+        started = time.perf_counter()
         try:
             requests = [request for _, request, _ in batch]
             actions = self.policy.decide(
@@ -101,6 +109,8 @@ class PolicyBatcher:
             for _, _, future in batch:
                 future.set_exception(exc)
             return
+        if self.observe is not None:
+            self.observe(len(batch), _since(started))
         for (_, _, future), action in zip(batch, actions, strict=True):
             future.set_result(action)
 
@@ -125,6 +135,7 @@ class NextAction:
     message: str | None = None
     p_stop: float | None = None
     latency_s: float = 0.0
+    source: str | None = None  # who decided: policy, budget, user, red_flags, operator
 
 
 class IntakeService:
@@ -235,6 +246,7 @@ class IntakeService:
                     record.state,
                     message="Your message was passed to the expert.",
                     latency_s=_since(started),
+                    source="operator",
                 )
             if record.questions and says_done(content, self.settings.finish_phrases):
                 return self._stop(record, None, "user", started, {"said": "done"})
@@ -298,6 +310,7 @@ class IntakeService:
             reason=hit.reason,
             message=message,
             latency_s=_since(started),
+            source="red_flags",
         )
 
     def _decide(self, record: SessionRecord, started: float) -> NextAction:
@@ -339,6 +352,7 @@ class IntakeService:
             question=question,
             p_stop=action.p_stop,
             latency_s=_since(started),
+            source="policy",
         )
 
     def _stop(
@@ -370,6 +384,7 @@ class IntakeService:
             message=self.settings.handover_message,
             p_stop=p_stop,
             latency_s=_since(started),
+            source=source,
         )
 
     def _llm_summary(self, summary: str) -> str | None:
