@@ -137,7 +137,8 @@ def test_prompt_comes_from_the_domain():
 def test_shipped_configs_start_with_their_command_and_load(path):
     first = path.read_text().splitlines()[0]
     # By name: the command works where the package is installed, not only in this checkout.
-    assert first.startswith("# learn2ask ") and f"--config {path.stem} " in first
+    assert first.startswith(("# learn2ask ", "# accelerate launch ")), first
+    assert " learn2ask train " in first and f"--config {path.stem} " in first
     assert load_train_config(path.stem) == config_from_dict(
         yaml.safe_load(path.read_text()), str(path)
     )
