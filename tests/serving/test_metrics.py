@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from learn2ask.data.types import Turn
+from learn2ask.serving.service import PolicyBatcher
 from tests.serving.conftest import ScriptedPolicy, start_live_server
 
 
@@ -88,3 +93,22 @@ def test_metrics_sit_behind_the_api_keys_and_belong_to_one_assistant(tmp_path):
     finally:
         guarded.stop()
         other.stop()
+
+
+def test_a_failing_metrics_hook_neither_holds_an_answer_nor_stops_the_batcher():
+    def broken(batch_size: int, seconds: float) -> None:
+        raise RuntimeError("metrics backend down")
+
+    batcher = PolicyBatcher(ScriptedPolicy(), observe=broken)
+    answers: queue.Queue = queue.Queue()
+
+    def ask() -> None:
+        answers.put(batcher.decide([Turn("user", "a cough")]))
+
+    try:
+        for _ in range(2):  # the second answer shows the worker thread lived on
+            # A daemon caller: a hung answer fails here in 30 s and does not hold pytest's exit.
+            threading.Thread(target=ask, daemon=True).start()
+            assert answers.get(timeout=30).action == "ask"
+    finally:
+        batcher.close()

@@ -109,10 +109,14 @@ class PolicyBatcher:
             for _, _, future in batch:
                 future.set_exception(exc)
             return
-        if self.observe is not None:
-            self.observe(len(batch), _since(started))
+        seconds = _since(started)
         for (_, _, future), action in zip(batch, actions, strict=True):
             future.set_result(action)
+        if self.observe is not None:  # after the answers; a metrics fault must not end the loop
+            try:
+                self.observe(len(batch), seconds)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("policy metrics failed: %s", exc)
 
 
 def _settle(future: Future, job: Callable[[], Any]) -> None:
