@@ -66,6 +66,27 @@ def error_of(response: httpx.Response) -> str:
 # --- bad input: 4xx with a reason, and the server stays up -------------------------------------
 
 
+def test_metrics_count_what_the_server_did(generator):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with serving(generator) as url:  # a fresh server: its counters start at zero
+        reply = post(url, max_tokens=6, temperature=0, n=2).json()
+        scraped = httpx.get(url + "/metrics", timeout=30)
+    assert scraped.status_code == 200
+    seen = {
+        sample.name: (sample.labels, sample.value)
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+    }
+    model = {"model": "smollm2-135m-instruct"}
+    usage = reply["usage"]
+    assert seen["learn2ask_model_prompt_tokens_total"] == (model, 2 * usage["prompt_tokens"])
+    assert seen["learn2ask_model_generated_tokens_total"] == (model, usage["completion_tokens"])
+    assert seen["learn2ask_model_sequences_total"] == (model, 2)
+    assert seen["learn2ask_model_batches_total"][1] >= 1
+    assert seen["learn2ask_model_context_length"] == (model, 8192)
+
+
 def test_unknown_fields_are_named_in_a_400(server):
     response = post(server, frequency_penalty=0.5, logprobz=True)
     assert response.status_code == 400

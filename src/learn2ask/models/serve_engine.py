@@ -92,6 +92,8 @@ class ServeEngine:
         self.requests_served = 0
         self.sequences_cancelled = 0
         self.sequences_timed_out = 0
+        self.prompt_tokens = 0  # of every sequence submitted
+        self.generated_tokens = 0
         self._queue: queue.Queue[Sequence | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="serve-engine", daemon=True)
 
@@ -116,6 +118,7 @@ class ServeEngine:
 
     def submit(self, sequence: Sequence) -> None:
         """Queue one sequence; its events arrive through its sink."""
+        self.prompt_tokens += len(sequence.prompt_ids)
         self._queue.put(sequence)
 
     def _eos_ids(self) -> set[int]:
@@ -303,6 +306,7 @@ class ServeEngine:
         if seq.constraint is not None and not is_eos:
             seq.constraint.advance(token)
         seq.token_ids.append(token)
+        self.generated_tokens += 1
         text = self.tokenizer.decode(seq.token_ids, skip_special_tokens=True)
         reason = self._finish_reason(seq, is_eos, text)
         if reason == "stop" and not is_eos:

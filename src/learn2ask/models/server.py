@@ -4,7 +4,7 @@ A thin router in vLLM's layout: :mod:`serve_protocol` (request/response types, t
 :mod:`serve_engine` (batched generation), :mod:`constrained` (``response_format``). It serves
 ``POST /v1/chat/completions`` (plain or ``stream: true`` Server-Sent Events; vLLM's
 ``prompt_logprobs``, ``add_generation_prompt`` and ``continue_final_message`` for scoring a given
-text), ``GET /v1/models`` and ``GET /health``.
+text), ``GET /v1/models``, ``GET /health`` and Prometheus' ``GET /metrics``.
 
 Limits, so one request cannot block the others: a body over ``max_body_bytes`` is refused with
 413 before it is read in full; a prompt that with its ``max_tokens`` does not fit the model's
@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from learn2ask.models.constrained import GrammarCompiler
 from learn2ask.models.serve_engine import Event, SamplingParams, Sequence, ServeEngine
+from learn2ask.models.serve_metrics import engine_registry, exposition
 from learn2ask.models.serve_protocol import (
     ChatCompletionRequest,
     ServeError,
@@ -269,6 +270,7 @@ def create_app(
 
     app = FastAPI(title="learn2ask model server", lifespan=lifespan)
     app.state.engine = engine
+    registry = engine_registry(engine, model_name)
     created = int(time.time())
 
     @app.exception_handler(ServeError)
@@ -286,6 +288,11 @@ def create_app(
             "timed_out": engine.sequences_timed_out,
             "context_length": engine.context_length,
         }
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        body, content_type = exposition(registry)
+        return Response(body, media_type=content_type)
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
