@@ -23,7 +23,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from benchmarks.common import conversation, row, start_assistant
+from benchmarks.common import row
+from learn2ask.serving.probe import conversation, start_assistant
 
 SESSIONS = 8
 TURNS = 6

@@ -30,9 +30,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import run_memory
 from learn2ask.data.types import Turn
+from learn2ask.errors import ConfigError
 from learn2ask.evaluation.metrics import dialogue_sums, pooled_ci_entry
+from learn2ask.serving.probe import run_memory
 
 SETTINGS = ("anchor_weight", "likelihood_weight")  # the memory's, one row per combination
 LABELS = Path(__file__).resolve().parent / "results" / "relevance_labelled" / "labels.json"
@@ -114,7 +115,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     first_scored = next((w for w in args.likelihood_weight if w), None)  # loads the LM if any
-    memory = run_memory(args.policy, likelihood_weight=first_scored)
+    try:
+        memory = run_memory(args.policy, likelihood_weight=first_scored)
+    except ConfigError as exc:  # one line, not a traceback
+        raise SystemExit(str(exc)) from None
     contexts, labels = load_labels(args.labels)
     rows, reference = [], None
     for anchor, likelihood in itertools.product(args.anchor_weight, args.likelihood_weight):

@@ -15,7 +15,10 @@ from learn2ask.cli import build_parser, discover_commands
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SHELL_BLOCK = re.compile(r"```(?:bash|sh|console)?\n(.*?)```", re.S)
+# Every fenced block, whatever its language, so that a yaml or text block's closing fence is
+# never read as the opening of the next (which would skip every shell block after it).
+FENCED_BLOCK = re.compile(r"^```([\w-]*)\n(.*?)^```", re.S | re.M)
+SHELL = ("", "bash", "sh", "console")
 
 
 def documented_commands() -> list[tuple[str, str]]:
@@ -23,7 +26,9 @@ def documented_commands() -> list[tuple[str, str]]:
     continuation lines joined, a trailing comment, ``&`` or redirection dropped."""
     found = []
     for doc in DOCS:
-        for block in SHELL_BLOCK.findall(doc.read_text(encoding="utf-8")):
+        for language, block in FENCED_BLOCK.findall(doc.read_text(encoding="utf-8")):
+            if language not in SHELL:
+                continue
             for line in block.replace("\\\n", " ").splitlines():
                 line = re.sub(r"\s+#.*$", "", line.strip())
                 if line.startswith("learn2ask "):

@@ -172,7 +172,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         "--ratings",
         type=Path,
         help="also write the operators' ratings of the assistant's questions as relevance labels "
-        "(python -m benchmarks.relevance_labels --labels FILE)",
+        "(python -m benchmarks.relevance_labels --labels FILE, in the repository)",
     )
 
 
@@ -192,6 +192,59 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_probe_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``learn2ask probe``."""
+    from learn2ask.domain import bundled_names
+    from learn2ask.serving.probe import BUNDLED_PROBES
+
+    parser.add_argument("--policy", required=True, help="a run, a model, or an endpoint URL")
+    parser.add_argument(
+        "--script",
+        default="medical",
+        help="a probe file (conversations: [{name, messages: [...]}]) or a shipped one by name "
+        f"({', '.join(bundled_names(BUNDLED_PROBES))})",
+    )
+    parser.add_argument(
+        "--domain", help="a domain file, for a run trained on your own (serve reads bundled ones)"
+    )
+    parser.add_argument("--out", type=Path, help="also write DIR/probe.md and DIR/probe.json")
+    parser.add_argument(
+        "--explain",
+        type=int,
+        default=0,
+        metavar="K",
+        help="under each question, the memory's K best-voted candidates and why each was not "
+        "asked (a run with a question memory on this machine)",
+    )
+    parser.add_argument(
+        "--anchor-weight", type=float, help="serve with this question-memory anchor weight"
+    )
+    parser.add_argument("--likelihood-weight", type=float, help="serve with this likelihood weight")
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    """Talk to the assistant as the script's users; print (and write) the transcripts."""
+    from learn2ask.io import write_json_atomic, write_text_atomic
+    from learn2ask.serving.probe import ProbeConfig, probe, report
+
+    results = probe(
+        ProbeConfig(
+            policy=args.policy,
+            script=args.script,
+            domain=args.domain,
+            explain=args.explain,
+            anchor_weight=args.anchor_weight,
+            likelihood_weight=args.likelihood_weight,
+        )
+    )
+    text = report(args.policy, results)
+    print(text, end="", flush=True)
+    if args.out is not None:
+        write_text_atomic(args.out / "probe.md", text)
+        write_json_atomic(args.out / "probe.json", results)
+    return 0
+
+
 COMMANDS = [
     Command(
         name="serve",
@@ -200,6 +253,15 @@ COMMANDS = [
         run=run_serve,
         description="Serve a policy as a proactive intake assistant: it asks what the expert "
         "needs, escalates red flags, and hands over with a summary. OpenAPI at /docs.",
+    ),
+    Command(
+        name="probe",
+        help="talk to a trained assistant as scripted users and print its replies",
+        add_arguments=add_probe_arguments,
+        run=run_probe,
+        description="Start `learn2ask serve` on loopback, send each scripted conversation "
+        "and print every reply (with --explain, the question memory's candidates and why each "
+        "was or was not asked): the live checks before the assistant meets people.",
     ),
     Command(
         name="export-sessions",

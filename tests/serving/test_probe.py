@@ -1,15 +1,22 @@
-"""The probe (benchmarks/probe_assistant.py) talks to a real assistant on loopback: it records
-each exchange until the assistant stops asking, and refuses a probe file without messages."""
+"""``learn2ask probe`` talks to a real assistant on loopback: it records each exchange until
+the assistant stops asking, and refuses a probe file without messages."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from benchmarks.common import run_memory
-from benchmarks.probe_assistant import (
-    DEFAULT_SCRIPT,
+
+from learn2ask.cli import main
+from learn2ask.errors import ConfigError
+from learn2ask.serving.probe import (
+    AssistantError,
     converse,
     explain,
     load_script,
+    run_memory,
+    script_path,
+    start_assistant,
     transcript,
 )
 
@@ -26,21 +33,25 @@ def test_a_probe_records_each_exchange_until_the_assistant_stops(live):
     assert "  - ask (P(stop) 0.33): Question 1" in text
 
 
-def test_the_bundled_probes_load_and_a_file_without_messages_is_refused(tmp_path):
-    scripts = sorted(DEFAULT_SCRIPT.parent.glob("*.yaml"))
-    assert [s.name for s in scripts] == ["medical.yaml", "support.yaml"]
+def test_the_shipped_probes_load_by_name_and_a_file_without_messages_is_refused(tmp_path, capsys):
+    scripts = [script_path(name) for name in ("medical", "support")]
     assert all(c["messages"] for s in scripts for c in load_script(s))
     broken = tmp_path / "probe.yaml"
     broken.write_text("conversations:\n  - name: empty\n")
-    with pytest.raises(SystemExit, match=r"probe.yaml: needs conversations"):
+    with pytest.raises(ConfigError, match=r"probe.yaml: needs conversations"):
         load_script(broken)
+    # Through the command: one line, exit 2, before any assistant starts.
+    assert main(["probe", "--policy", str(tmp_path / "nowhere"), "--script", str(broken)]) == 2
+    assert "probe.yaml: needs conversations" in capsys.readouterr().err
+    assert main(["probe", "--policy", "x", "--script", "medicl"]) == 2
+    assert "did you mean 'medical'" in capsys.readouterr().err
 
 
-def test_an_assistant_that_cannot_start_says_why(tmp_path):
-    from benchmarks.common import start_assistant
-
-    with pytest.raises(RuntimeError, match=r"serve exited: learn2ask serve: error: .*nowhere"):
+def test_an_assistant_that_cannot_start_says_why(tmp_path, capsys):
+    with pytest.raises(AssistantError, match=r"serve exited: learn2ask serve: error: .*nowhere"):
         start_assistant(tmp_path / "sessions.sqlite", str(tmp_path / "nowhere"))
+    assert main(["probe", "--policy", str(tmp_path / "nowhere")]) == 2
+    assert "serve exited" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -63,5 +74,21 @@ def test_explain_shows_each_questions_candidates_as_the_assistant_saw_them(tmp_p
     assert f"    - 3.0 skipped: refers back to lisinopril, not named here: {REFILL}" in text
     assert f"    - 1.0 asked: {HEADACHES}" in text
     # a policy without a memory on this machine has nothing to explain
-    with pytest.raises(SystemExit, match="needs a run with a question memory"):
+    with pytest.raises(ConfigError, match="needs a run with a question memory"):
         run_memory(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_the_command_talks_to_a_served_model_and_writes_the_transcripts(tmp_path, capsys):
+    script = tmp_path / "one.yaml"
+    script.write_text("conversations:\n  - name: cough\n    messages: [I have had a cough.]\n")
+    out = tmp_path / "probe"
+    args = ["probe", "--policy", "smollm2-135m-instruct", "--script", str(script)]
+    assert main([*args, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("# smollm2-135m-instruct\n\n## cough\n\n- user: I have had a cough.")
+    assert (out / "probe.md").read_text() == printed
+    (result,) = json.loads((out / "probe.json").read_text())
+    (exchange,) = result["exchanges"]
+    assert result["name"] == "cough" and exchange["action"] in ("ask", "stop")
+    assert exchange["text"]
