@@ -5,8 +5,9 @@ rule (it generates every question), a trained ``decision_sft`` run, the policy o
 (P(stop) fused with its stop head, questions from its memory: no generation), and the same run
 with ``--likelihood-weight 0.5`` (one more forward pass per question). The run is
 ``LEARN2ASK_BENCH_RUN``, else ``demo_out/runs/decision`` (what ``make demo`` trains); without
-one its rows say so. Also the red-flag rule set's recall and false-alarm rate on the test set
-shipped in ``tests/serving``.
+one its rows say so. Each load run also reads the assistant's ``/metrics``: how many policy
+passes the load took, how many conversations each decided, how long one took. Also the
+red-flag rule set's recall and false-alarm rate on the test set shipped in ``tests/serving``.
 
 Bounded: one server process at a time, 48 turns each, a hard deadline; nothing leaves loopback.
 """
@@ -130,11 +131,13 @@ def _load_rows(policy: str, kind: str, detail: str, flags: tuple[str, ...] = ())
         process, url = start_assistant(db, policy, (*LOAD_FLAGS, *flags))
         try:
             conversation(url, WARM_UP)  # warm-up, not timed
+            before = policy_passes(url)
             started = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(SESSIONS) as pool:
                 futures = [pool.submit(_patient, url, p) for p in range(SESSIONS)]
                 results = [s for f in futures for s in f.result(timeout=DEADLINE_S)]
             wall = time.perf_counter() - started
+            passes = [after - was for after, was in zip(policy_passes(url), before, strict=True)]
             lost = _lost(url, results)
         finally:
             process.terminate()
@@ -155,6 +158,38 @@ def _load_rows(policy: str, kind: str, detail: str, flags: tuple[str, ...] = ())
         row(name, "throughput", round(n / wall, 2), "turns/s", note),
         row(name, "turns acknowledged", n, "turns", note),
         row(name, "acknowledged messages lost", lost, "messages", "read back after the run"),
+        *_pass_rows(name, passes),
+    ]
+
+
+def policy_passes(url: str) -> tuple[float, float, float]:
+    """``(passes, conversations decided, seconds)`` the assistant's policy has run so far, from
+    its ``/metrics``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/metrics", timeout=30).raise_for_status().text
+    seen = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    return (
+        seen["learn2ask_policy_batch_size_count"],
+        seen["learn2ask_policy_batch_size_sum"],
+        seen["learn2ask_policy_seconds_sum"],
+    )
+
+
+def _pass_rows(name: str, passes: list[float]) -> list[dict]:
+    """How the load's policy passes batched, and how long one took."""
+    count, decided, seconds = passes
+    if not count:
+        return []
+    note = "the run's own /metrics (warm-up excluded)"
+    return [
+        row(name, "policy passes", int(count), "passes", note),
+        row(name, "conversations per policy pass", round(decided / count, 2), "mean", note),
+        row(name, "policy pass seconds", round(seconds / count, 3), "s (mean)", note),
     ]
 
 
