@@ -252,7 +252,8 @@ COMMANDS = [
         add_arguments=add_serve_arguments,
         run=run_serve,
         description="Serve a policy as a proactive intake assistant: it asks what the expert "
-        "needs, escalates red flags, and hands over with a summary. OpenAPI at /docs.",
+        "needs, escalates red flags, and hands over with a summary. OpenAPI at /docs, "
+        "Prometheus metrics at /metrics.",
     ),
     Command(
         name="probe",
