@@ -173,7 +173,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path):
 
 
 def test_export_writes_the_operators_ratings_as_relevance_labels(tmp_path):
-    from benchmarks.relevance_labels import load_labels
+    from learn2ask.evaluation.relevance import load_labels
 
     db, ids = _served_db(tmp_path)
     from learn2ask.serving.store import open_store

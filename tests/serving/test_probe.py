@@ -9,12 +9,12 @@ import pytest
 
 from learn2ask.cli import main
 from learn2ask.errors import ConfigError
+from learn2ask.models.decision import load_run_memory
 from learn2ask.serving.probe import (
     AssistantError,
     converse,
     explain,
     load_script,
-    run_memory,
     script_path,
     start_assistant,
     transcript,
@@ -75,7 +75,7 @@ def test_explain_shows_each_questions_candidates_as_the_assistant_saw_them(tmp_p
     assert f"    - 1.0 asked: {HEADACHES}" in text
     # a policy without a memory on this machine has nothing to explain
     with pytest.raises(ConfigError, match="needs a run with a question memory"):
-        run_memory(str(tmp_path))
+        load_run_memory(str(tmp_path))
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""``learn2ask evaluate`` and ``learn2ask report``."""
+"""``learn2ask evaluate``, ``learn2ask report`` and ``learn2ask question-relevance``."""
 
 from __future__ import annotations
 
@@ -225,6 +225,52 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_relevance_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``learn2ask question-relevance``."""
+    parser.add_argument("--policy", required=True, help="a run or model with a question memory")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        required=True,
+        help="relevance labels: an operator's ratings (learn2ask export-sessions --ratings) or "
+        "the repository's benchmarks/results/relevance_labelled/labels.json",
+    )
+    parser.add_argument(
+        "--anchor-weight",
+        type=float,
+        nargs="+",
+        default=[None],
+        help="one row per weight (the run's own when not given)",
+    )
+    parser.add_argument(
+        "--likelihood-weight",
+        type=float,
+        nargs="+",
+        default=[None],
+        help="one row per weight (the run's own when not given); above 0 loads the run's LM",
+    )
+    parser.add_argument("--out", type=Path, help="also write DIR/relevance_labels.json")
+
+
+def run_relevance(args: argparse.Namespace) -> int:
+    """Score the run's memory at each setting; print a line per setting (and write them)."""
+    from learn2ask.evaluation.relevance import load_labels, score_settings, setting_line
+    from learn2ask.io import write_json_atomic
+    from learn2ask.models.decision import load_run_memory
+
+    contexts, labels = load_labels(args.labels)  # a bad file costs no model load
+    first_scored = next((w for w in args.likelihood_weight if w), None)  # loads the LM if any
+    memory = load_run_memory(args.policy, likelihood_weight=first_scored)
+    rows = []
+    for row in score_settings(memory, contexts, labels, args.anchor_weight, args.likelihood_weight):
+        rows.append(row)
+        print(setting_line(row), flush=True)
+    if args.out is not None:
+        result = {"policy": args.policy, "labels": str(args.labels), "rows": rows}
+        write_json_atomic(args.out / "relevance_labels.json", result)
+    return 0
+
+
 COMMANDS = [
     Command(
         name="evaluate",
@@ -237,5 +283,11 @@ COMMANDS = [
         help="compare evaluation runs side by side (Markdown + self-contained HTML)",
         add_arguments=add_report_arguments,
         run=run_report,
+    ),
+    Command(
+        name="question-relevance",
+        help="how often a run asks questions people labelled on the point (operator ratings)",
+        add_arguments=add_relevance_arguments,
+        run=run_relevance,
     ),
 ]

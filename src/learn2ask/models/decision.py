@@ -656,3 +656,34 @@ def load_question_memory(
     if likelihood_weight is not None:
         memory.settings = replace(memory.settings, likelihood_weight=likelihood_weight)
     return memory
+
+
+def load_run_memory(
+    policy: str, anchor_weight: float | None = None, likelihood_weight: float | None = None
+) -> Any:
+    """The question memory of the run or model ``policy`` on this machine, with the weights
+    given (None: the run's own); with a likelihood weight above 0 it is scored by the run's own
+    language model, loaded as ``evaluate`` loads it, else no model is loaded (``learn2ask
+    probe --explain``, ``learn2ask question-relevance``). A ``ConfigError`` when there is
+    none."""
+    from learn2ask.models.registry import resolve_local_model_dir
+
+    model_dir = resolve_local_model_dir(policy)
+    try:
+        if model_dir is None:
+            memory = None
+        elif likelihood_weight:
+            memory = load_deciding_policy(
+                policy,
+                device="cpu",
+                assessment="lm",  # the memory is wanted, not the stop head
+                anchor_weight=anchor_weight,
+                likelihood_weight=likelihood_weight,
+            ).memory
+        else:
+            memory = load_question_memory(model_dir, None, anchor_weight, likelihood_weight)
+    except ConfigError as exc:
+        raise ConfigError(f"{policy}: {exc}") from None
+    if memory is None:
+        raise ConfigError(f"{policy}: needs a run with a question memory on this machine")
+    return memory

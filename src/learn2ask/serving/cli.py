@@ -172,7 +172,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         "--ratings",
         type=Path,
         help="also write the operators' ratings of the assistant's questions as relevance labels "
-        "(python -m benchmarks.relevance_labels --labels FILE, in the repository)",
+        "(learn2ask question-relevance --labels FILE)",
     )
 
 

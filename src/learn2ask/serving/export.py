@@ -14,7 +14,7 @@ question budget or the user).
 With ``--ratings FILE`` the operators' ratings of the assistant's questions (on the point or
 not) are written as relevance labels, in the format of
 ``benchmarks/results/relevance_labelled/labels.json``: each rated question with the
-conversation before it, so ``python -m benchmarks.relevance_labels --labels FILE`` scores any
+conversation before it, so ``learn2ask question-relevance --labels FILE`` scores any
 run on the deployment's own judgements.
 """
 

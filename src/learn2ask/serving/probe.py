@@ -173,46 +173,17 @@ def explain(memory: Any, exchanges: list[dict[str, Any]], top: int) -> None:
             context.append(Turn("expert", e["text"]))
 
 
-def run_memory(
-    policy: str, anchor_weight: float | None = None, likelihood_weight: float | None = None
-) -> Any:
-    """The question memory of the run or model ``policy`` on this machine, with the weights
-    given (None: the run's own); with a likelihood weight above 0 it is scored by the run's own
-    language model, loaded as ``evaluate`` loads it, else no model is loaded. A
-    ``ConfigError`` when there is none."""
-    from learn2ask.models.decision import load_deciding_policy, load_question_memory
-    from learn2ask.models.registry import resolve_local_model_dir
-
-    model_dir = resolve_local_model_dir(policy)
-    try:
-        if model_dir is None:
-            memory = None
-        elif likelihood_weight:
-            memory = load_deciding_policy(
-                policy,
-                device="cpu",
-                assessment="lm",  # the memory is wanted, not the stop head
-                anchor_weight=anchor_weight,
-                likelihood_weight=likelihood_weight,
-            ).memory
-        else:
-            memory = load_question_memory(model_dir, None, anchor_weight, likelihood_weight)
-    except ConfigError as exc:
-        raise ConfigError(f"{policy}: {exc}") from None
-    if memory is None:
-        raise ConfigError(f"{policy}: needs a run with a question memory on this machine")
-    return memory
-
-
 def probe(config: ProbeConfig) -> list[dict[str, Any]]:
     """Talk to the assistant serving ``config.policy``: ``[{name, exchanges}]``, one per
     conversation of the script, each question explained when ``config.explain`` is above 0.
     The script and the memory are read before the assistant starts, so a bad one costs no
     model load."""
+    from learn2ask.models.decision import load_run_memory
+
     conversations = load_script(script_path(config.script))
     memory = None
     if config.explain:
-        memory = run_memory(config.policy, config.anchor_weight, config.likelihood_weight)
+        memory = load_run_memory(config.policy, config.anchor_weight, config.likelihood_weight)
     flags: tuple[str, ...] = ("--domain", config.domain) if config.domain else ()
     for name in ("anchor_weight", "likelihood_weight"):
         if getattr(config, name) is not None:
