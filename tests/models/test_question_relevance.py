@@ -101,3 +101,6 @@ def test_a_bad_labels_file_is_one_line_before_any_model_loads(tmp_path, capsys):
     broken.write_text('{"labels": [{"context": 0}]}')
     with pytest.raises(InputError, match="expected {context_turns"):
         load_labels(broken)
+    broken.write_text('{"context_turns": [{"id": 0, "turns": []}], "labels": []}')
+    with pytest.raises(InputError, match=r"context_turns\[0\] lacks set, conversation"):
+        load_labels(broken)

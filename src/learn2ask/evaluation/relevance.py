@@ -30,6 +30,7 @@ from learn2ask.errors import InputError
 from learn2ask.evaluation.metrics import dialogue_sums, pooled_ci_entry
 
 SETTINGS = ("anchor_weight", "likelihood_weight")  # the memory's, one row per combination
+CONTEXT_KEYS = ("id", "set", "conversation", "turns")  # what scoring reads of each context
 
 
 def load_labels(path: Path) -> tuple[list[dict[str, Any]], dict[tuple[int, str], int]]:
@@ -43,11 +44,16 @@ def load_labels(path: Path) -> tuple[list[dict[str, Any]], dict[tuple[int, str],
         raise InputError(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
     try:
         labels = {(row["context"], row["question"]): int(row["relevant"]) for row in data["labels"]}
-        return data["context_turns"], labels
+        contexts = list(data["context_turns"])
     except (KeyError, TypeError, ValueError):
         raise InputError(
             path, "expected {context_turns: [...], labels: [{context, question, relevant}]}"
         ) from None
+    for number, context in enumerate(contexts):
+        missing = [k for k in CONTEXT_KEYS if not isinstance(context, dict) or k not in context]
+        if missing:
+            raise InputError(path, f"context_turns[{number}] lacks {', '.join(missing)}")
+    return contexts, labels
 
 
 def choices(memory: Any, contexts: Sequence[dict[str, Any]]) -> list[str | None]:

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from learn2ask.domain import bundled_yaml, read_yaml_mapping
 from learn2ask.errors import ConfigError, Learn2AskError
 
 BUNDLED_PROBES = "resources/probes"
@@ -47,16 +48,12 @@ class ProbeConfig:
 
 def script_path(name_or_file: str | Path) -> Path:
     """A shipped probe file's name (``medical``, ``support``), else the path given."""
-    from learn2ask.domain import bundled_yaml
-
     return bundled_yaml(name_or_file, BUNDLED_PROBES, "probe script")
 
 
 def load_script(path: Path) -> list[dict[str, Any]]:
     """The conversations of a probe file; a ``ConfigError`` naming the file if it has none or
     one without messages."""
-    from learn2ask.domain import read_yaml_mapping
-
     conversations = read_yaml_mapping(path, "probe script").get("conversations")
     if (
         not isinstance(conversations, list)
