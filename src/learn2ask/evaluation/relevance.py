@@ -19,7 +19,6 @@ model to score its questions.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 from learn2ask.data.types import Turn
 from learn2ask.errors import InputError
 from learn2ask.evaluation.metrics import dialogue_sums, pooled_ci_entry
+from learn2ask.io import parse_json, read_text_strict
 
 SETTINGS = ("anchor_weight", "likelihood_weight")  # the memory's, one row per combination
 CONTEXT_KEYS = ("id", "set", "conversation", "turns")  # what scoring reads of each context
@@ -36,12 +36,7 @@ CONTEXT_KEYS = ("id", "set", "conversation", "turns")  # what scoring reads of e
 def load_labels(path: Path) -> tuple[list[dict[str, Any]], dict[tuple[int, str], int]]:
     """``(contexts, {(context id, question): 1 relevant / 0 not})`` of a labels file; an
     ``InputError`` naming the file (and the line of a JSON error) otherwise."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(path, f"unreadable ({exc.strerror or exc})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not valid JSON ({exc.msg})", line=exc.lineno) from None
+    data = parse_json(read_text_strict(path), path)
     try:
         labels = {(row["context"], row["question"]): int(row["relevant"]) for row in data["labels"]}
         contexts = list(data["context_turns"])
